@@ -1,0 +1,55 @@
+# Doorstep: `make run` for a demo server, `make test` for the whole suite. Needs only python3.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_PERSONS ?= 20000
+PG_URL ?= postgres://postgres@127.0.0.1:5432/doorstep
+
+.PHONY: install run test test-sqlite test-postgres lint format bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/python manage.py migrate --no-input -v0
+	@if [ "$$($(BIN)/python manage.py shell -v0 -c 'from doorstep.registry.models import Person; print(Person.objects.exists())')" = "True" ]; then \
+		$(BIN)/python manage.py demo_logins; \
+	else \
+		$(BIN)/python manage.py demo --persons $(DEMO_PERSONS); \
+	fi
+	@echo "Doorstep: http://127.0.0.1:8000  (Ctrl-C stops the server and the background worker)"
+	@$(BIN)/python manage.py db_worker --queue-name default -v0 & WORKER=$$!; \
+		trap "kill $$WORKER 2>/dev/null" EXIT INT TERM; \
+		$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run -v0
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-postgres
+
+test-sqlite: install
+	$(BIN)/pytest -q
+
+test-postgres: install
+	@./scripts/ensure-postgres
+	DATABASE_URL=$(PG_URL) $(BIN)/pytest -q -m "not browser"
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) var/*.sqlite3* staticfiles

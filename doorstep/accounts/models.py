@@ -1,0 +1,60 @@
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    COMMAND = "command", _("command (指挥部)")
+    STREET_ADMIN = "street_admin", _("street admin (街道)")
+    COMMUNITY_ADMIN = "community_admin", _("community admin (社区)")
+    GRID_WORKER = "grid_worker", _("grid worker (网格员)")
+    CHECKPOINT_OFFICER = "checkpoint_officer", _("checkpoint officer (卡口)")
+    CLINIC_STAFF = "clinic_staff", _("clinic staff (发热门诊)")
+    INSTITUTION_REPORTER = "institution_reporter", _("institution reporter (单位)")
+
+
+# Roles whose jurisdiction is a piece of the area tree, and the area level each one must hold.
+AREA_ROLE_LEVELS = {
+    Role.COMMAND: 1,
+    Role.STREET_ADMIN: 2,
+    Role.COMMUNITY_ADMIN: 3,
+    Role.GRID_WORKER: 4,
+}
+# Who may manage the roster (edit, import) inside their jurisdiction.
+ROSTER_MANAGER_ROLES = {Role.COMMAND, Role.STREET_ADMIN, Role.COMMUNITY_ADMIN}
+# Who may ask to see a full ID number or phone (each reveal is audited).
+REVEAL_ID_ROLES = {Role.COMMAND, Role.STREET_ADMIN, Role.COMMUNITY_ADMIN}
+REVEAL_PHONE_ROLES = REVEAL_ID_ROLES | {Role.GRID_WORKER}
+
+
+class User(AbstractUser):
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices, blank=True)
+    jurisdiction_area = models.ForeignKey(
+        "areas.Area",
+        verbose_name=_("jurisdiction"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="users",
+    )
+    full_name = models.CharField(_("full name"), max_length=50, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self) -> str:
+        return self.full_name or self.username
+
+    @property
+    def display_name(self) -> str:
+        return self.full_name or self.username
+
+    @property
+    def manages_roster(self) -> bool:
+        return self.role in ROSTER_MANAGER_ROLES and self.jurisdiction_area_id is not None
+
+    def may_reveal(self, field: str) -> bool:
+        allowed = REVEAL_ID_ROLES if field == "id_number" else REVEAL_PHONE_ROLES
+        return self.role in allowed and self.jurisdiction_area_id is not None

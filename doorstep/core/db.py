@@ -1,0 +1,43 @@
+"""Small database helpers that must behave the same on SQLite and PostgreSQL."""
+
+from django.db import connection
+from django.db.models import Q
+
+
+def prefix_q(field: str, prefix: str) -> Q:
+    """`field` starts with `prefix`, in the form each database can answer from an index.
+
+    SQLite compares text by code point (BINARY), so a half-open range [prefix, next prefix) is an
+    index range scan. PostgreSQL may run under a linguistic collation where that range would be
+    wrong, so there we keep LIKE 'prefix%', served by a *_pattern_ops index (see migrations).
+    """
+    if not prefix:
+        return Q()
+    if connection.vendor == "postgresql":
+        return Q(**{f"{field}__startswith": prefix})
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return Q(**{f"{field}__gte": prefix, f"{field}__lt": upper})
+
+
+def pattern_ops_index_sql(table: str, column: str) -> tuple[str, str]:
+    """(create, drop) SQL for a PostgreSQL LIKE-prefix index; used by RunPython migrations."""
+    name = f"{table}_{column}_like_idx"
+    create = f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" ("{column}" varchar_pattern_ops)'
+    return create, f'DROP INDEX IF EXISTS "{name}"'
+
+
+def add_pattern_ops_index(table: str, column: str):
+    """A migration operation that adds the LIKE-prefix index on PostgreSQL and nothing elsewhere."""
+    from django.db import migrations
+
+    create, drop = pattern_ops_index_sql(table, column)
+
+    def forwards(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(create)
+
+    def backwards(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(drop)
+
+    return migrations.RunPython(forwards, backwards)

@@ -1,0 +1,199 @@
+"""Import jobs: take a file in, check its columns, run it outside the request, report every row."""
+
+import hashlib
+import logging
+import shutil
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from doorstep.areas.models import Area, AreaLevel
+from doorstep.areas.selectors import areas_visible_to
+from doorstep.core.services import audit_write
+
+from .columns import FIELD_LABELS, ROSTER_FIELDS, find_header, missing_required
+from .models import ImportJob, ImportKind, ImportStatus
+from .readers import UnreadableFile, open_sheet, read_head
+
+logger = logging.getLogger(__name__)
+
+
+def _store_file(*, stream: BinaryIO, original_name: str) -> tuple[Path, str, int]:
+    directory = Path(settings.IMPORT_FILE_DIR)
+    directory.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    size = 0
+    temp = directory / f"upload-{timezone.now():%Y%m%d%H%M%S%f}.part"
+    with open(temp, "wb") as out:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+            out.write(chunk)
+    suffix = Path(original_name).suffix.lower()[:8]
+    final = directory / f"{digest.hexdigest()}{suffix}"
+    shutil.move(temp, final)
+    return final, digest.hexdigest(), size
+
+
+def _check_may_import_into(user, area: Area) -> None:
+    """A person may import only into their own jurisdiction, and only roster-managing roles."""
+    if user is None:
+        return  # the server's operator on the command line
+    if not user.manages_roster or not areas_visible_to(user).filter(pk=area.pk).exists():
+        raise PermissionDenied(_("you may not import into %(area)s") % {"area": area})
+
+
+@transaction.atomic
+def roster_import_create(
+    *, user, area: Area, stream: BinaryIO, original_name: str, request=None
+) -> ImportJob:
+    """Store the file, find its header row and propose a column mapping; nothing is imported yet.
+
+    Raises UnreadableFile for an empty or non-spreadsheet file, ValidationError when required
+    columns are missing (before anything is written to the roster).
+    """
+    _check_may_import_into(user, area)
+    path, sha256, size = _store_file(stream=stream, original_name=original_name)
+    source = open_sheet(path)
+    head = read_head(source)
+    guess = find_header(head)
+    if guess is None:
+        raise ValidationError(
+            _("no header row found in the first 10 rows: a column named 姓名 (name) is needed")
+        )
+    job = ImportJob.objects.create(
+        kind=ImportKind.ROSTER,
+        created_by=user,
+        area=area,
+        original_name=original_name[:255],
+        stored_path=str(path),
+        file_sha256=sha256,
+        file_size=size,
+        file_format=source.format,
+        header_row=guess.row_index + 1,
+        header=[str(c) if c is not None else "" for c in head[guess.row_index]],
+        mapping={str(i): f for i, f in guess.mapping.items()},
+    )
+    audit_write(
+        user=user,
+        action="import.upload",
+        obj=job,
+        request=request,
+        detail={"area": area.code, "format": source.format, "size": size},
+    )
+    return job
+
+
+def mapping_problems(job: ImportJob) -> list[str]:
+    needs_grid = job.area.level != AreaLevel.GRID
+    missing = missing_required({int(k): v for k, v in job.mapping.items()}, needs_grid=needs_grid)
+    problems = [
+        _("required column missing: %(field)s") % {"field": FIELD_LABELS[f]} for f in missing
+    ]
+    fields = list(job.mapping.values())
+    for field in {f for f in fields if fields.count(f) > 1}:
+        problems.append(_("two columns are mapped to %(field)s") % {"field": FIELD_LABELS[field]})
+    return problems
+
+
+@transaction.atomic
+def roster_import_set_mapping(*, user, job: ImportJob, mapping: dict[int, str]) -> ImportJob:
+    if job.status != ImportStatus.UPLOADED:
+        raise ValidationError(_("this import has already started"))
+    unknown = {f for f in mapping.values() if f not in ROSTER_FIELDS}
+    if unknown:
+        raise ValidationError(_("unknown field: %(f)s") % {"f": ", ".join(sorted(unknown))})
+    job.mapping = {str(i): f for i, f in mapping.items() if f}
+    job.save(update_fields=["mapping"])
+    return job
+
+
+def roster_import_start(*, user, job: ImportJob, enqueue: bool = True) -> ImportJob:
+    """Mark the job queued and hand it to the background worker (the command line runs it
+    itself, with a progress bar, and passes enqueue=False)."""
+    problems = mapping_problems(job)
+    if problems:
+        raise ValidationError(problems)
+    updated = ImportJob.objects.filter(pk=job.pk, status=ImportStatus.UPLOADED).update(
+        status=ImportStatus.QUEUED
+    )
+    job.refresh_from_db()
+    if not updated:
+        return job  # a second click on "start" changes nothing
+    if not enqueue:
+        return job
+    from .tasks import run_import_job
+
+    transaction.on_commit(lambda: run_import_job.enqueue(str(job.pk)))
+    return job
+
+
+def _data_rows(job: ImportJob, source) -> Iterator[tuple[int, list]]:
+    for row_number, cells in enumerate(source.rows(), start=1):
+        if row_number <= job.header_row or row_number <= job.last_row_committed:
+            continue
+        if not any(c not in (None, "") and str(c).strip() for c in cells):
+            continue  # blank lines are not rows
+        yield row_number, cells
+
+
+def roster_import_run(
+    *, job_id, on_progress: Callable[[ImportJob], None] | None = None
+) -> ImportJob:
+    """Run (or resume after the last committed row) one roster import job."""
+    from .roster import RosterImporter
+
+    job = ImportJob.objects.select_related("area", "created_by").get(pk=job_id)
+    if job.status == ImportStatus.DONE:
+        return job
+    job.status = ImportStatus.RUNNING
+    job.started_at = job.started_at or timezone.now()
+    try:
+        source = open_sheet(Path(job.stored_path))
+        if not job.rows_total:
+            job.rows_total = max(0, source.row_count_estimate() - job.header_row)
+        job.save(update_fields=["status", "started_at", "rows_total"])
+        importer = RosterImporter(job)
+        importer.run(_data_rows(job, source), on_progress or (lambda j: None))
+    except (UnreadableFile, OSError) as error:
+        return _fail(job, str(error))
+    except Exception:
+        # The message names the exception only: a traceback may quote row values.
+        logger.error("import %s failed:\n%s", job.pk, traceback.format_exc(limit=5))
+        _fail(
+            job,
+            _("internal error; the rows committed so far are kept and the import can be resumed"),
+        )
+        raise
+    job.refresh_from_db()
+    job.status = ImportStatus.DONE
+    job.rows_total = job.rows_done
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "rows_total", "finished_at"])
+    audit_write(
+        user=job.created_by, action="import.finish", obj=job, detail={"summary": job.summary_line()}
+    )
+    return job
+
+
+def _fail(job: ImportJob, message: str) -> ImportJob:
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportStatus.FAILED, error_message=message, finished_at=timezone.now()
+    )
+    job.refresh_from_db()
+    return job
+
+
+def roster_import_resume(*, job_id) -> ImportJob:
+    """Put a failed or interrupted job back to work from its last committed row."""
+    ImportJob.objects.filter(
+        pk=job_id, status__in=[ImportStatus.FAILED, ImportStatus.RUNNING, ImportStatus.QUEUED]
+    ).update(status=ImportStatus.QUEUED, error_message="", finished_at=None)
+    return roster_import_run(job_id=job_id)

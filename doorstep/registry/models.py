@@ -1,0 +1,160 @@
+"""The roster (住户名单): households and the persons living in them."""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class HouseholdKind(models.TextChoices):
+    REGISTERED = "registered", _("registered (户籍)")
+    RENTED = "rented", _("rented (租住)")
+    COLLECTIVE = "collective", _("collective (集体户)")
+
+
+class HouseholdStatus(models.TextChoices):
+    OCCUPIED = "occupied", _("occupied")
+    VACANT = "vacant", _("vacant")
+    GONE = "gone", _("gone")
+
+
+class Household(models.Model):
+    grid = models.ForeignKey(
+        "areas.Area", verbose_name=_("grid"), on_delete=models.PROTECT, related_name="households"
+    )
+    # 户号: the key a roster row is matched on. Unique across the district.
+    household_number = models.CharField(_("household number"), max_length=40, unique=True)
+    road = models.CharField(_("road"), max_length=100, blank=True)
+    house_number = models.CharField(_("house number"), max_length=30, blank=True)
+    building = models.CharField(_("building"), max_length=30, blank=True)
+    unit = models.CharField(_("unit"), max_length=30, blank=True)
+    room = models.CharField(_("room"), max_length=30, blank=True)
+    # The address as written on the source list, kept when it could not be split into parts.
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    # Floor from the room number (501 → 5), for walking order on the stairs.
+    floor = models.SmallIntegerField(_("floor"), null=True, blank=True)
+    kind = models.CharField(
+        _("kind"), max_length=16, choices=HouseholdKind.choices, default=HouseholdKind.REGISTERED
+    )
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=HouseholdStatus.choices,
+        default=HouseholdStatus.OCCUPIED,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("household")
+        verbose_name_plural = _("households")
+        indexes = [
+            models.Index(
+                fields=["grid", "building", "unit", "floor", "room"], name="hh_walk_order"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.household_number} {self.address_display}"
+
+    @property
+    def address_display(self) -> str:
+        parts = [self.road, self.house_number]
+        if self.building:
+            parts.append(f"{self.building}栋")
+        if self.unit:
+            parts.append(f"{self.unit}单元")
+        if self.room:
+            parts.append(self.room)
+        text = "".join(p for p in parts if p)
+        return text or self.address
+
+
+class IdType(models.TextChoices):
+    RESIDENT_ID = "resident_id", _("resident ID card")
+    PASSPORT = "passport", _("passport")
+    HK_MACAU = "hk_macau", _("Hong Kong/Macau permit")
+    TAIWAN = "taiwan", _("Taiwan permit")
+    FOREIGN_RESIDENT = "foreign_resident", _("foreign permanent residence")
+    NONE = "none", _("none (infant / not issued)")
+
+
+class Sex(models.TextChoices):
+    MALE = "M", _("male")
+    FEMALE = "F", _("female")
+    UNKNOWN = "", _("unknown")
+
+
+class Residency(models.TextChoices):
+    PERMANENT = "permanent", _("permanent (常住)")
+    TEMPORARY = "temporary", _("temporary (暂住)")
+    FLOATING = "floating", _("floating (流动)")
+
+
+class PersonStatus(models.TextChoices):
+    ACTIVE = "active", _("living here")
+    MOVED_OUT = "moved_out", _("moved out")
+    DECEASED = "deceased", _("deceased")
+
+
+class Person(models.Model):
+    household = models.ForeignKey(
+        Household, verbose_name=_("household"), on_delete=models.PROTECT, related_name="persons"
+    )
+    name = models.CharField(_("name"), max_length=50, db_index=True)
+    id_type = models.CharField(
+        _("ID type"), max_length=20, choices=IdType.choices, default=IdType.RESIDENT_ID
+    )
+    # Unique across the district when present: a second household claiming it is a conflict.
+    # NULL, not "", for "no number", so that the partial unique constraint ignores infants.
+    id_number = models.CharField(  # noqa: DJ001
+        _("ID number"), max_length=32, null=True, blank=True
+    )
+    sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, blank=True)
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True, db_index=True)
+    relation = models.CharField(_("relation to head"), max_length=20, blank=True)
+    residency = models.CharField(
+        _("residency"), max_length=16, choices=Residency.choices, default=Residency.PERMANENT
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=PersonStatus.choices, default=PersonStatus.ACTIVE
+    )
+    # Found at the door but not on the roster: added by a worker, to be confirmed.
+    is_new = models.BooleanField(_("new (not on roster)"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("person")
+        verbose_name_plural = _("persons")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["id_number"],
+                condition=models.Q(id_number__isnull=False),
+                name="person_id_number_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RecordChange(models.Model):
+    """One edit of a household or person: who, when, which fields, old → new (masked)."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="changes")
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, null=True, blank=True, related_name="changes"
+    )
+    source = models.CharField(max_length=64, default="edit")  # edit | import:<job id> | visit
+    changes = models.JSONField(default=dict)  # {field: [old, new]}, personal values masked
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.source} {sorted(self.changes)}"

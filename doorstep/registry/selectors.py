@@ -1,0 +1,116 @@
+"""Reads of the roster. Every function takes the user and scopes to their jurisdiction: this module
+is the access layer for households and persons. Out of scope looks exactly like absent (404)."""
+
+import re
+
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+
+from doorstep.areas.models import Area
+from doorstep.core.db import prefix_q
+
+from .models import Household, Person, PersonStatus
+
+_ID_LIKE = re.compile(r"[0-9]{15}|[0-9]{17}[0-9Xx]")
+_PHONE_LIKE = re.compile(r"1[0-9]{10}")
+
+
+def _jurisdiction_path(user) -> str | None:
+    if not user.is_authenticated or not user.is_active:
+        return None
+    area = user.jurisdiction_area
+    return area.path if area is not None else None
+
+
+def households_visible_to(user) -> QuerySet[Household]:
+    path = _jurisdiction_path(user)
+    if path is None:
+        return Household.objects.none()
+    return Household.objects.filter(prefix_q("grid__path", path))
+
+
+def persons_visible_to(user) -> QuerySet[Person]:
+    path = _jurisdiction_path(user)
+    if path is None:
+        return Person.objects.none()
+    return Person.objects.filter(prefix_q("household__grid__path", path))
+
+
+def access_household(user, household_id: int) -> Household:
+    try:
+        return (
+            households_visible_to(user).select_related("grid", "grid__parent").get(pk=household_id)
+        )
+    except (Household.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+def access_person(user, person_id: int) -> Person:
+    try:
+        return persons_visible_to(user).select_related("household").get(pk=person_id)
+    except (Person.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+def access_area(user, area_id: int) -> Area:
+    from doorstep.areas.selectors import areas_visible_to
+
+    try:
+        return areas_visible_to(user).get(pk=area_id)
+    except (Area.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+def household_search(user, *, query: str = "", area: Area | None = None) -> QuerySet[Household]:
+    """Households matching a search box, newest structure first in walking order.
+
+    ID numbers and phones match exactly and only whole (no prefix search on them, so a search box
+    cannot be used to guess a number digit by digit); names match by prefix; household numbers
+    exactly.
+    """
+    households = households_visible_to(user)
+    if area is not None:
+        households = households.filter(prefix_q("grid__path", area.path))
+    query = query.strip()
+    if query:
+        compact = query.replace(" ", "").upper()
+        if _ID_LIKE.fullmatch(compact):
+            persons = Person.objects.filter(id_number=compact)
+            households = households.filter(pk__in=persons.values("household_id"))
+        elif _PHONE_LIKE.fullmatch(compact):
+            persons = Person.objects.filter(phone=compact)
+            households = households.filter(pk__in=persons.values("household_id"))
+        else:
+            persons = Person.objects.filter(prefix_q("name", query))
+            households = households.filter(
+                Q(household_number=query) | Q(pk__in=persons.values("household_id"))
+            )
+    return households.select_related("grid").order_by(
+        "grid__path", "building", "unit", "floor", "room", "id"
+    )
+
+
+def household_list_rows(households: QuerySet[Household]) -> QuerySet[Household]:
+    """Annotate a page of households with member counts for list display."""
+    return households.annotate(
+        member_count=Count("persons", filter=Q(persons__status=PersonStatus.ACTIVE))
+    )
+
+
+def household_members(user, household: Household) -> QuerySet[Person]:
+    access_household(user, household.pk)
+    return household.persons.order_by("status", "id")
+
+
+def household_head_names(household_ids: list[int]) -> dict[int, str]:
+    """The first-listed active member (the head, where the roster says so) of each household."""
+    heads: dict[int, str] = {}
+    rows = (
+        Person.objects.filter(household_id__in=household_ids, status=PersonStatus.ACTIVE)
+        .order_by("household_id", "id")
+        .values_list("household_id", "name", "relation")
+    )
+    for household_id, name, relation in rows:
+        if relation == "户主" or household_id not in heads:
+            heads[household_id] = name
+    return heads

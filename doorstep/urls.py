@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.i18n import set_language
+
+from doorstep.core import views as core_views
+from doorstep.core.middleware import public_view
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("i18n/setlang/", public_view(set_language), name="set_language"),
+    path("accounts/", include("doorstep.accounts.urls")),
+    path("roster/", include("doorstep.registry.urls")),
+    path("imports/", include("doorstep.imports.urls")),
+    path("admin/", admin.site.urls),
+]
