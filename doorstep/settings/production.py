@@ -8,6 +8,8 @@ import os
 from .base import *  # noqa: F403
 
 DEBUG = False
+STATIC_ROOT = PROJECT_DIR / "staticfiles"  # noqa: F405
+WHITENOISE_USE_FINDERS = False
 SECRET_KEY = os.environ["DOORSTEP_SECRET_KEY"]
 DATABASES = {"default": database_from_url(os.environ["DATABASE_URL"])}  # noqa: F405
 

@@ -1,0 +1,67 @@
+import shutil
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from doorstep.accounts.models import Role
+
+from .factories import HouseholdFactory, PersonFactory, UserFactory, area_tree
+
+ROLE_AREA = {
+    Role.COMMAND: "D",
+    Role.STREET_ADMIN: "S1",
+    Role.COMMUNITY_ADMIN: "C1",
+    Role.GRID_WORKER: "G1",
+}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_import_dir(tmp_path, settings):
+    settings.IMPORT_FILE_DIR = tmp_path / "imports"
+    yield
+    shutil.rmtree(tmp_path / "imports", ignore_errors=True)
+
+
+@pytest.fixture
+def areas(db):
+    return area_tree()
+
+
+@pytest.fixture
+def households(areas):
+    """One household with two members in each grid: G1, G2 (community C1), G3 (C2), G4 (S2)."""
+    result = {}
+    for key in ("G1", "G2", "G3", "G4"):
+        household = HouseholdFactory(grid=areas[key], household_number=f"HN-{key}")
+        PersonFactory(household=household, name=f"户主{key}", relation="户主")
+        PersonFactory(household=household, name=f"配偶{key}", relation="配偶")
+        result[key] = household
+    return result
+
+
+@pytest.fixture
+def user_for(areas):
+    def make(role: Role = Role.COMMUNITY_ADMIN, area: str | None = "default", **kwargs):
+        if area == "default":
+            area = ROLE_AREA.get(role)
+        return UserFactory(role=role, jurisdiction_area=areas[area] if area else None, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def client_for(user_for):
+    def make(role: Role = Role.COMMUNITY_ADMIN, area: str | None = "default", **kwargs):
+        user = user_for(role, area, **kwargs)
+        client = Client()
+        client.force_login(user)
+        client.user = user
+        return client
+
+    return make
+
+
+@pytest.fixture
+def media_dir():
+    return settings.IMPORT_FILE_DIR

@@ -1,0 +1,294 @@
+"""Roster import: every row ends created, updated, unchanged or rejected with a reason."""
+
+import datetime
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from python_calamine import CalamineWorkbook
+from stdnum.cn import ric
+
+from doorstep.imports.models import ImportJob, ImportStatus
+from doorstep.imports.readers import UnreadableFile
+from doorstep.imports.reports import rejections_workbook
+from doorstep.imports.services import (
+    roster_import_create,
+    roster_import_resume,
+    roster_import_run,
+    roster_import_start,
+)
+from doorstep.registry.models import Household, Person, RecordChange
+
+from .factories import HouseholdFactory, PersonFactory, unique_id_number, valid_id_number
+from .sheets import HEADER, write_csv, write_xls, write_xlsx
+
+
+def run_import(path, area, user=None):
+    with open(path, "rb") as stream:
+        job = roster_import_create(user=user, area=area, stream=stream, original_name=path.name)
+    roster_import_start(user=user, job=job, enqueue=False)
+    return roster_import_run(job_id=job.pk)
+
+
+def reasons(job: ImportJob) -> dict[int, str]:
+    return dict(job.rejections.values_list("row_number", "reason"))
+
+
+def accounted(job: ImportJob) -> int:
+    return job.created_count + job.updated_count + job.unchanged_count + job.rejected_count
+
+
+@pytest.fixture
+def good_rows():
+    a, b, c = unique_id_number(), unique_id_number(), unique_id_number()
+    return [
+        ["H001", "张三", a, "13800138000", "户主", "天生路2号1栋2单元301"],
+        ["H001", "李四", b, "+86 139-0013-9000", "配偶", "天生路2号1栋2单元301"],
+        ["H002", "王五", c, "", "户主", "天生路2号1栋2单元302"],
+    ]
+
+
+def test_a_clean_csv_creates_households_and_persons(areas, tmp_path, good_rows):
+    job = run_import(write_csv(tmp_path / "r.csv", good_rows), areas["G1"])
+    assert (job.status, job.created_count, job.rejected_count) == ("done", 3, 0)
+    assert Household.objects.count() == 2
+    head = Person.objects.get(name="张三")
+    assert head.household.household_number == "H001"
+    assert head.household.grid == areas["G1"]
+    assert (head.household.building, head.household.unit, head.household.room) == ("1", "2", "301")
+    assert head.household.floor == 3
+    assert head.birth_date == ric.get_birth_date(head.id_number)
+    assert Person.objects.get(name="李四").phone == "13900139000"
+
+
+def test_reimporting_the_same_file_changes_nothing(areas, tmp_path, good_rows):
+    path = write_csv(tmp_path / "r.csv", good_rows)
+    run_import(path, areas["G1"])
+    before = list(Person.objects.order_by("pk").values())
+    second = run_import(path, areas["G1"])
+    assert (second.created_count, second.updated_count, second.unchanged_count) == (0, 0, 3)
+    assert list(Person.objects.order_by("pk").values()) == before
+    assert RecordChange.objects.count() == 0
+
+
+def test_a_corrected_file_updates_in_place_with_history(areas, tmp_path, good_rows):
+    run_import(write_csv(tmp_path / "r.csv", good_rows), areas["G1"])
+    good_rows[0][3] = "13700137000"
+    good_rows[2][5] = "天生路2号1栋2单元402"
+    job = run_import(write_csv(tmp_path / "r2.csv", good_rows), areas["G1"])
+    assert (job.created_count, job.updated_count, job.unchanged_count) == (0, 2, 1)
+    assert Person.objects.count() == 3
+    assert Person.objects.get(name="张三").phone == "13700137000"
+    assert Household.objects.get(household_number="H002").room == "402"
+    change = RecordChange.objects.get(person__name="张三")
+    assert change.changes["phone"] == ["138****8000", "137****7000"]  # masked in history
+
+
+def test_bad_rows_are_rejected_with_reasons_and_good_rows_kept(areas, tmp_path):
+    good = unique_id_number()
+    wrong_check = valid_id_number(n=7)
+    wrong_check = wrong_check[:-1] + ("1" if wrong_check[-1] != "1" else "2")
+    body = f"500109{datetime.date.today().year + 1}0101011"
+    future = body + ric.calc_check_digit(body + "0")
+    rows = [
+        ["H1", "好人", good, "13800138000", "户主", "天生路1号101"],
+        ["H2", "错位", wrong_check, "13800138001", "户主", "天生路1号102"],
+        ["H3", "未来", future, "13800138002", "户主", "天生路1号103"],
+        ["H4", "短号", unique_id_number(), "1380013800", "户主", "天生路1号104"],
+        ["H5", "", unique_id_number(), "13800138003", "户主", "天生路1号105"],
+    ]
+    job = run_import(write_csv(tmp_path / "bad.csv", rows), areas["G1"])
+    assert job.created_count == 1 and job.rejected_count == 4 and accounted(job) == 5
+    why = reasons(job)
+    assert set(why) == {3, 4, 5, 6}  # file row numbers: the header is row 1
+    assert "check digit" in why[3] or "校验位" in why[3]
+    assert "future" in why[4] or "未来" in why[4]
+    assert "10" in why[5]
+    assert "name" in why[6] or "姓名" in why[6]
+    assert list(Person.objects.values_list("name", flat=True)) == ["好人"]
+
+
+def test_duplicate_rows_are_reported_against_the_first(areas, tmp_path):
+    number = unique_id_number()
+    row = ["H1", "张三", number, "13800138000", "户主", "天生路1号101"]
+    job = run_import(write_csv(tmp_path / "dup.csv", [row, list(row)]), areas["G1"])
+    assert (job.created_count, job.rejected_count) == (1, 1)
+    assert "2" in reasons(job)[3]
+    assert Person.objects.filter(id_number=number).count() == 1
+
+
+def test_a_household_number_with_two_addresses_is_rejected(areas, tmp_path):
+    rows = [
+        ["H1", "张三", unique_id_number(), "", "户主", "天生路1号101"],
+        ["H1", "李四", unique_id_number(), "", "配偶", "北京路9号903"],
+    ]
+    job = run_import(write_csv(tmp_path / "addr.csv", rows), areas["G1"])
+    assert job.rejected_count == 1
+    assert "H1" in reasons(job)[3]
+    assert Household.objects.get().address == "天生路1号101"
+
+
+def test_an_id_number_of_another_household_is_a_conflict_not_a_copy(households, areas, tmp_path):
+    taken = households["G2"].persons.first()
+    rows = [["H9", taken.name, taken.id_number, "", "户主", "天生路1号101"]]
+    job = run_import(write_csv(tmp_path / "c.csv", rows), areas["G1"])
+    assert job.rejected_count == 1
+    assert "HN-G2" in reasons(job)[2]
+    assert Person.objects.filter(id_number=taken.id_number).count() == 1
+
+
+def test_gbk_csv_is_read(areas, tmp_path, good_rows):
+    job = run_import(write_csv(tmp_path / "gbk.csv", good_rows, encoding="gbk"), areas["G1"])
+    assert job.created_count == 3 and Person.objects.filter(name="张三").exists()
+
+
+def test_xlsx_with_header_on_row_three_under_a_merged_title(areas, tmp_path, good_rows):
+    path = write_xlsx(tmp_path / "t.xlsx", good_rows, title="天生街道状元社区住户花名册")
+    job = run_import(path, areas["G1"])
+    assert job.header_row == 3
+    assert (job.created_count, job.rejected_count) == (3, 0)
+
+
+def test_old_xls_is_read(areas, tmp_path, good_rows):
+    job = run_import(write_xls(tmp_path / "old.xls", good_rows), areas["G1"])
+    assert job.file_format == "xls" and job.created_count == 3
+
+
+def test_an_id_number_excel_turned_into_a_float_is_explained(areas, tmp_path):
+    rows = [["H1", "张三", 500109199001011234.0, "13800138000", "户主", "天生路1号101"]]
+    job = run_import(write_xlsx(tmp_path / "f.xlsx", rows), areas["G1"])
+    assert job.rejected_count == 1
+    assert "Excel" in reasons(job)[2]
+
+
+def test_full_width_and_spaced_values_are_normalised(areas, tmp_path):
+    number = unique_id_number()
+    wide = number.translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789"})
+    rows = [["Ｈ１", " 张 三 ", wide.lower(), "１３８ ００１３ ８０００", "户主", "天生路1号101"]]
+    job = run_import(write_csv(tmp_path / "w.csv", rows), areas["G1"])
+    assert job.created_count == 1
+    person = Person.objects.get()
+    assert (person.id_number, person.phone, person.household.household_number) == (
+        number,
+        "13800138000",
+        "H1",
+    )
+
+
+def test_an_empty_file_is_refused_before_anything_is_written(areas, tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    with pytest.raises(UnreadableFile, match=r"empty|空"):
+        run_import(path, areas["G1"])
+    assert ImportJob.objects.count() == 0 and Person.objects.count() == 0
+
+
+def test_a_file_that_is_not_a_spreadsheet_is_refused(areas, tmp_path):
+    path = tmp_path / "photo.xlsx"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4)
+    with pytest.raises(UnreadableFile):
+        run_import(path, areas["G1"])
+    assert ImportJob.objects.count() == 0
+
+
+def test_missing_required_columns_are_reported_before_anything_is_written(areas, tmp_path):
+    path = write_csv(tmp_path / "m.csv", [["张三", "天生路1号"]], header=["姓名", "地址"])
+    with open(path, "rb") as stream:
+        job = roster_import_create(user=None, area=areas["G1"], stream=stream, original_name="m")
+    with pytest.raises(ValidationError) as error:
+        roster_import_start(user=None, job=job, enqueue=False)
+    assert any("ID" in m or "身份证" in m for m in error.value.messages)
+    assert Person.objects.count() == 0
+
+
+def test_rows_into_an_area_above_grid_need_a_known_grid(areas, tmp_path):
+    header = [*HEADER, "社区", "网格"]
+    rows = [
+        ["H1", "甲", unique_id_number(), "", "户主", "天生路1号101", "状元社区", "第2网格"],
+        ["H2", "乙", unique_id_number(), "", "户主", "天生路1号102", "新华社区", "第1网格"],
+        ["H3", "丙", unique_id_number(), "", "户主", "天生路1号103", "", "第1网格"],
+    ]
+    job = run_import(write_csv(tmp_path / "g.csv", rows, header=header), areas["S1"])
+    assert job.created_count == 1
+    assert Person.objects.get().household.grid == areas["G2"]
+    why = reasons(job)
+    assert "第1网格" in why[3]  # 新华社区 lies in the other street
+    assert "第1网格" in why[4]  # two grids of S1 share this name
+
+
+def test_a_user_cannot_import_outside_their_jurisdiction(user_for, areas, tmp_path, good_rows):
+    admin = user_for()  # community admin of C1
+    path = write_csv(tmp_path / "r.csv", good_rows)
+    with open(path, "rb") as stream, pytest.raises(PermissionDenied):
+        roster_import_create(user=admin, area=areas["C3"], stream=stream, original_name="r.csv")
+    assert ImportJob.objects.count() == 0 and Person.objects.count() == 0
+
+
+def test_a_household_outside_the_import_area_is_not_taken_over(households, areas, tmp_path):
+    rows = [["HN-G4", "新人", unique_id_number(), "", "户主", "天生路1号101"]]
+    job = run_import(write_csv(tmp_path / "o.csv", rows), areas["G1"])
+    assert job.rejected_count == 1
+    assert households["G4"].persons.count() == 2
+    assert Household.objects.get(household_number="HN-G4").grid == areas["G4"]
+
+
+def test_rejected_rows_workbook_holds_row_numbers_values_and_reasons(areas, tmp_path):
+    good = unique_id_number()
+    bad = good[:-1] + ("1" if good[-1] != "1" else "2")
+    rows = [
+        ["H1", "好人", unique_id_number(), "13800138000", "户主", "天生路1号101"],
+        ["H2", "坏号", bad, "13800138000", "户主", "天生路1号102"],
+    ]
+    job = run_import(write_csv(tmp_path / "x.csv", rows), areas["G1"])
+    path = rejections_workbook(job)
+    sheet = CalamineWorkbook.from_path(path).get_sheet_by_index(0).to_python()
+    assert sheet[0][1:7] == HEADER
+    assert sheet[1][0] == 3 and sheet[1][2] == "坏号" and sheet[1][3] == bad
+    assert sheet[1][-1]
+
+
+def test_a_killed_import_resumes_after_its_last_committed_batch(areas, tmp_path, settings):
+    settings.ROSTER_IMPORT_CHUNK_ROWS = 10
+    rows = [
+        [f"H{i}", f"人{i}", unique_id_number(), "", "户主", f"天生路1号{100 + i}"]
+        for i in range(35)
+    ]
+    path = write_csv(tmp_path / "k.csv", rows)
+    with open(path, "rb") as stream:
+        job = roster_import_create(user=None, area=areas["G1"], stream=stream, original_name="k")
+    roster_import_start(user=None, job=job, enqueue=False)
+
+    class Killed(Exception):
+        pass
+
+    def die_after_two_batches(j):
+        if j.rows_done >= 20:
+            raise Killed
+
+    with pytest.raises(Killed):
+        roster_import_run(job_id=job.pk, on_progress=die_after_two_batches)
+    job.refresh_from_db()
+    assert (job.status, job.rows_done, job.last_row_committed) == ("failed", 20, 21)
+    assert Person.objects.count() == 20
+    job = roster_import_resume(job_id=job.pk)
+    assert (job.status, job.created_count, job.rows_done) == (ImportStatus.DONE, 35, 35)
+    assert Person.objects.count() == 35
+
+
+def test_existing_member_without_id_matched_by_name(areas, tmp_path):
+    household = HouseholdFactory(grid=areas["G1"], household_number="H1", address="天生路1号101")
+    PersonFactory(household=household, name="小宝", id_number=None, id_type="none", phone="")
+    rows = [["H1", "小宝", "", "", "子", "天生路1号101"]]
+    job = run_import(write_csv(tmp_path / "n.csv", rows), areas["G1"])
+    assert job.created_count == 0 and Person.objects.count() == 1
+    assert Person.objects.get().relation == "子"
+
+
+def test_a_few_thousand_rows_across_many_batches(areas, tmp_path, settings):
+    settings.ROSTER_IMPORT_CHUNK_ROWS = 500
+    rows = [
+        [f"H{i // 3}", f"人{i}", unique_id_number(), "", "户主", f"天生路{i // 3}号"]
+        for i in range(3000)
+    ]
+    path = write_csv(tmp_path / "big.csv", rows)
+    job = run_import(path, areas["G1"])
+    assert job.created_count == 3000 and Household.objects.count() == 1000
