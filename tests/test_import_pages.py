@@ -143,3 +143,21 @@ def test_grid_workers_cannot_import(client_for, areas):
     client = client_for(Role.GRID_WORKER, "G1")
     assert client.get(reverse("imports:roster_upload")).status_code == 403
     assert client.get(reverse("imports:list")).status_code == 403
+
+
+def test_a_refused_upload_leaves_no_file_behind(client_for, areas, tmp_path, settings):
+    client = client_for(Role.COMMUNITY_ADMIN, "C1")
+    path = tmp_path / "x.xlsx"
+    path.write_bytes(b"\x00\x01\x02garbage" * 100)
+    upload(client, path, "G1")
+    assert list(settings.IMPORT_FILE_DIR.glob("*")) == []  # the folder was made for the upload
+    assert ImportJob.objects.count() == 0
+
+
+def test_the_column_check_preview_masks_numbers(client_for, areas, tmp_path):
+    client = client_for(Role.COMMUNITY_ADMIN, "C1")
+    number = unique_id_number()
+    path = write_csv(tmp_path / "r.csv", [["H1", "张三", number, "13800138000", "户主", "a"]])
+    response = upload(client, path, "G1")
+    page = client.get(response["Location"]).content.decode()
+    assert "张三" in page and number not in page and "13800138000" not in page

@@ -39,6 +39,13 @@ class Area(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def display_name(self) -> str:
+        """Grids are named 第1网格 in every community: say which community."""
+        if self.level == AreaLevel.GRID and self.parent_id:
+            return f"{self.parent.name} {self.name}"
+        return self.name
+
     @staticmethod
     def path_for(*, parent: "Area | None", code: str) -> str:
         return f"{parent.path if parent else '/'}{code}/"

@@ -15,6 +15,10 @@ def import_jobs_visible_to(user) -> QuerySet[ImportJob]:
 
 def access_import_job(user, job_id) -> ImportJob:
     try:
-        return import_jobs_visible_to(user).select_related("area", "created_by").get(pk=job_id)
+        return (
+            import_jobs_visible_to(user)
+            .select_related("area", "area__parent", "created_by")
+            .get(pk=job_id)
+        )
     except (ImportJob.DoesNotExist, ValueError, TypeError):
         raise Http404 from None

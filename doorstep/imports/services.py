@@ -61,13 +61,19 @@ def roster_import_create(
     """
     _check_may_import_into(user, area)
     path, sha256, size = _store_file(stream=stream, original_name=original_name)
-    source = open_sheet(path)
-    head = read_head(source)
-    guess = find_header(head)
-    if guess is None:
-        raise ValidationError(
-            _("no header row found in the first 10 rows: a column named 姓名 (name) is needed")
-        )
+    try:
+        source = open_sheet(path)
+        head = read_head(source)
+        guess = find_header(head)
+        if guess is None:
+            raise ValidationError(
+                _("no header row found in the first 10 rows: a column named 姓名 (name) is needed")
+            )
+    except (UnreadableFile, ValidationError):
+        # A refused upload leaves nothing behind: the file may hold personal data.
+        if not ImportJob.objects.filter(stored_path=str(path)).exists():
+            path.unlink(missing_ok=True)
+        raise
     job = ImportJob.objects.create(
         kind=ImportKind.ROSTER,
         created_by=user,

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from doorstep.areas.selectors import areas_visible_to
+from doorstep.core.logging import scrub
 from doorstep.core.services import audit_write
 
 from . import services
@@ -34,7 +35,9 @@ class RosterUploadForm(forms.Form):
 def import_list_view(request):
     if not request.user.manages_roster:
         raise PermissionDenied
-    jobs = import_jobs_visible_to(request.user).select_related("area", "created_by")[:50]
+    jobs = import_jobs_visible_to(request.user).select_related(
+        "area", "area__parent", "created_by"
+    )[:50]
     return render(request, "imports/import_list.html", {"jobs": jobs})
 
 
@@ -68,7 +71,10 @@ def job_view(request, job_id):
     preview = []
     try:
         head = read_head(open_sheet(job.stored_path), limit=job.header_row + 8)
-        preview = head[job.header_row :]
+        # The preview is for checking columns, not reading people: long numbers are masked.
+        preview = [
+            [scrub(str(c)) if c is not None else "" for c in row] for row in head[job.header_row :]
+        ]
     except UnreadableFile as error:
         job.error_message = str(error)
     columns = [
