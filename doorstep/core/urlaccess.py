@@ -1,5 +1,6 @@
-"""Every URL's access class, in one table. A URL missing here fails the test suite
-(tests/test_access.py walks the resolver), so a new route cannot ship unclassified.
+"""Every URL's access class: in this table, or on the view itself with `@access(...)`. A URL with
+neither fails the test suite (tests/test_access.py walks the resolver), so a new route cannot
+ship unclassified.
 
 - public: reachable without login (and must not show personal data)
 - authenticated: any logged-in user; shows only the user's own things
@@ -35,7 +36,23 @@ URL_ACCESS: dict[str, str] = {
 NAMESPACE_ACCESS: dict[str, str] = {"admin": STAFF}
 
 
-def access_class(name: str | None) -> str | None:
+def access(kind: str):
+    """Classify a view where it is defined: `@access(SCOPED)`. Equivalent to a table entry."""
+    if kind not in (PUBLIC, AUTHENTICATED, SCOPED, STAFF):
+        raise ValueError(kind)
+
+    def mark(view):
+        view.doorstep_access = kind
+        if kind == PUBLIC:
+            view.doorstep_public = True  # the login-by-default middleware lets it through
+        return view
+
+    return mark
+
+
+def access_class(name: str | None, callback=None) -> str | None:
+    if callback is not None and getattr(callback, "doorstep_access", None):
+        return callback.doorstep_access
     if not name:
         return None
     if name in URL_ACCESS:

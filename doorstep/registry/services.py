@@ -90,7 +90,7 @@ def household_update(
     return household
 
 
-def _clean_person_data(person: Person | None, data: dict[str, Any]) -> dict[str, Any]:
+def person_data_clean(person: Person | None, data: dict[str, Any]) -> dict[str, Any]:
     """Validate a person's fields; a masked identifier sent back keeps the stored value."""
     data = dict(data)
     for field in ("id_number", "phone"):
@@ -125,7 +125,7 @@ def person_update(
     if not user.manages_roster:
         raise PermissionDenied
     person = access_person(user, person_id)
-    data = _clean_person_data(person, data)
+    data = person_data_clean(person, data)
     changes = diff_fields(person, data, PERSON_FIELDS)
     if changes:
         person.save()
@@ -149,7 +149,7 @@ def person_create(
     if not user.manages_roster:
         raise PermissionDenied
     household = access_household(user, household_id)
-    data = _clean_person_data(None, data)
+    data = person_data_clean(None, data)
     person = Person(household=household)
     changes = diff_fields(person, data, PERSON_FIELDS)
     person.save()

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class RiskArea(models.Model):
-    """A place whose recent visitors are flagged (e.g. 湖北省). Data, edited as the epidemic moves."""
+    """A place whose recent visitors are flagged (e.g. 湖北省); edited as the epidemic moves."""
 
     name = models.CharField(_("name"), max_length=50, unique=True)
     active = models.BooleanField(_("active"), default=True)

@@ -76,7 +76,7 @@ def parse_temperature(raw) -> Decimal | None:
     if low <= value <= high:
         return value.quantize(Decimal("0.1"))
     guess = None
-    for factor in (Decimal(10), Decimal("0.1"), Decimal(100)):
+    for factor in (Decimal(10), Decimal("0.1"), Decimal(100), Decimal("0.01")):
         if low <= value * factor <= high:
             guess = (value * factor).quantize(Decimal("0.1"))
             break
@@ -94,6 +94,8 @@ def parse_temperature(raw) -> Decimal | None:
 
 
 def validate_check(check: PersonCheckInput, *, visited_on: datetime.date) -> None:
+    """Check one person's answers in place (the temperature becomes a Decimal)."""
+    check.temperature = parse_temperature(check.temperature)
     if check.presence not in Presence.values:
         raise AnswerError("presence", _("unknown presence “%(v)s”") % {"v": check.presence})
     unknown = [s for s in check.symptoms if s not in SYMPTOMS]

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "doorstep.registry",
     "doorstep.imports",
     "doorstep.demo",
+    "doorstep.screening",
 ]
 
 MIDDLEWARE = [

@@ -5,3 +5,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 IMPORT_FILE_DIR = VAR_DIR / "test-imports"  # noqa: F405
 ROSTER_IMPORT_CHUNK_ROWS = 50
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not pytest-django's shared in-memory database: concurrency tests need SQLite's real
+    # locking (WAL and the busy timeout), which the in-memory shared cache does not have.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-doorstep.sqlite3")}  # noqa: F405

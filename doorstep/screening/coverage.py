@@ -1,0 +1,159 @@
+"""Coverage (不漏一户、不漏一人): households and persons by state, rolled up the area tree.
+
+One GROUP BY over the campaign's progress rows by grid and state (an index-only scan of
+`progress_rollup`), then a fold into the children of the area asked for; every level reads the
+same figures, so district, street, community and grid always add up.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Sum
+from django.utils.translation import gettext_lazy as _
+
+from doorstep.accounts.models import User
+from doorstep.areas.models import Area, AreaLevel
+from doorstep.core.db import prefix_q
+
+from .models import Campaign, HouseholdProgress, ProgressState
+
+STATE_COLUMNS = [
+    ("not_started", _("not started")),
+    ("revisit", _("nobody home")),
+    ("refused", _("refused")),
+    ("self_reported", _("self-reported")),
+    ("screened", _("screened")),
+    ("vacant", _("vacant")),
+    ("escalated", _("escalated")),
+]
+
+
+@dataclass
+class CoverageRow:
+    key: object  # Area, User or None
+    label: str
+    households: int = 0
+    by_state: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    persons: int = 0
+    persons_seen: int = 0
+    persons_elsewhere: int = 0
+    persons_flagged: int = 0
+    revisits_due: int = 0
+
+    @property
+    def closed(self) -> int:
+        return sum(self.by_state[s] for s in ("screened", "vacant", "escalated"))
+
+    @property
+    def household_coverage(self) -> float:
+        return self.closed / self.households if self.households else 0.0
+
+    @property
+    def persons_accounted(self) -> int:
+        return self.persons_seen + self.persons_elsewhere
+
+    @property
+    def persons_unknown(self) -> int:
+        return max(0, self.persons - self.persons_accounted)
+
+    @property
+    def person_coverage(self) -> float:
+        return self.persons_accounted / self.persons if self.persons else 0.0
+
+    def add(self, state: str, n: int, persons: int, seen: int, elsewhere: int, flagged: int):
+        self.households += n
+        self.by_state[state] += n
+        self.persons += persons
+        self.persons_seen += seen
+        self.persons_elsewhere += elsewhere
+        self.persons_flagged += flagged
+
+
+def _grouped(campaign: Campaign, area: Area, by: str):
+    return (
+        HouseholdProgress.objects.filter(campaign=campaign)
+        .filter(prefix_q("grid__path", area.path))
+        .values(by, "state")
+        .annotate(
+            n=Count("id"),
+            persons=Sum("persons_total"),
+            seen=Sum("persons_seen"),
+            elsewhere=Sum("persons_elsewhere"),
+            flagged=Sum("persons_flagged"),
+        )
+        .order_by()
+    )
+
+
+def coverage_by_child_area(campaign: Campaign, area: Area) -> tuple[CoverageRow, list[CoverageRow]]:
+    """(total of `area`, one row per child area) for the campaign. The caller has checked that
+    the area lies within the user's jurisdiction (`selectors.area_in_scope`)."""
+    children = list(Area.objects.filter(parent=area).order_by("code"))
+    rows = {child.path: CoverageRow(key=child, label=child.name) for child in children}
+    depth = area.path.count("/")
+    grid_paths = dict(
+        Area.objects.filter(prefix_q("path", area.path), level=AreaLevel.GRID).values_list(
+            "pk", "path"
+        )
+    )
+    total = CoverageRow(key=area, label=area.name)
+    for item in _grouped(campaign, area, "grid_id"):
+        values = (
+            item["state"],
+            item["n"],
+            item["persons"] or 0,
+            item["seen"] or 0,
+            item["elsewhere"] or 0,
+            item["flagged"] or 0,
+        )
+        total.add(*values)
+        path = grid_paths.get(item["grid_id"])
+        if path is None or area.level == AreaLevel.GRID:
+            continue
+        child_path = "/".join(path.split("/")[: depth + 1]) + "/"
+        if child_path in rows:
+            rows[child_path].add(*values)
+    return total, list(rows.values())
+
+
+def coverage_by_worker(campaign: Campaign, area: Area) -> list[CoverageRow]:
+    """One row per worker holding households in `area`, plus one for the unassigned."""
+    rows: dict[int | None, CoverageRow] = {}
+    for item in _grouped(campaign, area, "assigned_to"):
+        worker_id = item["assigned_to"]
+        if worker_id not in rows:
+            rows[worker_id] = CoverageRow(key=worker_id, label="")
+        rows[worker_id].add(
+            item["state"],
+            item["n"],
+            item["persons"] or 0,
+            item["seen"] or 0,
+            item["elsewhere"] or 0,
+            item["flagged"] or 0,
+        )
+    users = {u.pk: u for u in User.objects.filter(pk__in=[k for k in rows if k])}
+    for worker_id, row in rows.items():
+        row.key = users.get(worker_id)
+        row.label = users[worker_id].display_name if worker_id in users else str(_("unassigned"))
+    return sorted(rows.values(), key=lambda r: (r.key is None, r.label))
+
+
+def gap_households(campaign: Campaign, area: Area, state: str = ""):
+    """The list behind a number: progress rows of `area` in `state` ("open" = not closed)."""
+    rows = HouseholdProgress.objects.filter(campaign=campaign).filter(
+        prefix_q("grid__path", area.path)
+    )
+    if state == "open":
+        rows = rows.filter(closed=False)
+    elif state == "flagged":
+        rows = rows.filter(persons_flagged__gt=0)
+    elif state in ProgressState.values:
+        rows = rows.filter(state=state)
+    return rows.select_related("household", "grid", "grid__parent", "assigned_to").order_by(
+        "grid__path",
+        "household__building",
+        "household__unit",
+        "household__floor",
+        "household__room",
+        "household_id",
+    )

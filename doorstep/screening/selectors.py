@@ -1,0 +1,122 @@
+"""Reads of campaigns and their progress, always scoped to the user."""
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from doorstep.accounts.models import Role
+from doorstep.areas.models import Area
+from doorstep.core.db import prefix_q
+
+from .models import Assignment, Campaign, HouseholdProgress, Visit
+
+
+def _path(user) -> str | None:
+    if not user.is_authenticated or not user.is_active or user.jurisdiction_area is None:
+        return None
+    return user.jurisdiction_area.path
+
+
+def campaigns_visible_to(user) -> QuerySet[Campaign]:
+    """Campaigns whose scope overlaps the user's jurisdiction (above it or inside it)."""
+    path = _path(user)
+    if path is None:
+        return Campaign.objects.none()
+    ancestors = [c for c in path.strip("/").split("/") if c]
+    return Campaign.objects.filter(
+        Q(scope_area__code__in=ancestors) | prefix_q("scope_area__path", path)
+    ).select_related("scope_area")
+
+
+def access_campaign(user, campaign_id) -> Campaign:
+    try:
+        return campaigns_visible_to(user).get(pk=campaign_id)
+    except (Campaign.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+def progress_visible_to(user, campaign: Campaign) -> QuerySet[HouseholdProgress]:
+    """Progress rows the user may see and act on: a grid worker sees their assignment only."""
+    path = _path(user)
+    if path is None:
+        return HouseholdProgress.objects.none()
+    rows = HouseholdProgress.objects.filter(campaign=campaign)
+    if user.role == Role.GRID_WORKER:
+        return rows.filter(assigned_to=user)
+    return rows.filter(prefix_q("grid__path", path))
+
+
+def access_progress(user, campaign: Campaign, household_id) -> HouseholdProgress:
+    try:
+        return (
+            progress_visible_to(user, campaign)
+            .select_related("household")
+            .get(household_id=household_id)
+        )
+    except (HouseholdProgress.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+WALK_ORDER = (
+    "household__building",
+    "household__unit",
+    "household__floor",
+    "household__room",
+    "household_id",
+)
+
+
+def worker_household_list(
+    user, campaign: Campaign, *, only: str = "", worker=None
+) -> QuerySet[HouseholdProgress]:
+    """A worker's list in the order they walk it: building, unit, floor, room.
+
+    `only`: "" (all), "open" (not closed), "todo" (not started), "revisit" (nobody home).
+    An admin may look at one worker's list by passing `worker`.
+    """
+    rows = progress_visible_to(user, campaign)
+    if worker is not None:
+        rows = rows.filter(assigned_to=worker)
+    if only == "open":
+        rows = rows.filter(closed=False)
+    elif only in ("todo", "not_started"):
+        rows = rows.filter(state="not_started")
+    elif only == "revisit":
+        rows = rows.filter(state="revisit")
+    return rows.select_related("household").order_by("grid_id", *WALK_ORDER)
+
+
+def assignments_visible_to(user, campaign: Campaign) -> QuerySet[Assignment]:
+    path = _path(user)
+    if path is None:
+        return Assignment.objects.none()
+    rows = Assignment.objects.filter(campaign=campaign).select_related(
+        "worker", "grid", "grid__parent"
+    )
+    if user.role == Role.GRID_WORKER:
+        return rows.filter(worker=user)
+    return rows.filter(prefix_q("grid__path", path))
+
+
+def visits_for_household(user, campaign: Campaign, household_id) -> QuerySet[Visit]:
+    access_progress(user, campaign, household_id)
+    return (
+        Visit.objects.filter(campaign=campaign, household_id=household_id)
+        .select_related("worker")
+        .prefetch_related("checks__person")
+    )
+
+
+def area_in_scope(user, campaign: Campaign, area_id) -> Area:
+    """An area inside both the user's jurisdiction and the campaign's scope."""
+    path = _path(user)
+    try:
+        area = Area.objects.get(pk=area_id)
+    except (Area.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+    if (
+        path is None
+        or not area.path.startswith(path)
+        or not area.path.startswith(campaign.scope_area.path)
+    ):
+        raise Http404
+    return area
