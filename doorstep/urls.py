@@ -12,5 +12,6 @@ urlpatterns = [
     path("accounts/", include("doorstep.accounts.urls")),
     path("roster/", include("doorstep.registry.urls")),
     path("imports/", include("doorstep.imports.urls")),
+    path("campaigns/", include("doorstep.screening.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,3 @@
+"""URL routes of the coverage pages (see views/)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""URL routes of the field pages (see views/)."""
+
+urlpatterns: list = []
