@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from doorstep.api import api
 from doorstep.core import views as core_views
 from doorstep.core.middleware import public_view
 
@@ -13,5 +14,6 @@ urlpatterns = [
     path("roster/", include("doorstep.registry.urls")),
     path("imports/", include("doorstep.imports.urls")),
     path("campaigns/", include("doorstep.screening.urls")),
+    path("api/", api.urls),
     path("admin/", admin.site.urls),
 ]

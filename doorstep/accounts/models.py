@@ -58,3 +58,18 @@ class User(AbstractUser):
     def may_reveal(self, field: str) -> bool:
         allowed = REVEAL_ID_ROLES if field == "id_number" else REVEAL_PHONE_ROLES
         return self.role in allowed and self.jurisdiction_area_id is not None
+
+
+class ApiToken(models.Model):
+    """A bearer token for field devices and integrations. Only its SHA-256 is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("name"), max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12)  # shown in lists to tell tokens apart
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… {self.name}"

@@ -1,5 +1,6 @@
 """Accounts: bulk creation from a sheet, within the creating admin's jurisdiction."""
 
+import hashlib
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from doorstep.areas.models import Area
@@ -17,7 +19,7 @@ from doorstep.imports.columns import normalize_header
 from doorstep.imports.readers import UnreadableFile, open_sheet
 from doorstep.registry.validation import FieldError, validate_phone
 
-from .models import AREA_ROLE_LEVELS, ROSTER_MANAGER_ROLES, Role, User
+from .models import AREA_ROLE_LEVELS, ROSTER_MANAGER_ROLES, ApiToken, Role, User
 
 USER_COLUMNS = {
     "username": ("用户名", "账号", "登录名", "username"),
@@ -145,3 +147,31 @@ def _user_header(rows):
         if {"username", "role"} <= set(columns):
             return index, columns
     raise UnreadableFile(_("no header row with username and role found"))
+
+
+def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
+    """A new token for `user`; the plain key is returned once and never stored."""
+    key = "dst_" + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user,
+        name=name[:100],
+        key_hash=hashlib.sha256(key.encode()).hexdigest(),
+        prefix=key[:10],
+    )
+    audit_write(user=user, action="api_token.create", obj=token)
+    return token, key
+
+
+def api_token_user(key: str) -> User | None:
+    """The active user behind a bearer key, or None (unknown, revoked, or user deactivated)."""
+    token = (
+        ApiToken.objects.select_related("user", "user__jurisdiction_area")
+        .filter(key_hash=hashlib.sha256(key.encode()).hexdigest(), revoked_at__isnull=True)
+        .first()
+    )
+    if token is None or not token.user.is_active:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 300:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user

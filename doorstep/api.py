@@ -1,0 +1,57 @@
+"""The JSON API (django-ninja, OpenAPI at /api/docs) for field devices and integrations.
+
+Authentication: a bearer token (`Authorization: Bearer dst_…`, see `create_api_token`) or the
+browser session (with its CSRF token). Every router scopes through the same selectors as the
+pages; out of scope answers 404.
+"""
+
+from django.contrib.auth.decorators import login_required
+from ninja import NinjaAPI, Schema
+from ninja.security import HttpBearer, django_auth
+
+from doorstep.accounts.services import api_token_user
+
+
+class BearerToken(HttpBearer):
+    def authenticate(self, request, token: str):
+        user = api_token_user(token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+api = NinjaAPI(
+    title="Doorstep API",
+    version="1",
+    description="门前 — district screening: campaigns, worker lists, visits, coverage.",
+    auth=[BearerToken(), django_auth],
+    urls_namespace="api",
+    # The schema shows no data, but there is no reason to hand the map to strangers.
+    docs_decorator=login_required,
+)
+
+
+class MeOut(Schema):
+    username: str
+    role: str
+    jurisdiction: str | None
+
+
+@api.get("/me", response=MeOut, tags=["accounts"])
+def me(request):
+    user = request.user
+    area = user.jurisdiction_area
+    return {
+        "username": user.username,
+        "role": user.role,
+        "jurisdiction": area.code if area else None,
+    }
+
+
+def _register_routers() -> None:
+    from doorstep.screening.api import router as screening_router
+
+    api.add_router("/campaigns", screening_router)
+
+
+_register_routers()

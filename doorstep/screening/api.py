@@ -1,0 +1,284 @@
+"""Screening API: a worker's campaigns, assignment and household list; visits, single and
+batched, idempotent by client UUID; coverage by area."""
+
+import datetime
+import uuid
+from decimal import Decimal
+
+from django.shortcuts import get_object_or_404
+from ninja import Field, Router, Schema, Status
+from ninja.pagination import LimitOffsetPagination, paginate
+
+from doorstep.areas.models import Area
+from doorstep.areas.selectors import areas_visible_to
+from doorstep.core.masking import mask_id_number, mask_phone
+
+from . import coverage, selectors, services
+from .rules import PersonCheckInput
+
+router = Router(tags=["screening"])
+
+
+class CampaignOut(Schema):
+    id: int
+    name: str
+    kind: str
+    scope_code: str = Field(alias="scope_area.code")
+    scope_name: str = Field(alias="scope_area.name")
+    starts_at: datetime.datetime
+    deadline: datetime.datetime
+    closed_at: datetime.datetime | None
+    max_attempts: int
+    questions: list[str]
+
+
+class MemberOut(Schema):
+    id: int
+    name: str
+    relation: str
+    id_number_masked: str
+    phone_masked: str
+    status: str
+    is_new: bool
+
+
+class HouseholdRowOut(Schema):
+    household_id: int
+    household_number: str
+    address: str
+    building: str
+    unit: str
+    floor: int | None
+    room: str
+    state: str
+    closed: bool
+    attempts: int
+    revisit_due_at: datetime.datetime | None
+    persons_total: int
+
+
+class NewPersonIn(Schema):
+    name: str = Field(max_length=50)
+    relation: str = Field("", max_length=20)
+    id_number: str = Field("", max_length=32)
+    phone: str = Field("", max_length=20)
+
+
+class PersonCheckIn(Schema):
+    person_id: int | None = None
+    new_person: NewPersonIn | None = None
+    presence: str = "present"
+    whereabouts: str = Field("", max_length=100)
+    expected_return: datetime.date | None = None
+    temperature: Decimal | str | None = None
+    symptoms: list[str] = Field(default_factory=list, max_length=10)
+    travel_from: str = Field("", max_length=50)
+    returned_on: datetime.date | None = None
+    travel_means: str = Field("", max_length=50)
+    contact_with_case: bool = False
+    notes: str = Field("", max_length=300)
+
+
+class VisitIn(Schema):
+    client_uuid: uuid.UUID
+    household_id: int
+    outcome: str
+    visited_at: datetime.datetime
+    source: str = "field"
+    notes: str = Field("", max_length=500)
+    person_checks: list[PersonCheckIn] = Field(default_factory=list, max_length=30)
+
+    def to_input(self) -> services.VisitInput:
+        checks = []
+        for c in self.person_checks:
+            data = c.dict()
+            new_person = data.pop("new_person")
+            if isinstance(data["temperature"], Decimal):
+                data["temperature"] = str(data["temperature"])
+            checks.append(PersonCheckInput(new_person=new_person, **data))
+        source = self.source if self.source in ("field", "phone", "evening") else "field"
+        return services.VisitInput(
+            household_id=self.household_id,
+            outcome=self.outcome,
+            visited_at=self.visited_at,
+            client_uuid=self.client_uuid,
+            person_checks=checks,
+            source=source,
+            notes=self.notes,
+        )
+
+
+class VisitOut(Schema):
+    id: int
+    client_uuid: uuid.UUID
+    household_id: int
+    outcome: str
+    created: bool
+    state: str
+
+
+class ErrorOut(Schema):
+    detail: str
+    field: str = ""
+
+
+class BatchIn(Schema):
+    visits: list[VisitIn] = Field(max_length=500)
+
+
+class BatchItemOut(Schema):
+    index: int
+    client_uuid: str
+    status: str
+    visit_id: int | None
+    error: str
+    field: str
+
+
+class CoverageRowOut(Schema):
+    code: str | None
+    name: str
+    households: int
+    closed: int
+    by_state: dict[str, int]
+    household_coverage: float
+    persons: int
+    persons_seen: int
+    persons_elsewhere: int
+    persons_unknown: int
+    persons_flagged: int
+
+
+class CoverageOut(Schema):
+    campaign_id: int
+    area: CoverageRowOut
+    children: list[CoverageRowOut]
+
+
+@router.get("/", response=list[CampaignOut])
+def campaign_list(request):
+    return list(selectors.campaigns_visible_to(request.user).order_by("-starts_at")[:100])
+
+
+@router.get("/{campaign_id}/households", response=list[HouseholdRowOut])
+@paginate(LimitOffsetPagination)
+def worker_households(request, campaign_id: int, only: str = ""):
+    """The caller's household list in walking order (a worker: their assignment)."""
+    campaign = selectors.access_campaign(request.user, campaign_id)
+    rows = selectors.worker_household_list(request.user, campaign, only=only)
+    return [_household_row(p) for p in rows]
+
+
+def _household_row(progress) -> dict:
+    h = progress.household
+    return {
+        "household_id": h.pk,
+        "household_number": h.household_number,
+        "address": h.address_display,
+        "building": h.building,
+        "unit": h.unit,
+        "floor": h.floor,
+        "room": h.room,
+        "state": progress.state,
+        "closed": progress.closed,
+        "attempts": progress.attempts,
+        "revisit_due_at": progress.revisit_due_at,
+        "persons_total": progress.persons_total,
+    }
+
+
+@router.get("/{campaign_id}/households/{household_id}/members", response=list[MemberOut])
+def household_members(request, campaign_id: int, household_id: int):
+    campaign = selectors.access_campaign(request.user, campaign_id)
+    progress = selectors.access_progress(request.user, campaign, household_id)
+    return [
+        {
+            "id": p.pk,
+            "name": p.name,
+            "relation": p.relation,
+            "id_number_masked": mask_id_number(p.id_number),
+            "phone_masked": mask_phone(p.phone),
+            "status": p.status,
+            "is_new": p.is_new,
+        }
+        for p in progress.household.persons.order_by("pk")
+    ]
+
+
+@router.post(
+    "/{campaign_id}/visits", response={200: VisitOut, 201: VisitOut, 409: ErrorOut, 422: ErrorOut}
+)
+def submit_visit(request, campaign_id: int, body: VisitIn):
+    """Record one visit. Same client_uuid and body again → 200 with the first visit; same
+    client_uuid with another body → 409; a household outside your assignment → 404."""
+    campaign = selectors.access_campaign(request.user, campaign_id)
+    try:
+        visit, created = services.visit_record(
+            user=request.user, campaign=campaign, visit=body.to_input(), request=request
+        )
+    except services.VisitConflict as conflict:
+        return Status(409, {"detail": str(conflict)})
+    except services.VisitRejected as rejected:
+        return Status(422, {"detail": rejected.message, "field": rejected.field})
+    state = visit.household.progress.get(campaign=campaign).state
+    return Status(
+        201 if created else 200,
+        {
+            "id": visit.pk,
+            "client_uuid": visit.client_uuid,
+            "household_id": visit.household_id,
+            "outcome": visit.outcome,
+            "created": created,
+            "state": state,
+        },
+    )
+
+
+@router.post("/{campaign_id}/visits/batch", response=list[BatchItemOut])
+def submit_visit_batch(request, campaign_id: int, body: BatchIn):
+    """Record up to 500 visits; each item gets its own status: created, duplicate, conflict,
+    rejected (with the reason) or not_found. Valid items are kept whatever the others do."""
+    campaign = selectors.access_campaign(request.user, campaign_id)
+    results = services.visit_batch_record(
+        user=request.user,
+        campaign=campaign,
+        visits=[v.to_input() for v in body.visits],
+        request=request,
+    )
+    return [r.__dict__ for r in results]
+
+
+@router.get("/{campaign_id}/coverage", response=CoverageOut)
+def campaign_coverage(request, campaign_id: int, area: str = ""):
+    """Coverage of an area (default: your jurisdiction) and of each area below it."""
+    campaign = selectors.access_campaign(request.user, campaign_id)
+    if area:
+        target = get_object_or_404(areas_visible_to(request.user), code=area)
+    else:
+        target = request.user.jurisdiction_area
+        if target is None or not target.path.startswith(campaign.scope_area.path):
+            target = campaign.scope_area
+    target = selectors.area_in_scope(request.user, campaign, target.pk)
+    total, children = coverage.coverage_by_child_area(campaign, target)
+    return {
+        "campaign_id": campaign.pk,
+        "area": _coverage_row(total),
+        "children": [_coverage_row(c) for c in children],
+    }
+
+
+def _coverage_row(row: coverage.CoverageRow) -> dict:
+    area = row.key if isinstance(row.key, Area) else None
+    return {
+        "code": area.code if area else None,
+        "name": row.label,
+        "households": row.households,
+        "closed": row.closed,
+        "by_state": dict(row.by_state),
+        "household_coverage": round(row.household_coverage, 4),
+        "persons": row.persons,
+        "persons_seen": row.persons_seen,
+        "persons_elsewhere": row.persons_elsewhere,
+        "persons_unknown": row.persons_unknown,
+        "persons_flagged": row.persons_flagged,
+    }
