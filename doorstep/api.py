@@ -49,9 +49,20 @@ def me(request):
 
 
 def _register_routers() -> None:
+    from django.conf import settings
+
     from doorstep.screening.api import router as screening_router
 
     api.add_router("/campaigns", screening_router)
+    if settings.DOORSTEP_BENCH_ENDPOINTS:
+        # Only for bench/: the floor a visit submission is measured against (same stack, same
+        # authentication, one INSERT). Never enabled in production or tests.
+        @api.post("/bench/insert-one", tags=["bench"], include_in_schema=False)
+        def bench_insert_one(request):
+            from doorstep.core.models import AuditEvent
+
+            event = AuditEvent.objects.create(user=request.user, action="bench.insert")
+            return {"id": event.pk}
 
 
 _register_routers()

@@ -220,7 +220,10 @@ def submit_visit(request, campaign_id: int, body: VisitIn):
         return Status(409, {"detail": str(conflict)})
     except services.VisitRejected as rejected:
         return Status(422, {"detail": rejected.message, "field": rejected.field})
-    state = visit.household.progress.get(campaign=campaign).state
+    state = (
+        getattr(visit, "progress_state", None)
+        or visit.household.progress.get(campaign=campaign).state
+    )
     return Status(
         201 if created else 200,
         {

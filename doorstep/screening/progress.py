@@ -130,21 +130,32 @@ def check_counts_for(visit_ids: list[int]) -> dict[int, dict]:
     return {row.pop("visit_id"): row for row in rows}
 
 
-def progress_values_for(campaign: Campaign, household_id: int) -> ProgressValues:
+def progress_values_for(
+    campaign: Campaign, household_id: int, persons_total: int | None = None
+) -> ProgressValues:
     visits = list(Visit.objects.filter(campaign=campaign, household_id=household_id))
-    persons_total = Person.objects.filter(
-        household_id=household_id, status=PersonStatus.ACTIVE
-    ).count()
+    if persons_total is None:
+        persons_total = Person.objects.filter(
+            household_id=household_id, status=PersonStatus.ACTIVE
+        ).count()
     return fold_visits(campaign, visits, check_counts_for([v.pk for v in visits]), persons_total)
 
 
-def progress_refresh(*, campaign: Campaign, household_id: int) -> HouseholdProgress:
+def progress_refresh(
+    *,
+    campaign: Campaign,
+    household_id: int,
+    progress: HouseholdProgress | None = None,
+    persons_total: int | None = None,
+) -> HouseholdProgress:
     """Recompute one household's progress from its visits and store it (inside the caller's
-    transaction)."""
-    progress = HouseholdProgress.objects.select_for_update().get(
-        campaign=campaign, household_id=household_id
-    )
-    values = progress_values_for(campaign, household_id)
+    transaction). A caller that already holds the row locked, or knows the number of active
+    members, passes them to save the queries."""
+    if progress is None:
+        progress = HouseholdProgress.objects.select_for_update().get(
+            campaign=campaign, household_id=household_id
+        )
+    values = progress_values_for(campaign, household_id, persons_total)
     for name in PROGRESS_FIELDS:
         setattr(progress, name, getattr(values, name))
     progress.save(update_fields=list(PROGRESS_FIELDS))

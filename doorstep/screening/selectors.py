@@ -45,13 +45,15 @@ def progress_visible_to(user, campaign: Campaign) -> QuerySet[HouseholdProgress]
     return rows.filter(prefix_q("grid__path", path))
 
 
-def access_progress(user, campaign: Campaign, household_id) -> HouseholdProgress:
+def access_progress(
+    user, campaign: Campaign, household_id, *, for_update: bool = False
+) -> HouseholdProgress:
+    rows = progress_visible_to(user, campaign).select_related("household")
+    if for_update:
+        # Serialises two visits to the same household, so each fold sees the other's visit.
+        rows = rows.select_for_update(of=("self",))
     try:
-        return (
-            progress_visible_to(user, campaign)
-            .select_related("household")
-            .get(household_id=household_id)
-        )
+        return rows.get(household_id=household_id)
     except (HouseholdProgress.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
 

@@ -355,9 +355,11 @@ def visit_record(
 
 def _visit_create(*, user, campaign, visit: VisitInput, digest, request, token) -> Visit:
     if token is None:
-        progress = access_progress(user, campaign, visit.household_id)
+        progress = access_progress(user, campaign, visit.household_id, for_update=True)
     else:
-        progress = HouseholdProgress.objects.get(campaign=campaign, household_id=token.household_id)
+        progress = HouseholdProgress.objects.select_for_update().get(
+            campaign=campaign, household_id=token.household_id
+        )
     now = timezone.now()
     if visit.outcome not in VisitOutcome.values:
         raise VisitRejected(_("unknown outcome “%(v)s”") % {"v": visit.outcome}, "outcome")
@@ -440,7 +442,12 @@ def _visit_create(*, user, campaign, visit: VisitInput, digest, request, token) 
         Household.objects.filter(pk=household.pk).update(status=HouseholdStatus.GONE)
     elif visit.outcome == VisitOutcome.VACANT and token is None:
         Household.objects.filter(pk=household.pk).update(status=HouseholdStatus.VACANT)
-    progress_refresh(campaign=campaign, household_id=household.pk)
+    active = sum(1 for p in members.values() if p.status == PersonStatus.ACTIVE)
+    active += sum(1 for c in checks if c.person.pk not in members) - len(moved_out)
+    progress = progress_refresh(
+        campaign=campaign, household_id=household.pk, progress=progress, persons_total=active
+    )
+    record.progress_state = progress.state
     if token is None:
         audit_write(
             user=user,

@@ -184,3 +184,5 @@ LOGGING = {
 }
 
 NINJA_PAGINATION_PER_PAGE = 50
+# bench/ only: exposes the one-INSERT floor endpoint next to the API.
+DOORSTEP_BENCH_ENDPOINTS = os.environ.get("DOORSTEP_BENCH_ENDPOINTS") == "1"

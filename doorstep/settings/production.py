@@ -29,3 +29,4 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 AXES_IPWARE_PROXY_COUNT = int(os.environ.get("DOORSTEP_PROXY_COUNT", "1"))
+DOORSTEP_BENCH_ENDPOINTS = False
