@@ -85,14 +85,16 @@ def fold_visits(
         values.attempts += 1
         values.last_outcome, values.last_visit_at = visit.outcome, visit.visited_at
         last_counted = visit
-        if values.state in (ProgressState.SCREENED, ProgressState.VACANT):
-            continue  # a closed household stays closed; later visits only add attempts
         if visit.outcome == VisitOutcome.SCREENED:
+            # The latest screening speaks for the household: a re-screen that finds a fever
+            # raises the flagged count, one that finds everybody well lowers it.
             values.state = ProgressState.SCREENED
             counts = check_counts.get(visit.pk, {})
             values.persons_seen = counts.get("seen", 0)
             values.persons_elsewhere = counts.get("elsewhere", 0)
             values.persons_flagged = counts.get("flagged", 0)
+        elif values.state in (ProgressState.SCREENED, ProgressState.VACANT):
+            continue  # a closed household stays closed; other visits only add attempts
         elif visit.outcome in (VisitOutcome.VACANT, VisitOutcome.MOVED):
             values.state = ProgressState.VACANT
         else:
@@ -118,11 +120,9 @@ def check_counts_for(visit_ids: list[int]) -> dict[int, dict]:
         .values("visit_id")
         .annotate(
             seen=Count("id", filter=Q(presence=Presence.PRESENT)),
+            # Moved-out persons leave the roster (and the denominator): not "elsewhere".
             elsewhere=Count(
-                "id",
-                filter=Q(
-                    presence__in=[Presence.IN_DISTRICT, Presence.OUT_OF_TOWN, Presence.MOVED_OUT]
-                ),
+                "id", filter=Q(presence__in=[Presence.IN_DISTRICT, Presence.OUT_OF_TOWN])
             ),
             flagged=Count("id", filter=Q(flagged=True)),
         )

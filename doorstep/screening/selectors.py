@@ -39,10 +39,12 @@ def progress_visible_to(user, campaign: Campaign) -> QuerySet[HouseholdProgress]
     path = _path(user)
     if path is None:
         return HouseholdProgress.objects.none()
-    rows = HouseholdProgress.objects.filter(campaign=campaign)
+    rows = HouseholdProgress.objects.filter(campaign=campaign).filter(prefix_q("grid__path", path))
     if user.role == Role.GRID_WORKER:
+        # Their assignment, and only while it lies in their jurisdiction: a worker moved to
+        # another grid loses the old households at once.
         return rows.filter(assigned_to=user)
-    return rows.filter(prefix_q("grid__path", path))
+    return rows
 
 
 def access_progress(

@@ -213,6 +213,8 @@ def assignment_create(
         campaign.scope_area.path
     ):
         raise Http404
+    if campaign.closed_at is not None:
+        raise ValidationError(_("the campaign is closed"))
     _check_worker_fits(worker, grid)
     kind = (
         Assignment.Kind.LIST
@@ -226,8 +228,12 @@ def assignment_create(
         # The block now belongs to one worker: narrower assignments inside it are replaced.
         stale = Assignment.objects.filter(campaign=campaign, grid=grid)
         if building:
-            stale = stale.filter(building=building)
-        stale.exclude(worker=worker).delete()
+            stale = stale.filter(building=building).exclude(worker=worker)
+        else:
+            # The whole grid to one worker: every narrower assignment in it is subsumed,
+            # the same worker's building assignments included.
+            stale = stale.exclude(worker=worker, building="", kind=Assignment.Kind.GRID)
+        stale.delete()
     assignment, _created = Assignment.objects.get_or_create(
         campaign=campaign,
         worker=worker,
@@ -252,6 +258,8 @@ def assignment_claim(
 ) -> Assignment:
     """A worker takes an unassigned block themselves (认领); a block with any household
     already assigned cannot be claimed."""
+    if worker.role != Role.GRID_WORKER:
+        raise PermissionDenied
     _check_worker_fits(worker, grid)
     if not grid.path.startswith(campaign.scope_area.path) or not campaign.is_open:
         raise Http404
@@ -303,10 +311,22 @@ class VisitInput:
         return visit_body_hash(body)
 
 
-def _existing_visit(client_uuid, digest: str) -> Visit | None:
+def _existing_visit(
+    client_uuid, digest: str, *, user, campaign: Campaign, token: SelfReportToken | None
+) -> Visit | None:
+    """The visit already stored under this UUID, if the caller may see it. A UUID used for a
+    household the caller cannot reach looks like any other refusal (404): a known UUID is no key
+    to someone else's visit."""
     visit = Visit.objects.filter(client_uuid=client_uuid).first()
     if visit is None:
         return None
+    if visit.campaign_id != campaign.pk:
+        raise Http404
+    if token is not None:
+        if visit.household_id != token.household_id:
+            raise Http404
+    else:
+        access_progress(user, campaign, visit.household_id)
     if visit.body_hash != digest:
         raise VisitConflict(visit)
     return visit
@@ -332,7 +352,7 @@ def visit_record(
     campaign; in every refusal nothing is written.
     """
     digest = visit.digest()
-    existing = _existing_visit(visit.client_uuid, digest)
+    existing = _existing_visit(visit.client_uuid, digest, user=user, campaign=campaign, token=token)
     if existing is not None:
         return existing, False
     try:
@@ -347,7 +367,9 @@ def visit_record(
             ), True
     except IntegrityError:
         # The same UUID committed by a concurrent request between our check and our insert.
-        existing = _existing_visit(visit.client_uuid, digest)
+        existing = _existing_visit(
+            visit.client_uuid, digest, user=user, campaign=campaign, token=token
+        )
         if existing is None:
             raise
         return existing, False
@@ -599,7 +621,8 @@ def self_report_submit(*, token: str, visit: VisitInput) -> tuple[Visit, bool]:
     if any(c.person_id is not None and c.person_id not in members for c in visit.person_checks):
         raise Http404
     result = visit_record(user=None, campaign=row.campaign, visit=visit, token=row)
-    SelfReportToken.objects.filter(pk=row.pk).update(used_count=F("used_count") + 1)
+    if result[1]:  # a repeated submission is not another use
+        SelfReportToken.objects.filter(pk=row.pk).update(used_count=F("used_count") + 1)
     return result
 
 

@@ -305,3 +305,51 @@ def test_unknown_fields_and_future_times_are_refused(campaign, worker, household
     with pytest.raises(VisitRejected):
         visit_record(user=worker, campaign=campaign, visit=item)
     assert Visit.objects.count() == 0
+
+
+def test_a_known_uuid_is_no_key_to_another_households_visit(
+    campaign, worker, households, user_for, areas
+):
+    item = screened(households["G1"])
+    visit_record(user=worker, campaign=campaign, visit=item)
+    stranger = user_for(Role.GRID_WORKER, "G4")
+    admin = user_for(Role.COMMAND, "D")
+    assignment_create(user=admin, campaign=campaign, worker=stranger, grid=areas["G4"])
+    with pytest.raises(Http404):
+        visit_record(user=stranger, campaign=campaign, visit=item)
+    item.notes = "other body"
+    with pytest.raises(Http404):  # not a 409 that would confirm the UUID exists
+        visit_record(user=stranger, campaign=campaign, visit=item)
+
+
+def test_a_worker_moved_to_another_grid_loses_the_old_households(
+    campaign, worker, households, areas
+):
+    from doorstep.screening.selectors import progress_visible_to
+
+    assert progress_visible_to(worker, campaign).count() == 1
+    worker.jurisdiction_area = areas["G2"]
+    worker.save()
+    assert progress_visible_to(worker, campaign).count() == 0
+    with pytest.raises(Http404):
+        visit_record(user=worker, campaign=campaign, visit=screened(households["G1"]))
+
+
+def test_moved_out_persons_leave_the_denominator(campaign, worker, households):
+    household = households["G1"]
+    item = screened(household)
+    item.person_checks[-1].presence = "moved_out"
+    item.person_checks[-1].temperature = None
+    visit_record(user=worker, campaign=campaign, visit=item)
+    progress = progress_of(campaign, household)
+    assert (progress.persons_total, progress.persons_seen, progress.persons_elsewhere) == (1, 1, 0)
+    call_command("recompute_progress", str(campaign.pk))  # no difference: exits 0
+
+
+def test_a_later_screening_updates_the_person_figures(campaign, worker, households):
+    household = households["G1"]
+    earlier = timezone.now() - datetime.timedelta(hours=3)
+    visit_record(user=worker, campaign=campaign, visit=screened(household, when=earlier))
+    assert progress_of(campaign, household).persons_flagged == 0
+    visit_record(user=worker, campaign=campaign, visit=screened(household, temperature="38.4"))
+    assert progress_of(campaign, household).persons_flagged == 1

@@ -1,0 +1,165 @@
+"""XLSX exports of the coverage pages: the rollup table, the list behind a number, the flagged
+persons. Written with xlsxwriter in constant-memory mode, rows streamed from the database in
+chunks; ID numbers and phones are masked, always (a full value is a per-person audited reveal).
+"""
+
+import tempfile
+from collections.abc import Iterable, Iterator
+from itertools import islice
+
+import xlsxwriter
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from doorstep.core.masking import mask_id_number, mask_phone
+from doorstep.registry.models import Person, PersonStatus
+
+from .models import ProgressState, VisitOutcome
+from .rules import FLAG_LABELS
+
+CHUNK = 1000
+
+
+def write_workbook(sheet_name: str, header: list[str], rows: Iterable[list]) -> tuple[str, int]:
+    """Write `rows` under `header` to a temporary XLSX file: (path, number of data rows)."""
+    handle = tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False)  # noqa: SIM115
+    handle.close()
+    workbook = xlsxwriter.Workbook(
+        handle.name, {"constant_memory": True, "strings_to_numbers": False}
+    )
+    sheet = workbook.add_worksheet(sheet_name[:31])
+    bold = workbook.add_format({"bold": True, "bg_color": "#EEF2F6"})
+    sheet.write_row(0, 0, header, bold)
+    sheet.set_column(0, len(header) - 1, 14)
+    count = 0
+    for count, row in enumerate(rows, start=1):
+        for column, value in enumerate(row):
+            if value is None or value == "":
+                continue
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                sheet.write_number(count, column, value)
+            else:
+                sheet.write_string(count, column, str(value))
+    sheet.freeze_panes(1, 0)
+    workbook.close()
+    return handle.name, count
+
+
+def _chunks(iterable: Iterable, size: int = CHUNK) -> Iterator[list]:
+    iterator = iter(iterable)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _local(value) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _heads(household_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """(name, masked phone) of each household's head (or first active member)."""
+    heads: dict[int, tuple[str, str]] = {}
+    rows = (
+        Person.objects.filter(household_id__in=household_ids, status=PersonStatus.ACTIVE)
+        .order_by("household_id", "id")
+        .values_list("household_id", "name", "relation", "phone")
+    )
+    for household_id, name, relation, phone in rows:
+        if relation == "户主" or household_id not in heads:
+            heads[household_id] = (name, mask_phone(phone))
+    return heads
+
+
+# -- the rollup table --------------------------------------------------------------------------
+def coverage_header(columns: list[tuple[str, str]]) -> list[str]:
+    return [_("Area / worker"), *[str(label) for _key, label in columns], _("Closed %")]
+
+
+def coverage_rows(rows: Iterable, columns: list[tuple[str, str]], value_of) -> Iterator[list]:
+    """One line per CoverageRow; `value_of(row, key)` gives each column's figure."""
+    for row in rows:
+        yield [
+            row.label,
+            *[value_of(row, key) for key, _label in columns],
+            round(row.household_coverage * 100, 1),
+        ]
+
+
+# -- the list behind a number ------------------------------------------------------------------
+def gap_header() -> list[str]:
+    return [
+        _("Grid"),
+        _("Household number"),
+        _("Address"),
+        _("Head"),
+        _("Head's phone (masked)"),
+        _("Worker"),
+        _("State"),
+        _("Attempts"),
+        _("Last outcome"),
+        _("Last visit"),
+        _("Revisit due"),
+    ]
+
+
+def gap_rows(progress_rows) -> Iterator[list]:
+    states = dict(ProgressState.choices)
+    outcomes = dict(VisitOutcome.choices)
+    for chunk in _chunks(progress_rows.iterator(chunk_size=CHUNK)):
+        heads = _heads([p.household_id for p in chunk])
+        for p in chunk:
+            head, phone = heads.get(p.household_id, ("", ""))
+            yield [
+                p.grid.display_name,
+                p.household.household_number,
+                p.household.address_display,
+                head,
+                phone,
+                p.assigned_to.display_name if p.assigned_to else "",
+                str(states.get(p.state, p.state)),
+                p.attempts,
+                str(outcomes.get(p.last_outcome, p.last_outcome)),
+                _local(p.last_visit_at),
+                _local(p.revisit_due_at),
+            ]
+
+
+# -- flagged persons ---------------------------------------------------------------------------
+def flagged_header() -> list[str]:
+    return [
+        _("Grid"),
+        _("Address"),
+        _("Name"),
+        _("Relation"),
+        _("ID number (masked)"),
+        _("Phone (masked)"),
+        _("Flags"),
+        _("Temperature"),
+        _("Came from"),
+        _("Returned on"),
+        _("Visited at"),
+        _("Worker"),
+    ]
+
+
+def flag_text(flags: list[str]) -> str:
+    return "、".join(str(FLAG_LABELS.get(f, f)) for f in flags)
+
+
+def flagged_rows(checks) -> Iterator[list]:
+    for check in checks.iterator(chunk_size=CHUNK):
+        person, visit = check.person, check.visit
+        household = visit.household
+        yield [
+            household.grid.display_name,
+            household.address_display,
+            person.name,
+            person.relation,
+            mask_id_number(person.id_number),
+            mask_phone(person.phone),
+            flag_text(check.flags),
+            str(check.temperature) if check.temperature is not None else "",
+            check.travel_from,
+            check.returned_on.isoformat() if check.returned_on else "",
+            _local(visit.visited_at),
+            visit.worker.display_name if visit.worker else _("self-report"),
+        ]

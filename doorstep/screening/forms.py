@@ -1,0 +1,249 @@
+"""Input of the screening pages: the field visit form, the evening entry form, the upload form.
+
+The visit forms have one card (or row) per household member, so they are read from POST by
+hand into `VisitInput`; what the person typed is kept in a `MemberCard` so that a refused
+form comes back with every value in place and the error next to its field.
+"""
+
+import datetime
+import re
+import uuid
+from dataclasses import dataclass, field
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from doorstep.registry.models import Person
+
+from .models import Presence, VisitOutcome, VisitSource
+from .rules import SYMPTOMS, PersonCheckInput
+from .services import VisitInput
+
+# Symptom short codes for keyboard entry (1 = fever …), in the order of rules.SYMPTOMS.
+SYMPTOM_CODES = {str(i): key for i, key in enumerate(SYMPTOMS, start=1)}
+NEW_PERSON_SLOTS = 2
+_ERROR_FIELD = re.compile(r"person_checks\[(\d+)\](?:\.(\w+))?")
+
+
+@dataclass
+class MemberCard:
+    """One person's part of the form: the roster person (or a new one) and the typed values."""
+
+    key: str  # "p3" for roster person 3, "n0" for the first new-person slot
+    person: Person | None = None
+    presence: str = Presence.PRESENT
+    whereabouts: str = ""
+    expected_return: str = ""
+    temperature: str = ""
+    symptoms: list[str] = field(default_factory=list)
+    symptom_codes: str = ""
+    travel_from: str = ""
+    returned_on: str = ""
+    contact: bool = False
+    notes: str = ""
+    name: str = ""
+    relation: str = ""
+    id_number: str = ""
+    phone: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_new(self) -> bool:
+        return self.person is None
+
+    @property
+    def used(self) -> bool:
+        return self.person is not None or bool(self.name.strip())
+
+
+def member_cards(members, data=None, new_slots: int = NEW_PERSON_SLOTS) -> list[MemberCard]:
+    """Cards for the household's members (and blank new-person slots), filled from `data`."""
+    cards = [MemberCard(key=f"p{p.pk}", person=p) for p in members]
+    cards += [MemberCard(key=f"n{i}") for i in range(new_slots)]
+    if data is None:
+        return cards
+    for card in cards:
+        prefix = f"{card.key}-"
+        card.presence = data.get(prefix + "presence", Presence.PRESENT) or Presence.PRESENT
+        for name in ("whereabouts", "expected_return", "temperature", "travel_from"):
+            setattr(card, name, data.get(prefix + name, "").strip())
+        card.returned_on = data.get(prefix + "returned_on", "").strip()
+        card.notes = data.get(prefix + "notes", "").strip()
+        card.symptoms = [s for s in data.getlist(prefix + "symptoms") if s]
+        card.symptom_codes = data.get(prefix + "symptom_codes", "").strip()
+        card.contact = data.get(prefix + "contact") in ("on", "1", "true", "y", "Y")
+        if card.is_new:
+            for name in ("name", "relation", "id_number", "phone"):
+                setattr(card, name, data.get(prefix + name, "").strip())
+    return cards
+
+
+def parse_symptom_codes(text: str) -> list[str]:
+    """ "12" or "1 2" or "fever,cough" → ["fever", "cough"]; unknown codes pass through so that
+    the service names them in its error."""
+    text = text.strip()
+    if not text or text in ("0", "-", "无"):
+        return []
+    if re.fullmatch(r"[0-9 ,，、]+", text):
+        return [SYMPTOM_CODES.get(c, c) for c in re.sub(r"[ ,，、]", "", text)]
+    return [s for s in re.split(r"[ ,，、;；]+", text) if s]
+
+
+def _date_or_error(card: MemberCard, name: str) -> datetime.date | None:
+    raw = getattr(card, name)
+    if not raw:
+        return None
+    try:
+        return datetime.date.fromisoformat(raw)
+    except ValueError:
+        card.errors[name] = _("enter a date as YYYY-MM-DD")
+        return None
+
+
+def checks_from_cards(
+    cards: list[MemberCard], outcome: str
+) -> tuple[list[PersonCheckInput], list[MemberCard]]:
+    """The person checks to send, and the card each one came from (for placing errors).
+
+    When the door stayed shut (any outcome but "screened"), nobody was seen: only the persons
+    the worker explicitly marked as away or moved are reported, with no health answers.
+    """
+    checks, sources = [], []
+    for card in cards:
+        if not card.used:
+            continue
+        away = card.presence != Presence.PRESENT
+        if outcome != VisitOutcome.SCREENED and not away:
+            continue
+        symptoms = card.symptoms or parse_symptom_codes(card.symptom_codes)
+        check = PersonCheckInput(
+            person_id=card.person.pk if card.person else None,
+            presence=card.presence,
+            whereabouts=card.whereabouts if away else "",
+            expected_return=_date_or_error(card, "expected_return") if away else None,
+            temperature=card.temperature or None,
+            symptoms=symptoms if outcome == VisitOutcome.SCREENED else [],
+            travel_from=card.travel_from,
+            returned_on=_date_or_error(card, "returned_on"),
+            contact_with_case=card.contact,
+            notes=card.notes,
+        )
+        if outcome != VisitOutcome.SCREENED:
+            check.temperature = None
+        if card.is_new:
+            check.new_person = {
+                "name": card.name,
+                "relation": card.relation,
+                "id_number": card.id_number,
+                "phone": card.phone,
+            }
+        checks.append(check)
+        sources.append(card)
+    return checks, sources
+
+
+def place_error(field_path: str, message: str, sources: list[MemberCard]) -> str | None:
+    """Put a service error next to its person's field; returns the message if it has no place."""
+    match = _ERROR_FIELD.fullmatch(field_path or "")
+    if match and int(match.group(1)) < len(sources):
+        card = sources[int(match.group(1))]
+        name = match.group(2) or "person"
+        if name in ("new_person", "person_id"):
+            name = "person"
+        # The service prefixes "person N:" for the API; next to the card that is noise.
+        card.errors[name] = re.sub(r"^[^:：]*\d+[:：]\s*", "", message)
+        return None
+    return message
+
+
+def parse_client_uuid(raw: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(raw))
+    except (TypeError, ValueError):
+        return None
+
+
+def visit_input(
+    *,
+    household_id: int,
+    outcome: str,
+    visited_at: datetime.datetime,
+    client_uuid: uuid.UUID,
+    checks: list[PersonCheckInput],
+    source: str = VisitSource.FIELD,
+    notes: str = "",
+) -> VisitInput:
+    return VisitInput(
+        household_id=household_id,
+        outcome=outcome,
+        visited_at=visited_at,
+        client_uuid=client_uuid,
+        person_checks=checks,
+        source=source,
+        notes=notes,
+    )
+
+
+_TIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y/%m/%d %H:%M", "%m-%d %H:%M", "%m/%d %H:%M")
+
+
+def parse_visited_at(raw: str, *, today: datetime.date | None = None) -> datetime.datetime:
+    """The time written on a paper form: "09:30" or "0930" (today), "02-03 09:30",
+    "2020-02-03 09:30". Aware, Asia/Shanghai. Raises ValueError with a message."""
+    text = re.sub(r"\s+", " ", (raw or "").strip().replace("：", ":"))
+    if not text:
+        raise ValueError(_("enter the time written on the form, e.g. 09:30"))
+    today = today or timezone.localdate()
+    naive = None
+    if re.fullmatch(r"\d{1,2}:\d{2}|\d{4}", text):
+        hour, minute = text.split(":") if ":" in text else (text[:2], text[2:])
+        try:
+            naive = datetime.datetime.combine(today, datetime.time(int(hour), int(minute)))
+        except ValueError:
+            naive = None
+    else:
+        for fmt in _TIME_FORMATS:
+            try:
+                naive = datetime.datetime.strptime(text, fmt)
+            except ValueError:
+                continue
+            if "%Y" not in fmt:
+                naive = naive.replace(year=today.year)
+            break
+    if naive is None:
+        raise ValueError(
+            _("“%(v)s” is not a time; write e.g. 09:30 or 2020-02-03 09:30") % {"v": raw}
+        )
+    return timezone.make_aware(naive)
+
+
+OUTCOME_BUTTONS = [
+    (VisitOutcome.SCREENED, gettext_lazy("Screened")),
+    (VisitOutcome.NOT_HOME, gettext_lazy("Nobody home")),
+    (VisitOutcome.REFUSED, gettext_lazy("Refused")),
+    (VisitOutcome.VACANT, gettext_lazy("Vacant")),
+    (VisitOutcome.MOVED, gettext_lazy("Moved out")),
+]
+
+
+class AssignForm(forms.Form):
+    grid = forms.CharField(max_length=32)
+    building = forms.CharField(max_length=30, required=False)
+    worker = forms.IntegerField()
+
+
+class ClaimForm(forms.Form):
+    grid = forms.CharField(max_length=32)
+    building = forms.CharField(max_length=30, required=False)
+
+
+class SheetUploadForm(forms.Form):
+    file = forms.FileField(label=gettext_lazy("filled-in visit sheet (XLSX)"))
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > 5 * 1024 * 1024:
+            raise forms.ValidationError(_("the file is larger than 5 MB"))
+        return upload

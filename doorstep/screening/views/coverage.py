@@ -1,0 +1,390 @@
+"""Coverage pages (不漏一户、不漏一人): the rollup by child area and by worker, the list behind
+every number, the flagged persons, and their XLSX exports (masked, purpose asked, audited).
+
+Scoping: the area comes from `?area=<code>` and must lie inside both the user's jurisdiction and
+the campaign's scope (`selectors.area_in_scope`, 404 otherwise). A grid worker sees only the
+figures of their own assignment: their worker row, and lists filtered to their households.
+"""
+
+import os
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from django.core.paginator import Paginator
+from django.db.models import F, OuterRef, Q, Subquery
+from django.http import FileResponse, Http404
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from doorstep.accounts.models import Role
+from doorstep.areas.models import Area, AreaLevel
+from doorstep.areas.selectors import area_ancestors
+from doorstep.core.db import prefix_q
+from doorstep.core.services import audit_write
+from doorstep.core.urlaccess import SCOPED, access
+from doorstep.registry.selectors import household_head_names
+
+from .. import coverage, exports, selectors
+from ..models import Campaign, PersonCheck, ProgressState, Visit, VisitOutcome, VisitSource
+from ..rules import FLAG_LABELS
+
+PAGE_SIZE = 50
+# Filters of the list behind a number: the progress states, "open" (not closed), "flagged"
+# (someone flagged), and three person-level ones (households with persons seen / elsewhere /
+# not yet accounted for).
+PERSON_FILTERS = {
+    "persons_seen": Q(persons_seen__gt=0),
+    "persons_elsewhere": Q(persons_elsewhere__gt=0),
+    "persons_unknown": Q(persons_total__gt=F("persons_seen") + F("persons_elsewhere")),
+}
+LIST_STATES = {"", "open", "flagged", *ProgressState.values, *PERSON_FILTERS}
+
+# The columns of the coverage table: (key, label, list filter or None for the flagged persons).
+HOUSEHOLD_COLUMNS = [
+    ("households", gettext_lazy("Households"), ""),
+    ("screened", gettext_lazy("Screened"), "screened"),
+    ("revisit", gettext_lazy("Nobody home (revisit)"), "revisit"),
+    ("refused", gettext_lazy("Refused"), "refused"),
+    ("self_reported", gettext_lazy("Self-reported"), "self_reported"),
+    ("vacant", gettext_lazy("Vacant"), "vacant"),
+    ("escalated", gettext_lazy("Escalated"), "escalated"),
+    ("not_started", gettext_lazy("Not started"), "not_started"),
+    ("open", gettext_lazy("Open"), "open"),
+]
+PERSON_COLUMNS = [
+    ("persons", gettext_lazy("Persons"), ""),
+    ("persons_seen", gettext_lazy("Seen"), "persons_seen"),
+    ("persons_elsewhere", gettext_lazy("Accounted for elsewhere"), "persons_elsewhere"),
+    ("persons_unknown", gettext_lazy("Unknown"), "persons_unknown"),
+    ("persons_flagged", gettext_lazy("Flagged"), None),
+]
+
+
+def value_of(row: coverage.CoverageRow, key: str) -> int:
+    if key == "households":
+        return row.households
+    if key == "open":
+        return row.households - row.closed
+    if key in ProgressState.values:
+        return row.by_state[key]
+    return getattr(row, key)
+
+
+# -- shared helpers ----------------------------------------------------------------------------
+def is_grid_worker(user) -> bool:
+    return user.role == Role.GRID_WORKER
+
+
+def countdown(campaign: Campaign, now=None) -> dict:
+    """Time left until the deadline, for the list and the coverage page."""
+    now = now or timezone.now()
+    if campaign.closed_at is not None and campaign.closed_at <= now:
+        return {"past": True, "text": _("closed")}
+    seconds = int((campaign.deadline - now).total_seconds())
+    if seconds <= 0:
+        return {"past": True, "text": _("past the deadline")}
+    days, rest = divmod(seconds, 86400)
+    hours = rest // 3600
+    if days:
+        text = _("%(d)d days %(h)d hours left") % {"d": days, "h": hours}
+    else:
+        text = _("%(h)d hours %(m)d minutes left") % {"h": hours, "m": rest % 3600 // 60}
+    return {"past": False, "text": text, "urgent": seconds < 86400}
+
+
+def resolve_area(request, campaign: Campaign) -> Area:
+    """`?area=<code>`, or the user's jurisdiction clipped to the campaign's scope."""
+    user = request.user
+    code = request.GET.get("area", "").strip()[:32]
+    if code:
+        area_id = Area.objects.filter(code=code).values_list("pk", flat=True).first()
+        return selectors.area_in_scope(user, campaign, area_id)
+    home, scope = user.jurisdiction_area, campaign.scope_area
+    if home is None:
+        raise Http404
+    if home.path.startswith(scope.path):
+        area = home
+    elif scope.path.startswith(home.path):
+        area = scope
+    else:
+        raise Http404
+    return selectors.area_in_scope(user, campaign, area.pk)
+
+
+def breadcrumb(user, campaign: Campaign, area: Area) -> list[Area]:
+    """The area's ancestors the user may open (inside jurisdiction and scope), then the area."""
+    home = user.jurisdiction_area.path
+    scope = campaign.scope_area.path
+    return [a for a in area_ancestors(area) if a.path.startswith(home) and a.path.startswith(scope)]
+
+
+def list_rows(request, campaign: Campaign, area: Area, state: str):
+    """The progress rows behind a number, narrowed to a worker (`?worker=<id>|none`) and, for a
+    grid worker, to their own households."""
+    if state not in LIST_STATES:
+        raise Http404
+    rows = coverage.gap_households(campaign, area, "" if state in PERSON_FILTERS else state)
+    if state in PERSON_FILTERS:
+        rows = rows.filter(PERSON_FILTERS[state])
+    worker = request.GET.get("worker", "")
+    if worker == "none":
+        rows = rows.filter(assigned_to__isnull=True)
+    elif worker.isdigit():
+        rows = rows.filter(assigned_to_id=int(worker))
+    if is_grid_worker(request.user):
+        rows = rows.filter(assigned_to=request.user)
+    return rows
+
+
+def flagged_checks(request, campaign: Campaign, area: Area):
+    """Flagged persons of the households counted as flagged: the checks of the visit each
+    household's progress takes its person figures from (its latest counted screening visit),
+    so the list has exactly as many rows as the "flagged" figure."""
+    households = list_rows(request, campaign, area, "flagged")
+    latest_screening = (
+        Visit.objects.filter(
+            campaign=campaign, household_id=OuterRef("household_id"), outcome=VisitOutcome.SCREENED
+        )
+        .filter(~Q(source=VisitSource.SELF_REPORT) | Q(verified_at__isnull=False))
+        .order_by("-visited_at", "-pk")
+        .values("pk")[:1]
+    )
+    visit_ids = households.order_by().annotate(source_visit=Subquery(latest_screening))
+    return (
+        PersonCheck.objects.filter(flagged=True, visit_id__in=visit_ids.values("source_visit"))
+        .select_related(
+            "person", "visit", "visit__worker", "visit__household", "visit__household__grid"
+        )
+        .select_related("visit__household__grid__parent")
+        .order_by(
+            "visit__household__grid__path",
+            "visit__household__building",
+            "visit__household__unit",
+            "visit__household__floor",
+            "visit__household__room",
+            "visit__household_id",
+            "person_id",
+        )
+    )
+
+
+@dataclass
+class Cell:
+    value: int
+    url: str
+
+
+def _link(campaign, area, state, worker=None, flagged=False) -> str:
+    params = {"area": area.code}
+    if not flagged:
+        params["state"] = state
+    if worker is not None:
+        params["worker"] = worker
+    name = "screening:flagged" if flagged else "screening:coverage_list"
+    return reverse(name, args=[campaign.pk]) + "?" + urlencode(params)
+
+
+def table_row(campaign, row: coverage.CoverageRow, area: Area, worker=None) -> dict:
+    cells = []
+    for key, _label, state in HOUSEHOLD_COLUMNS + PERSON_COLUMNS:
+        url = _link(campaign, area, state or "", worker, flagged=state is None)
+        cells.append({"key": key, "value": value_of(row, key), "url": url})
+    split = len(HOUSEHOLD_COLUMNS)
+    return {
+        "row": row,
+        "household_cells": cells[:split],
+        "person_cells": cells[split:],
+        "percent": round(row.household_coverage * 100, 1),
+    }
+
+
+def coverage_tables(request, campaign: Campaign, area: Area) -> dict:
+    user = request.user
+    if is_grid_worker(user):
+        own = next(
+            (r for r in coverage.coverage_by_worker(campaign, area) if r.key == user),
+            coverage.CoverageRow(key=user, label=user.display_name),
+        )
+        return {"total": own, "children": [], "workers": [own]}
+    total, children = coverage.coverage_by_child_area(campaign, area)
+    workers = (
+        coverage.coverage_by_worker(campaign, area) if area.level >= AreaLevel.COMMUNITY else []
+    )
+    return {"total": total, "children": children, "workers": workers}
+
+
+def _worker_param(row: coverage.CoverageRow) -> str:
+    return str(row.key.pk) if row.key is not None else "none"
+
+
+# -- pages -------------------------------------------------------------------------------------
+@access(SCOPED)
+def coverage_view(request, campaign_id: int):
+    campaign = selectors.access_campaign(request.user, campaign_id)
+    area = resolve_area(request, campaign)
+    tables = coverage_tables(request, campaign, area)
+    worker_view = is_grid_worker(request.user)
+    total_row = table_row(
+        campaign, tables["total"], area, worker=str(request.user.pk) if worker_view else None
+    )
+    children = [table_row(campaign, r, r.key) for r in tables["children"]]
+    workers = [table_row(campaign, r, area, worker=_worker_param(r)) for r in tables["workers"]]
+    context = {
+        "campaign": campaign,
+        "area": area,
+        "crumbs": breadcrumb(request.user, campaign, area),
+        "countdown": countdown(campaign),
+        "household_columns": HOUSEHOLD_COLUMNS,
+        "person_columns": PERSON_COLUMNS,
+        "total": total_row,
+        "children": children,
+        "workers": workers,
+        "worker_view": worker_view,
+        "assignments": selectors.assignments_visible_to(request.user, campaign).filter(
+            prefix_q("grid__path", area.path)
+        )[:200],
+    }
+    return render(request, "screening/coverage/coverage.html", context)
+
+
+@access(SCOPED)
+def coverage_list_view(request, campaign_id: int):
+    campaign = selectors.access_campaign(request.user, campaign_id)
+    area = resolve_area(request, campaign)
+    state = request.GET.get("state", "")
+    rows = list_rows(request, campaign, area, state)
+    page = Paginator(rows, PAGE_SIZE, allow_empty_first_page=True).get_page(request.GET.get("page"))
+    items = list(page.object_list)
+    heads = household_head_names([p.household_id for p in items])
+    for item in items:
+        item.head_name = heads.get(item.household_id, "")
+    query = {k: v for k, v in request.GET.items() if k in ("area", "state", "worker")}
+    context = {
+        "campaign": campaign,
+        "area": area,
+        "crumbs": breadcrumb(request.user, campaign, area),
+        "state": state,
+        "state_label": _state_label(state),
+        "page": page,
+        "items": items,
+        "query": urlencode(query),
+        "outcomes": dict(VisitOutcome.choices),
+    }
+    return render(request, "screening/coverage/list.html", context)
+
+
+def _state_label(state: str) -> str:
+    labels = {
+        "": _("all households"),
+        "open": _("open (not closed)"),
+        "flagged": _("households with flagged persons"),
+        "persons_seen": _("households with persons seen"),
+        "persons_elsewhere": _("households with persons accounted for elsewhere"),
+        "persons_unknown": _("households with persons not yet accounted for"),
+    }
+    return str(labels.get(state) or dict(ProgressState.choices)[state])
+
+
+@access(SCOPED)
+def flagged_view(request, campaign_id: int):
+    campaign = selectors.access_campaign(request.user, campaign_id)
+    area = resolve_area(request, campaign)
+    checks = flagged_checks(request, campaign, area)
+    page = Paginator(checks, PAGE_SIZE, allow_empty_first_page=True).get_page(
+        request.GET.get("page")
+    )
+    for check in page.object_list:
+        check.flag_labels = [str(FLAG_LABELS.get(f, f)) for f in check.flags]
+    query = {k: v for k, v in request.GET.items() if k in ("area", "worker")}
+    context = {
+        "campaign": campaign,
+        "area": area,
+        "crumbs": breadcrumb(request.user, campaign, area),
+        "page": page,
+        "query": urlencode(query),
+    }
+    return render(request, "screening/coverage/flagged.html", context)
+
+
+# -- exports -----------------------------------------------------------------------------------
+def _export(request, campaign: Campaign, area: Area, *, what: str, title: str, build):
+    """GET: ask for the purpose. POST: write the workbook, audit with the purpose, send it."""
+    purpose = request.POST.get("purpose", "").strip()[:200] if request.method == "POST" else ""
+    if not purpose:
+        context = {
+            "campaign": campaign,
+            "area": area,
+            "title": title,
+            "missing": request.method == "POST",
+        }
+        status = 400 if request.method == "POST" else 200
+        return render(request, "screening/coverage/export_purpose.html", context, status=status)
+    sheet, header, rows = build()
+    path, count = exports.write_workbook(sheet, header, rows)
+    audit_write(
+        user=request.user,
+        action=f"export.{what}",
+        obj=campaign,
+        request=request,
+        purpose=purpose,
+        detail={
+            "area": area.code,
+            "state": request.GET.get("state", ""),
+            "worker": request.GET.get("worker", ""),
+            "rows": count,
+        },
+    )
+    handle = open(path, "rb")  # noqa: SIM115 - FileResponse closes it
+    os.unlink(path)  # the open handle keeps the data until the response is sent
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    filename = f"{sheet}-{area.code}-{stamp}.xlsx"
+    return FileResponse(handle, as_attachment=True, filename=filename)
+
+
+@access(SCOPED)
+def coverage_export(request, campaign_id: int):
+    campaign = selectors.access_campaign(request.user, campaign_id)
+    area = resolve_area(request, campaign)
+    columns = [(k, label) for k, label, _s in HOUSEHOLD_COLUMNS + PERSON_COLUMNS]
+
+    def build():
+        tables = coverage_tables(request, campaign, area)
+        rows = [*tables["children"], *tables["workers"]]
+        if not is_grid_worker(request.user):
+            rows.append(tables["total"])
+        return (
+            _("coverage"),
+            exports.coverage_header(columns),
+            exports.coverage_rows(rows, columns, value_of),
+        )
+
+    return _export(request, campaign, area, what="coverage", title=_("Coverage"), build=build)
+
+
+@access(SCOPED)
+def coverage_list_export(request, campaign_id: int):
+    campaign = selectors.access_campaign(request.user, campaign_id)
+    area = resolve_area(request, campaign)
+    state = request.GET.get("state", "")
+    rows = list_rows(request, campaign, area, state)
+
+    def build():
+        return _("households"), exports.gap_header(), exports.gap_rows(rows)
+
+    title = _("Households: %(what)s") % {"what": _state_label(state)}
+    return _export(request, campaign, area, what="households", title=title, build=build)
+
+
+@access(SCOPED)
+def flagged_export(request, campaign_id: int):
+    campaign = selectors.access_campaign(request.user, campaign_id)
+    area = resolve_area(request, campaign)
+    checks = flagged_checks(request, campaign, area)
+
+    def build():
+        return _("flagged persons"), exports.flagged_header(), exports.flagged_rows(checks)
+
+    return _export(request, campaign, area, what="flagged", title=_("Flagged persons"), build=build)

@@ -1,0 +1,178 @@
+"""Evening entry (电脑录入): the day's paper forms typed in, keyboard only.
+
+Type a household number, Enter: the members appear as rows (htmx). Tab or Enter moves through
+outcome, the time written on the paper, each member's temperature, presence, symptom codes and
+notes; Enter on the last field saves. The visit keeps the paper's time as `visited_at`; the
+service stamps `entered_at`. Focus then returns to the household number box.
+"""
+
+import uuid
+
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+from doorstep.accounts.models import ROSTER_MANAGER_ROLES, Role
+from doorstep.core.urlaccess import SCOPED, access
+from doorstep.registry.models import PersonStatus
+from doorstep.registry.selectors import household_members
+
+from .. import forms, selectors, services
+from ..models import Presence, VisitOutcome, VisitSource
+from ..rules import QUESTIONS, SYMPTOMS
+
+ENTRY_ROLES = {*ROSTER_MANAGER_ROLES, Role.GRID_WORKER}
+
+
+def _campaign(request, campaign_id):
+    campaign = selectors.access_campaign(request.user, campaign_id)
+    if request.user.role not in ENTRY_ROLES:
+        raise PermissionDenied
+    return campaign
+
+
+def _find(user, campaign, number: str):
+    """The progress row of the household with this number, if the user may enter it."""
+    number = number.strip()
+    if not number:
+        return None
+    return (
+        selectors.progress_visible_to(user, campaign)
+        .select_related("household")
+        .filter(household__household_number=number)
+        .first()
+    )
+
+
+def _household_context(user, campaign, progress, data=None, **extra):
+    members = household_members(user, progress.household).filter(status=PersonStatus.ACTIVE)
+    asked = set(campaign.questions or [])
+    return {
+        "progress": progress,
+        "household": progress.household,
+        "cards": forms.member_cards(members, data, new_slots=0),
+        "outcomes": VisitOutcome.choices,
+        "presences": Presence.choices,
+        "symptom_codes": [(code, SYMPTOMS[key]) for code, key in forms.SYMPTOM_CODES.items()],
+        "asks": {name: name in asked for name in QUESTIONS},
+        "client_uuid": uuid.uuid4(),
+        "outcome": VisitOutcome.SCREENED,
+        "visited_at": "",
+        "notes": "",
+        "errors": {},
+        "focus": "outcome",
+        **extra,
+    }
+
+
+def _first_error(errors: dict, cards) -> str:
+    """Where the cursor goes when a form comes back: the first field with an error."""
+    for name in ("outcome", "visited_at"):
+        if name in errors:
+            return name
+    for card in cards:
+        for name in ("temperature", "presence", "symptoms"):
+            if name in card.errors:
+                return f"{card.key}-{'symptom_codes' if name == 'symptoms' else name}"
+    return "outcome"
+
+
+def _render(request, campaign, context, status=200):
+    context = {"campaign": campaign, **context}
+    if request.htmx:
+        # htmx swaps only 2xx answers: a refused form is still a 200 for it.
+        return render(request, "screening/entry/_workspace.html", context)
+    return render(request, "screening/entry/page.html", context, status=status)
+
+
+@access(SCOPED)
+def entry_view(request, campaign_id: int):
+    campaign = _campaign(request, campaign_id)
+    if request.method == "POST":
+        return _entry_post(request, campaign)
+    number = request.GET.get("number", "")[:40]
+    context = {"number": number}
+    if number:
+        progress = _find(request.user, campaign, number)
+        if progress is None:
+            context["not_found"] = number
+        else:
+            context["form"] = _household_context(request.user, campaign, progress)
+    return render(request, "screening/entry/page.html", {"campaign": campaign, **context})
+
+
+@access(SCOPED)
+def entry_household_view(request, campaign_id: int):
+    """The members of the household typed in the number box, as rows to fill (htmx partial)."""
+    campaign = _campaign(request, campaign_id)
+    number = request.GET.get("number", "")[:40]
+    progress = _find(request.user, campaign, number)
+    context = {"campaign": campaign, "number": number}
+    if progress is None:
+        context["not_found"] = number
+    else:
+        context["form"] = _household_context(request.user, campaign, progress)
+    return render(request, "screening/entry/_household.html", context)
+
+
+def _entry_post(request, campaign):
+    user, data = request.user, request.POST
+    progress = selectors.access_progress(user, campaign, data.get("household_id"))
+    outcome = data.get("outcome", "")
+    raw_time = data.get("visited_at", "").strip()
+    client_uuid = forms.parse_client_uuid(data.get("client_uuid", "")) or uuid.uuid4()
+    notes = data.get("notes", "").strip()[:500]
+    context = _household_context(
+        user,
+        campaign,
+        progress,
+        data,
+        client_uuid=client_uuid,
+        outcome=outcome,
+        visited_at=raw_time,
+        notes=notes,
+    )
+    errors, general = context["errors"], []
+    try:
+        visited_at = forms.parse_visited_at(raw_time)
+    except ValueError as error:
+        errors["visited_at"] = str(error)
+    checks, sources = forms.checks_from_cards(context["cards"], outcome)
+    if not errors and not any(card.errors for card in context["cards"]):
+        item = forms.visit_input(
+            household_id=progress.household_id,
+            outcome=outcome,
+            visited_at=visited_at,
+            client_uuid=client_uuid,
+            checks=checks,
+            source=VisitSource.EVENING,
+            notes=notes,
+        )
+        try:
+            visit, created = services.visit_record(
+                user=user, campaign=campaign, visit=item, request=request
+            )
+        except services.VisitConflict:
+            general.append(_("This form was already saved with other answers; nothing changed."))
+        except services.VisitRejected as error:
+            if error.field in ("visited_at", "outcome"):
+                errors[error.field] = error.message
+            elif message := forms.place_error(error.field, error.message, sources):
+                general.append(message)
+        else:
+            saved = {
+                "household": progress.household,
+                "outcome": visit.get_outcome_display(),
+                "visited_at": visit.visited_at,
+                "checks": len(checks),
+                "created": created,
+            }
+            return _render(request, campaign, {"number": "", "saved": saved})
+    context["general_errors"] = general
+    context["focus"] = _first_error(errors, context["cards"])
+    return _render(
+        request,
+        campaign,
+        {"number": progress.household.household_number, "form": context},
+        status=422,
+    )
