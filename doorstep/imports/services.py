@@ -179,6 +179,10 @@ def roster_import_run(
         )
         raise
     job.refresh_from_db()
+    # New households join the open campaigns that cover them (an explicit side effect).
+    from doorstep.screening.services import open_campaigns_enrol_new_households
+
+    open_campaigns_enrol_new_households(area=job.area)
     job.status = ImportStatus.DONE
     job.rows_total = job.rows_done
     job.finished_at = timezone.now()

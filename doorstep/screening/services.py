@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -138,6 +138,18 @@ def campaign_enrol_households(*, campaign: Campaign) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def open_campaigns_enrol_new_households(*, area: Area) -> int:
+    """After the roster grew under `area`: enrol its new households in every open campaign
+    that covers them, so a campaign's open set always matches the roster."""
+    ancestors = [code for code in area.path.strip("/").split("/") if code]
+    campaigns = Campaign.objects.filter(closed_at__isnull=True, deadline__gt=timezone.now()).filter(
+        Q(scope_area__code__in=ancestors) | prefix_q("scope_area__path", area.path)
+    )
+    return sum(
+        campaign_enrol_households(campaign=c) for c in campaigns.select_related("scope_area")
+    )
 
 
 @transaction.atomic

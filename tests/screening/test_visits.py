@@ -353,3 +353,29 @@ def test_a_later_screening_updates_the_person_figures(campaign, worker, househol
     assert progress_of(campaign, household).persons_flagged == 0
     visit_record(user=worker, campaign=campaign, visit=screened(household, temperature="38.4"))
     assert progress_of(campaign, household).persons_flagged == 1
+
+
+def test_households_imported_later_join_the_open_campaign(campaign, areas, tmp_path):
+    from doorstep.imports.services import (
+        roster_import_create,
+        roster_import_run,
+        roster_import_start,
+    )
+    from tests.factories import unique_id_number
+    from tests.sheets import write_csv
+
+    path = write_csv(
+        tmp_path / "late.csv", [["LATE1", "迟到", unique_id_number(), "", "户主", "天生路9号101"]]
+    )
+    with open(path, "rb") as stream:
+        job = roster_import_create(
+            user=None, area=areas["G2"], stream=stream, original_name="late.csv"
+        )
+    roster_import_start(user=None, job=job, enqueue=False)
+    roster_import_run(job_id=job.pk)
+    progress = HouseholdProgress.objects.get(campaign=campaign, household__household_number="LATE1")
+    assert (progress.state, progress.persons_total, progress.grid) == (
+        "not_started",
+        1,
+        areas["G2"],
+    )
