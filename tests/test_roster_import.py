@@ -292,3 +292,26 @@ def test_a_few_thousand_rows_across_many_batches(areas, tmp_path, settings):
     path = write_csv(tmp_path / "big.csv", rows)
     job = run_import(path, areas["G1"])
     assert job.created_count == 3000 and Household.objects.count() == 1000
+
+
+def test_duplicates_and_address_clashes_are_caught_across_batches(areas, tmp_path, settings):
+    settings.ROSTER_IMPORT_CHUNK_ROWS = 2  # every pair of rows is its own batch
+    number = unique_id_number()
+    rows = [
+        ["H1", "张三", number, "", "户主", "天生路1号101"],
+        ["H2", "李四", unique_id_number(), "", "户主", "天生路1号102"],
+        ["H3", "张三", number, "", "户主", "天生路1号103"],  # same ID, a later batch
+        ["H1", "王五", unique_id_number(), "", "子", "北京路9号901"],  # H1 with another address
+        ["H1", "赵六", unique_id_number(), "", "女", "天生路1号101"],  # H1 as first given: fine
+    ]
+    job = run_import(write_csv(tmp_path / "xb.csv", rows), areas["G1"])
+    why = reasons(job)
+    assert (job.created_count, job.rejected_count) == (3, 2) and accounted(job) == 5
+    assert set(why) == {4, 5}
+    assert "earlier" in why[4] or "之前" in why[4] or "前面" in why[4] or "重复" in why[4]
+    assert "H1" in why[5]
+    assert Household.objects.get(household_number="H1").address == "天生路1号101"
+    # and the file imported again is all unchanged, nothing reported as duplicate
+    again = run_import(write_csv(tmp_path / "xb2.csv", [rows[0], rows[1], rows[4]]),
+                       areas["G1"])
+    assert (again.unchanged_count, again.rejected_count) == (3, 0)

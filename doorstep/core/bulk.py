@@ -11,7 +11,15 @@ from django.db import connection
 from django.db.models import Model
 
 
-def insert_rows(model: type[Model], fields: Sequence[str], rows: Sequence[Sequence]) -> None:
+def insert_rows(
+    model: type[Model],
+    fields: Sequence[str],
+    rows: Sequence[Sequence],
+    *,
+    adapted: Sequence[str] = (),
+) -> None:
+    """INSERT `rows` (tuples in `fields` order). Values of the `adapted` fields are already in
+    the database's form (e.g. one timestamp adapted once for a whole batch)."""
     if not rows:
         return
     opts = model._meta
@@ -21,7 +29,7 @@ def insert_rows(model: type[Model], fields: Sequence[str], rows: Sequence[Sequen
     sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
         qn(opts.db_table), ", ".join(qn(c) for c in columns), ", ".join(["%s"] * len(columns))
     )
-    adapters = [_adapter_for(opts.get_field(f)) for f in fields]
+    adapters = [None if f in adapted else _adapter_for(opts.get_field(f)) for f in fields]
     if any(adapters):
         rows = [
             tuple(a(v) if a and v is not None else v for a, v in zip(adapters, row, strict=True))

@@ -1,9 +1,14 @@
 """The roster import pipeline: rows in, households and persons out, every row accounted for.
 
 Rows are read as a stream and handled in batches. Each batch is prepared (normalised, validated,
-checked against earlier rows of the same file), then applied in one transaction together with the
+checked against the other rows of the batch), then applied in one transaction together with the
 job's counters and the batch's rejections, so a crash never leaves half a batch or a counter that
 disagrees with the data.
+
+Memory stays flat whatever the file's size: nothing about earlier batches is kept in memory.
+Every row this job writes carries the job's own timestamp (created_at / updated_at), so a later
+row that repeats an ID number, or gives a household number another address, is recognised in the
+database as "written by an earlier row of this file".
 """
 
 import datetime
@@ -14,10 +19,11 @@ from dataclasses import dataclass, field
 from itertools import islice
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from doorstep.areas.models import Area, AreaLevel
 from doorstep.areas.selectors import grid_lookup_under
@@ -57,6 +63,36 @@ PERSON_KEYS = (
     "relation",
     "residency",
 )
+HOUSEHOLD_COLUMNS = [
+    "household_number",
+    "grid",
+    "road",
+    "house_number",
+    "building",
+    "unit",
+    "room",
+    "address",
+    "floor",
+    "kind",
+    "status",
+    "created_at",
+    "updated_at",
+]
+PERSON_COLUMNS = [
+    "household",
+    "name",
+    "id_type",
+    "id_number",
+    "sex",
+    "birth_date",
+    "phone",
+    "relation",
+    "residency",
+    "status",
+    "is_new",
+    "created_at",
+    "updated_at",
+]
 
 _KIND_WORDS = (
     (("集体",), HouseholdKind.COLLECTIVE),
@@ -76,6 +112,8 @@ _SEX_WORDS = {
     "male": Sex.MALE,
     "female": Sex.FEMALE,
 }
+_KIND_LABEL = gettext_lazy("household kind")
+_RESIDENCY_LABEL = gettext_lazy("residency")
 
 _BUILDING = re.compile(r"(\d+)(?:栋|幢|号楼|座)")
 _UNIT = re.compile(r"(\d+)单元")
@@ -89,14 +127,27 @@ class RowRejected(Exception):
         self.reason = reason
 
 
-def _choice(text: str, table, label: str):
-    if not text:
-        return None
-    lowered = text.lower()
-    for words, value in table:
-        if any(w in lowered for w in words):
-            return value
-    raise RowRejected(_("unknown %(label)s “%(value)s”") % {"label": label, "value": text})
+class WordTable:
+    """Free text → a choice, through a table of words; answers are remembered per text, since
+    a million rows hold a handful of distinct spellings."""
+
+    def __init__(self, table, label):
+        self.table, self.label, self.known = table, label, {}
+
+    def __call__(self, text: str):
+        if not text:
+            return None
+        if text not in self.known:
+            lowered = text.lower()
+            self.known[text] = next(
+                (value for words, value in self.table if any(w in lowered for w in words)), None
+            )
+        value = self.known[text]
+        if value is None:
+            raise RowRejected(
+                _("unknown %(label)s “%(value)s”") % {"label": self.label, "value": text}
+            )
+        return value
 
 
 def split_address(address: str) -> dict[str, str]:
@@ -134,36 +185,32 @@ class RosterImporter:
     def __init__(self, job: ImportJob):
         self.job = job
         self.area: Area = job.area
-        self.columns: dict[str, int] = {f: int(i) for i, f in job.mapping.items()}
+        self.columns: list[tuple[str, int]] = [(f, int(i)) for i, f in job.mapping.items()]
         self.needs_grid = self.area.level != AreaLevel.GRID
         self.grids = grid_lookup_under(self.area) if self.needs_grid else {}
+        self.grid_cache: dict[tuple[str, str], Area | str] = {}
+        self.kinds = WordTable(_KIND_WORDS, _KIND_LABEL)
+        self.residencies = WordTable(_RESIDENCY_WORDS, _RESIDENCY_LABEL)
         self.today = timezone.localdate()
+        # The job's timestamp on every row it writes: how later batches recognise earlier rows.
         self.now = timezone.now()
-        # Earlier rows of this file: household number → (row, address) and ID number → row.
-        self.seen_households: dict[str, tuple[int, str]] = {}
-        self.seen_ids: dict[str, int] = {}
+        self.now_db = connection.ops.adapt_datetimefield_value(self.now)
         self.source = f"import:{job.pk}"
+        self.batch_cells: dict[int, list] = {}
 
     # -- preparing one row ------------------------------------------------------------------
-    def _cell(self, cells: list, name: str):
-        index = self.columns.get(name)
-        if index is None or index >= len(cells):
-            return None
-        return cells[index]
-
-    def _text(self, cells: list, name: str) -> str:
-        return clean_text(self._cell(cells, name))
-
-    def prepare(self, row_number: int, cells: list) -> RowPlan:
-        name = self._text(cells, "name")
+    def prepare(self, row_number: int, cells: list, seen: dict) -> RowPlan:
+        width = len(cells)
+        raw = {f: cells[i] for f, i in self.columns if i < width}
+        name = clean_text(raw.get("name"))
         if not name:
             raise RowRejected(_("name is empty"))
         if len(name) > 50:
             raise RowRejected(_("name is longer than 50 characters"))
-        person = self._person_fields(cells, name)
-        grid = self._grid(cells)
-        household = self._household_fields(cells, grid)
-        number = compact_text(self._cell(cells, "household_number"))
+        person = self._person_fields(raw, name)
+        grid = self._grid(raw)
+        household = self._household_fields(raw, grid)
+        number = compact_text(raw.get("household_number"))
         if not number:
             if not household["address"] and not household["room"]:
                 raise RowRejected(_("household number and address are both empty"))
@@ -173,11 +220,11 @@ class RosterImporter:
             number = "A" + hashlib.sha1(key.encode()).hexdigest()[:15].upper()  # noqa: S324
         elif len(number) > 40:
             raise RowRejected(_("household number is longer than 40 characters"))
-        self._check_against_earlier_rows(row_number, number, grid, household, person)
+        self._check_against_batch(row_number, number, household, person, seen)
         return RowPlan(row_number, number, grid, household, person)
 
-    def _person_fields(self, cells: list, name: str) -> dict:
-        raw_id = self._cell(cells, "id_number")
+    def _person_fields(self, raw: dict, name: str) -> dict:
+        raw_id = raw.get("id_number")
         if isinstance(raw_id, float) and raw_id > 1e10:
             raise RowRejected(
                 _(
@@ -186,76 +233,79 @@ class RosterImporter:
                 )
             )
         try:
-            id_type = parse_id_type(self._cell(cells, "id_type"))
+            id_type = parse_id_type(raw.get("id_type")) if "id_type" in raw else None
             id_type, id_number, birth = validate_id(
                 id_type, normalize_id_number(raw_id), on=self.today
             )
-            phone = validate_phone(self._cell(cells, "phone"))
-            if birth is None:
-                birth = validate_birth_date(
-                    parse_date(self._cell(cells, "birth_date")), on=self.today
-                )
+            phone = validate_phone(raw.get("phone"))
+            if birth is None and raw.get("birth_date") not in (None, ""):
+                birth = validate_birth_date(parse_date(raw["birth_date"]), on=self.today)
         except FieldError as error:
             raise RowRejected(error.message) from None
         person = {"name": name, "id_type": id_type, "id_number": id_number}
         if id_type == IdType.RESIDENT_ID:
             person["sex"] = sex_from_resident_id(id_number)
-        else:
-            sex_text = self._text(cells, "sex").lower()
-            if sex_text:
-                if sex_text not in _SEX_WORDS:
-                    raise RowRejected(_("unknown sex “%(value)s”") % {"value": sex_text})
-                person["sex"] = _SEX_WORDS[sex_text]
+        elif sex_text := clean_text(raw.get("sex")).lower():
+            if sex_text not in _SEX_WORDS:
+                raise RowRejected(_("unknown sex “%(value)s”") % {"value": sex_text})
+            person["sex"] = _SEX_WORDS[sex_text]
         if birth is not None:
             person["birth_date"] = birth
         if phone:
             person["phone"] = phone
-        if relation := self._text(cells, "relation"):
+        if relation := clean_text(raw.get("relation")):
             person["relation"] = relation[:20]
-        residency = _choice(self._text(cells, "residency"), _RESIDENCY_WORDS, _("residency"))
-        if residency:
+        if residency := self.residencies(clean_text(raw.get("residency"))):
             person["residency"] = residency
         return person
 
-    def _grid(self, cells: list) -> Area:
+    def _grid(self, raw: dict) -> Area:
         if not self.needs_grid:
             return self.area
-        grid_text = self._text(cells, "grid")
+        key = (clean_text(raw.get("community")), clean_text(raw.get("grid")))
+        found = self.grid_cache.get(key)
+        if found is None:
+            found = self.grid_cache[key] = self._resolve_grid(*key)
+        if isinstance(found, str):
+            raise RowRejected(found)
+        return found
+
+    def _resolve_grid(self, community: str, grid_text: str) -> Area | str:
+        """The grid a row names, or the reason it names none."""
         if not grid_text:
-            raise RowRejected(_("grid is empty"))
-        community = self._text(cells, "community")
+            return _("grid is empty")
         grid = self.grids.get(f"{community}/{grid_text}") if community else None
         if grid is not None:
             return grid
         if grid_text in self.grids and self.grids[grid_text] is None:
-            raise RowRejected(
-                _(
-                    "grid name “%(grid)s” is ambiguous in %(area)s: give the grid code or the "
-                    "community"
-                )
-                % {"grid": grid_text, "area": self.area}
-            )
-        grid = self.grids.get(grid_text)
-        if grid is None:
-            raise RowRejected(
-                _("grid “%(grid)s” is not in %(area)s") % {"grid": grid_text, "area": self.area}
-            )
-        return grid
+            return _(
+                "grid name “%(grid)s” is ambiguous in %(area)s: give the grid code or the community"
+            ) % {"grid": grid_text, "area": self.area}
+        return self.grids.get(grid_text) or _("grid “%(grid)s” is not in %(area)s") % {
+            "grid": grid_text,
+            "area": self.area,
+        }
 
-    def _household_fields(self, cells: list, grid: Area) -> dict:
-        address = self._text(cells, "address")[:200]
+    def _household_fields(self, raw: dict, grid: Area) -> dict:
+        address = clean_text(raw.get("address"))[:200]
         parts = split_address(address) if address else {}
         household = {"grid_id": grid.pk, "address": address}
         for key in ("road", "house_number", "building", "unit", "room"):
-            value = self._text(cells, key) or parts.get(key, "")
+            value = clean_text(raw.get(key)) or parts.get(key, "")
             household[key] = value[: 100 if key == "road" else 30]
-        kind = _choice(self._text(cells, "household_kind"), _KIND_WORDS, _("household kind"))
-        household["kind"] = kind or HouseholdKind.REGISTERED
+        household["kind"] = self.kinds(clean_text(raw.get("household_kind"))) or (
+            HouseholdKind.REGISTERED
+        )
         return household
 
-    def _check_against_earlier_rows(self, row_number, number, grid, household, person) -> None:
-        where = f"{grid.pk}|{household['address']}|{household['building']}|{household['unit']}|{household['room']}"  # noqa: E501
-        earlier = self.seen_households.get(number)
+    @staticmethod
+    def _where(household: dict) -> tuple:
+        return tuple(household[k] for k in ("grid_id", "address", "building", "unit", "room"))
+
+    def _check_against_batch(self, row_number, number, household, person, seen: dict) -> None:
+        """Earlier rows of the same batch; earlier batches are checked in the database."""
+        where = self._where(household)
+        earlier = seen.get(("hh", number))
         if earlier is not None and earlier[1] != where:
             raise RowRejected(
                 _("household number %(number)s has another address in row %(row)s")
@@ -263,35 +313,41 @@ class RosterImporter:
             )
         id_number = person["id_number"]
         if id_number:
-            first = self.seen_ids.get(id_number)
+            first = seen.get(("id", id_number))
             if first is not None:
                 raise RowRejected(
                     _("duplicate: this ID number already appears in row %(row)s")
                     % {"row": f"{first:,}"}
                 )
-            self.seen_ids[id_number] = row_number
+            seen[("id", id_number)] = row_number
         if earlier is None:
-            self.seen_households[number] = (row_number, where)
+            seen[("hh", number)] = (row_number, where)
 
     # -- applying a batch ----------------------------------------------------------------------
-    def apply(self, plans: list[RowPlan], result: BatchResult) -> None:
-        if not plans:
-            return
-        households = self._apply_households(plans, result)
-        self._apply_persons(plans, households, result)
+    def _written_by_this_job(self, obj) -> bool:
+        return obj.created_at == self.now or obj.updated_at == self.now
 
-    def _reject(self, result: BatchResult, plan: RowPlan, cells_by_row: dict, reason: str):
+    def _reject(self, result: BatchResult, plan: RowPlan, reason: str) -> None:
         result.rejections.append(
             ImportRejection(
                 job=self.job,
                 row_number=plan.row_number,
-                values=cells_by_row.get(plan.row_number, []),
+                values=_cells_as_text(self.batch_cells.get(plan.row_number, [])),
                 reason=reason,
             )
         )
 
-    def _apply_households(self, plans: list[RowPlan], result: BatchResult) -> dict[str, tuple]:
-        """Create and update this batch's households; returns number → (id, grid path, changed)."""
+    def apply(self, plans: list[RowPlan], result: BatchResult) -> None:
+        if not plans:
+            return
+        households = self._apply_households(plans)
+        self._apply_persons(plans, households, result)
+
+    def _apply_households(self, plans: list[RowPlan]) -> dict[str, tuple]:
+        """Create and update this batch's households.
+
+        Returns number → (id, refusal reason or "", changed by this row).
+        """
         first_plan: dict[str, RowPlan] = {}
         for plan in plans:
             first_plan.setdefault(plan.household_number, plan)
@@ -304,21 +360,7 @@ class RosterImporter:
         fresh = [n for n in first_plan if n not in existing]
         insert_rows(
             Household,
-            [
-                "household_number",
-                "grid",
-                "road",
-                "house_number",
-                "building",
-                "unit",
-                "room",
-                "address",
-                "floor",
-                "kind",
-                "status",
-                "created_at",
-                "updated_at",
-            ],
+            HOUSEHOLD_COLUMNS,
             [
                 (
                     n,
@@ -332,46 +374,25 @@ class RosterImporter:
                     floor_from_room(p.household["room"]),
                     p.household["kind"],
                     "occupied",
-                    self.now,
-                    self.now,
+                    self.now_db,
+                    self.now_db,
                 )
                 for n in fresh
                 for p in (first_plan[n],)
             ],
+            adapted=("created_at", "updated_at"),
         )
         resolved: dict[str, tuple] = {}
         if fresh:
             for number, pk in Household.objects.filter(household_number__in=fresh).values_list(
                 "household_number", "pk"
             ):
-                resolved[number] = (pk, None, False)
+                resolved[number] = (pk, "", False)
         changed_households, history = [], []
         for number, household in existing.items():
-            if not household.grid.path.startswith(self.area.path):
-                resolved[number] = (household.pk, household.grid.path, False)
-                continue
-            wanted = first_plan[number].household
-            changes = {}
-            if household.grid_id != wanted["grid_id"]:
-                changes["grid"] = [household.grid.code, first_plan[number].grid.code]
-                household.grid_id = wanted["grid_id"]
-            for key in HOUSEHOLD_KEYS:
-                if getattr(household, key) != wanted[key]:
-                    changes[key] = [getattr(household, key), wanted[key]]
-                    setattr(household, key, wanted[key])
-            if changes:
-                household.floor = floor_from_room(household.room)
-                household.updated_at = self.now
-                changed_households.append(household)
-                history.append(
-                    RecordChange(
-                        household_id=household.pk,
-                        user=self.job.created_by,
-                        source=self.source,
-                        changes=changes,
-                    )
-                )
-            resolved[number] = (household.pk, None, bool(changes))
+            resolved[number] = self._update_household(
+                household, first_plan[number], changed_households, history
+            )
         if changed_households:
             Household.objects.bulk_update(
                 changed_households, ["grid", *HOUSEHOLD_KEYS, "floor", "updated_at"]
@@ -379,7 +400,54 @@ class RosterImporter:
             RecordChange.objects.bulk_create(history)
         return resolved
 
-    def _apply_persons(self, plans, households, result: BatchResult) -> None:
+    def _update_household(self, household, plan: RowPlan, changed: list, history: list):
+        if not household.grid.path.startswith(self.area.path):
+            return (
+                household.pk,
+                _("household number %(number)s belongs to a household outside %(area)s")
+                % {"number": plan.household_number, "area": self.area},
+                False,
+            )
+        wanted = plan.household
+        if self._written_by_this_job(household):
+            stored = (
+                household.grid_id,
+                household.address,
+                household.building,
+                household.unit,
+                household.room,
+            )
+            if stored != self._where(wanted):
+                return (
+                    household.pk,
+                    _("household number %(number)s has another address in an earlier row")
+                    % {"number": plan.household_number},
+                    False,
+                )
+            return household.pk, "", False
+        changes = {}
+        if household.grid_id != wanted["grid_id"]:
+            changes["grid"] = [household.grid.code, plan.grid.code]
+            household.grid_id = wanted["grid_id"]
+        for key in HOUSEHOLD_KEYS:
+            if getattr(household, key) != wanted[key]:
+                changes[key] = [getattr(household, key), wanted[key]]
+                setattr(household, key, wanted[key])
+        if changes:
+            household.floor = floor_from_room(household.room)
+            household.updated_at = self.now
+            changed.append(household)
+            history.append(
+                RecordChange(
+                    household_id=household.pk,
+                    user=self.job.created_by,
+                    source=self.source,
+                    changes=changes,
+                )
+            )
+        return household.pk, "", bool(changes)
+
+    def _apply_persons(self, plans: list[RowPlan], households: dict, result: BatchResult):
         ids = [p.person["id_number"] for p in plans if p.person["id_number"]]
         by_id = (
             {
@@ -403,16 +471,13 @@ class RosterImporter:
             else {}
         )
         new_rows, changed, history = [], {}, []
+        first_rows = {}
         for plan in plans:
-            household_id, foreign_path, household_changed = households[plan.household_number]
-            if foreign_path is not None:
-                self._reject(
-                    result,
-                    plan,
-                    self.cells_by_row,
-                    _("household number %(number)s belongs to a household outside %(area)s")
-                    % {"number": plan.household_number, "area": self.area},
-                )
+            first_rows.setdefault(plan.household_number, plan.row_number)
+        for plan in plans:
+            household_id, refusal, household_changed = households[plan.household_number]
+            if refusal:
+                self._reject(result, plan, refusal)
                 continue
             data = plan.person
             person = (
@@ -434,17 +499,21 @@ class RosterImporter:
                         data.get("residency", Residency.PERMANENT),
                         "active",
                         False,
-                        self.now,
-                        self.now,
+                        self.now_db,
+                        self.now_db,
                     )
                 )
                 result.created += 1
+                continue
+            if data["id_number"] and self._written_by_this_job(person):
+                self._reject(
+                    result, plan, _("duplicate: this ID number already appears in an earlier row")
+                )
                 continue
             if person.household_id != household_id:
                 self._reject(
                     result,
                     plan,
-                    self.cells_by_row,
                     _("conflict: this ID number is already registered in household %(number)s")
                     % {"number": person.household.household_number},
                 )
@@ -470,36 +539,14 @@ class RosterImporter:
                     )
                 )
                 result.updated += 1
-            elif household_changed and plan is self._first_of_household(plans, plan):
+            elif household_changed and first_rows[plan.household_number] == plan.row_number:
                 result.updated += 1
             else:
                 result.unchanged += 1
-        insert_rows(
-            Person,
-            [
-                "household",
-                "name",
-                "id_type",
-                "id_number",
-                "sex",
-                "birth_date",
-                "phone",
-                "relation",
-                "residency",
-                "status",
-                "is_new",
-                "created_at",
-                "updated_at",
-            ],
-            new_rows,
-        )
+        insert_rows(Person, PERSON_COLUMNS, new_rows, adapted=("created_at", "updated_at"))
         if changed:
             Person.objects.bulk_update(list(changed.values()), [*PERSON_KEYS, "updated_at"])
             RecordChange.objects.bulk_create(history)
-
-    @staticmethod
-    def _first_of_household(plans: list[RowPlan], plan: RowPlan) -> RowPlan:
-        return next(p for p in plans if p.household_number == plan.household_number)
 
     # -- the run -----------------------------------------------------------------------------
     def run(self, rows: Iterable[tuple[int, list]], on_progress: Callable[[ImportJob], None]):
@@ -512,10 +559,11 @@ class RosterImporter:
     def _run_batch(self, batch: list[tuple[int, list]]) -> None:
         result = BatchResult()
         plans: list[RowPlan] = []
-        self.cells_by_row = {}
+        seen: dict = {}
+        self.batch_cells = dict(batch)
         for row_number, cells in batch:
             try:
-                plans.append(self.prepare(row_number, cells))
+                plans.append(self.prepare(row_number, cells, seen))
             except RowRejected as rejected:
                 result.rejections.append(
                     ImportRejection(
@@ -525,7 +573,7 @@ class RosterImporter:
                         reason=rejected.reason,
                     )
                 )
-        self.cells_by_row = {row_number: _cells_as_text(cells) for row_number, cells in batch}
+        prepared_rejections = list(result.rejections)
         for attempt in (1, 2):
             try:
                 with transaction.atomic():
@@ -538,13 +586,8 @@ class RosterImporter:
                 # our insert: read again and apply once more; a second clash is a real error.
                 if attempt == 2:
                     raise
-                rejections = [
-                    r
-                    for r in result.rejections
-                    if r.row_number not in {p.row_number for p in plans}
-                ]
-                result = BatchResult(rejections=rejections)
-        self.cells_by_row = {}
+                result = BatchResult(rejections=list(prepared_rejections))
+        self.batch_cells = {}
 
     def _count(self, last_row: int, rows: int, result: BatchResult) -> None:
         ImportJob.objects.filter(pk=self.job.pk).update(
