@@ -28,7 +28,7 @@ from django.utils.translation import gettext_lazy
 from doorstep.areas.models import Area, AreaLevel
 from doorstep.areas.selectors import grid_lookup_under
 from doorstep.core.bulk import insert_rows
-from doorstep.core.text import clean_text, compact_text
+from doorstep.core.text import clean_text
 from doorstep.registry.models import (
     Household,
     HouseholdKind,
@@ -112,6 +112,8 @@ _SEX_WORDS = {
     "male": Sex.MALE,
     "female": Sex.FEMALE,
 }
+# Cells read with their own parsers (numbers from Excel, dates), not as plain text.
+_TYPED_FIELDS = frozenset({"id_number", "birth_date", "phone"})
 _KIND_LABEL = gettext_lazy("household kind")
 _RESIDENCY_LABEL = gettext_lazy("residency")
 
@@ -202,15 +204,16 @@ class RosterImporter:
     def prepare(self, row_number: int, cells: list, seen: dict) -> RowPlan:
         width = len(cells)
         raw = {f: cells[i] for f, i in self.columns if i < width}
-        name = clean_text(raw.get("name"))
+        text = {f: clean_text(v) for f, v in raw.items() if f not in _TYPED_FIELDS}
+        name = text.get("name", "")
         if not name:
             raise RowRejected(_("name is empty"))
         if len(name) > 50:
             raise RowRejected(_("name is longer than 50 characters"))
-        person = self._person_fields(raw, name)
-        grid = self._grid(raw)
-        household = self._household_fields(raw, grid)
-        number = compact_text(raw.get("household_number"))
+        person = self._person_fields(raw, text, name)
+        grid = self._grid(text)
+        household = self._household_fields(text, grid)
+        number = text.get("household_number", "").replace(" ", "")
         if not number:
             if not household["address"] and not household["room"]:
                 raise RowRejected(_("household number and address are both empty"))
@@ -223,7 +226,7 @@ class RosterImporter:
         self._check_against_batch(row_number, number, household, person, seen)
         return RowPlan(row_number, number, grid, household, person)
 
-    def _person_fields(self, raw: dict, name: str) -> dict:
+    def _person_fields(self, raw: dict, text: dict, name: str) -> dict:
         raw_id = raw.get("id_number")
         if isinstance(raw_id, float) and raw_id > 1e10:
             raise RowRejected(
@@ -233,7 +236,7 @@ class RosterImporter:
                 )
             )
         try:
-            id_type = parse_id_type(raw.get("id_type")) if "id_type" in raw else None
+            id_type = parse_id_type(text["id_type"]) if text.get("id_type") else None
             id_type, id_number, birth = validate_id(
                 id_type, normalize_id_number(raw_id), on=self.today
             )
@@ -245,7 +248,7 @@ class RosterImporter:
         person = {"name": name, "id_type": id_type, "id_number": id_number}
         if id_type == IdType.RESIDENT_ID:
             person["sex"] = sex_from_resident_id(id_number)
-        elif sex_text := clean_text(raw.get("sex")).lower():
+        elif sex_text := text.get("sex", "").lower():
             if sex_text not in _SEX_WORDS:
                 raise RowRejected(_("unknown sex “%(value)s”") % {"value": sex_text})
             person["sex"] = _SEX_WORDS[sex_text]
@@ -253,16 +256,16 @@ class RosterImporter:
             person["birth_date"] = birth
         if phone:
             person["phone"] = phone
-        if relation := clean_text(raw.get("relation")):
+        if relation := text.get("relation"):
             person["relation"] = relation[:20]
-        if residency := self.residencies(clean_text(raw.get("residency"))):
+        if residency := self.residencies(text.get("residency", "")):
             person["residency"] = residency
         return person
 
-    def _grid(self, raw: dict) -> Area:
+    def _grid(self, text: dict) -> Area:
         if not self.needs_grid:
             return self.area
-        key = (clean_text(raw.get("community")), clean_text(raw.get("grid")))
+        key = (text.get("community", ""), text.get("grid", ""))
         found = self.grid_cache.get(key)
         if found is None:
             found = self.grid_cache[key] = self._resolve_grid(*key)
@@ -286,16 +289,14 @@ class RosterImporter:
             "area": self.area,
         }
 
-    def _household_fields(self, raw: dict, grid: Area) -> dict:
-        address = clean_text(raw.get("address"))[:200]
+    def _household_fields(self, text: dict, grid: Area) -> dict:
+        address = text.get("address", "")[:200]
         parts = split_address(address) if address else {}
         household = {"grid_id": grid.pk, "address": address}
         for key in ("road", "house_number", "building", "unit", "room"):
-            value = clean_text(raw.get(key)) or parts.get(key, "")
+            value = text.get(key) or parts.get(key, "")
             household[key] = value[: 100 if key == "road" else 30]
-        household["kind"] = self.kinds(clean_text(raw.get("household_kind"))) or (
-            HouseholdKind.REGISTERED
-        )
+        household["kind"] = self.kinds(text.get("household_kind", "")) or (HouseholdKind.REGISTERED)
         return household
 
     @staticmethod
