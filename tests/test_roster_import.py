@@ -315,3 +315,10 @@ def test_duplicates_and_address_clashes_are_caught_across_batches(areas, tmp_pat
     again = run_import(write_csv(tmp_path / "xb2.csv", [rows[0], rows[1], rows[4]]),
                        areas["G1"])
     assert (again.unchanged_count, again.rejected_count) == (3, 0)
+
+
+def test_planner_statistics_refresh_runs_on_this_database(households):
+    from doorstep.imports.services import _refresh_planner_statistics
+
+    _refresh_planner_statistics()  # ANALYZE on PostgreSQL, PRAGMA optimize on SQLite
+    assert Person.objects.count() == 8

@@ -183,6 +183,8 @@ def roster_import_run(
     from doorstep.screening.services import open_campaigns_enrol_new_households
 
     open_campaigns_enrol_new_households(area=job.area)
+    if job.created_count > 10_000:
+        _refresh_planner_statistics()
     job.status = ImportStatus.DONE
     job.rows_total = job.rows_done
     job.finished_at = timezone.now()
@@ -191,6 +193,22 @@ def roster_import_run(
         user=job.created_by, action="import.finish", obj=job, detail={"summary": job.summary_line()}
     )
     return job
+
+
+def _refresh_planner_statistics() -> None:
+    """After a large load the planner's row estimates are stale (PostgreSQL would guess that a
+    district subtree holds one grid and pick a nested loop); refresh them for the roster."""
+    from django.db import connection
+
+    from doorstep.areas.models import Area
+    from doorstep.registry.models import Household, Person
+
+    tables = [m._meta.db_table for m in (Area, Household, Person)]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ANALYZE " + ", ".join(connection.ops.quote_name(t) for t in tables))
+        elif connection.vendor == "sqlite":
+            cursor.execute("PRAGMA optimize")
 
 
 def _fail(job: ImportJob, message: str) -> ImportJob:
