@@ -182,3 +182,11 @@ def test_a_user_without_jurisdiction_sees_an_explanation_and_no_data(client_for,
     assert "HN-G1" not in body
     response = client.get(reverse("registry:household_detail", args=[households["G1"].pk]))
     assert response.status_code == 404
+
+
+def test_a_household_number_shaped_like_an_id_number_is_found(user_for, areas):
+    from .factories import HouseholdFactory
+
+    household = HouseholdFactory(grid=areas["G1"], household_number="500109001001010001")
+    user = user_for(Role.COMMUNITY_ADMIN, "C1")
+    assert list(household_search(user, query="500109001001010001")) == [household]

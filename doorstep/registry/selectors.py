@@ -75,8 +75,11 @@ def household_search(user, *, query: str = "", area: Area | None = None) -> Quer
     if query:
         compact = query.replace(" ", "").upper()
         if _ID_LIKE.fullmatch(compact):
+            # Household numbers are often as long as ID numbers: either may be meant.
             persons = Person.objects.filter(id_number=compact)
-            households = households.filter(pk__in=persons.values("household_id"))
+            households = households.filter(
+                Q(household_number=compact) | Q(pk__in=persons.values("household_id"))
+            )
         elif _PHONE_LIKE.fullmatch(compact):
             persons = Person.objects.filter(phone=compact)
             households = households.filter(pk__in=persons.values("household_id"))
