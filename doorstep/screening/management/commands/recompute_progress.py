@@ -1,15 +1,19 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.db.models import Count
 
 from doorstep.registry.models import Person, PersonStatus
 from doorstep.screening.models import Campaign, HouseholdProgress, Visit
 from doorstep.screening.progress import PROGRESS_FIELDS, check_counts_for, fold_visits
 
+CHUNK = 2000
+
 
 class Command(BaseCommand):
     help = (
-        "Recompute household progress from the visits; report (and with --fix, repair) "
-        "every difference. Exit 1 when a difference was found."
+        "Recompute household progress from the visits; report (and with --fix, repair) every "
+        "difference. Exit 1 when a difference was found. Works through the campaign in chunks "
+        "of households, so memory does not grow with the number of visits."
     )
 
     def add_arguments(self, parser):
@@ -20,28 +24,41 @@ class Command(BaseCommand):
         campaign = Campaign.objects.filter(pk=campaign_id).first()
         if campaign is None:
             raise CommandError(f"campaign {campaign_id} does not exist", returncode=2)
-        visits_by_household: dict[int, list] = {}
-        for visit in Visit.objects.filter(campaign=campaign).iterator(chunk_size=5000):
-            visits_by_household.setdefault(visit.household_id, []).append(visit)
-        counts = check_counts_for([v.pk for vs in visits_by_household.values() for v in vs])
-        totals: dict[int, int] = {}
-        for household_id in (
-            Person.objects.filter(
-                status=PersonStatus.ACTIVE, household__progress__campaign=campaign
+        checked = differences = 0
+        last_pk = 0
+        while True:
+            chunk = list(
+                HouseholdProgress.objects.filter(campaign=campaign, pk__gt=last_pk).order_by("pk")[
+                    :CHUNK
+                ]
             )
-            .values_list("household_id", flat=True)
-            .iterator(chunk_size=20000)
-        ):
-            totals[household_id] = totals.get(household_id, 0) + 1
+            if not chunk:
+                break
+            last_pk = chunk[-1].pk
+            differences += self._check_chunk(campaign, chunk, fix)
+            checked += len(chunk)
+        fixed = differences if fix else 0
+        self.stdout.write(f"checked={checked} differences={differences} fixed={fixed}")
+        if differences and not fix:
+            raise SystemExit(1)
+
+    def _check_chunk(self, campaign, chunk, fix) -> int:
+        household_ids = [p.household_id for p in chunk]
+        visits: dict[int, list] = {}
+        for visit in Visit.objects.filter(campaign=campaign, household_id__in=household_ids):
+            visits.setdefault(visit.household_id, []).append(visit)
+        counts = check_counts_for([v.pk for vs in visits.values() for v in vs])
+        totals = dict(
+            Person.objects.filter(household_id__in=household_ids, status=PersonStatus.ACTIVE)
+            .values("household_id")
+            .annotate(n=Count("id"))
+            .values_list("household_id", "n")
+        )
         differences = 0
-        checked = 0
-        for progress in HouseholdProgress.objects.filter(campaign=campaign).iterator(
-            chunk_size=5000
-        ):
-            checked += 1
+        for progress in chunk:
             expected = fold_visits(
                 campaign,
-                visits_by_household.get(progress.household_id, []),
+                visits.get(progress.household_id, []),
                 counts,
                 totals.get(progress.household_id, 0),
             )
@@ -50,19 +67,16 @@ class Command(BaseCommand):
                 for name in PROGRESS_FIELDS
                 if getattr(progress, name) != getattr(expected, name)
             }
-            if diff:
-                differences += 1
-                self.stderr.write(
-                    f"household {progress.household_id}: "
-                    + ", ".join(f"{k} {old!r} → {new!r}" for k, (old, new) in diff.items())
-                )
-                if fix:
-                    with transaction.atomic():
-                        for name in PROGRESS_FIELDS:
-                            setattr(progress, name, getattr(expected, name))
-                        progress.save(update_fields=list(PROGRESS_FIELDS))
-        self.stdout.write(
-            f"checked={checked} differences={differences} fixed={differences if fix else 0}"
-        )
-        if differences and not fix:
-            raise SystemExit(1)
+            if not diff:
+                continue
+            differences += 1
+            self.stderr.write(
+                f"household {progress.household_id}: "
+                + ", ".join(f"{k} {old!r} → {new!r}" for k, (old, new) in diff.items())
+            )
+            if fix:
+                with transaction.atomic():
+                    for name in PROGRESS_FIELDS:
+                        setattr(progress, name, getattr(expected, name))
+                    progress.save(update_fields=list(PROGRESS_FIELDS))
+        return differences
