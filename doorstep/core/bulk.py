@@ -1,14 +1,19 @@
 """Plain multi-row INSERT through the driver's executemany, for bulk loads on the hot path.
 
 The ORM's bulk_create builds a model instance per row and compiles SQL per batch; for a million
-validated rows that overhead is larger than the insert itself. Values are adapted with the
-backend's own adapters, so dates and aware datetimes are stored exactly as the ORM stores them.
+validated rows that overhead is larger than the insert itself. Values go through each field's
+own `get_db_prep_save`, so dates, aware datetimes, decimals, UUIDs and JSON are stored exactly
+as the ORM stores them.
 """
 
 from collections.abc import Sequence
+from functools import partial
 
 from django.db import connection
 from django.db.models import Model
+
+# Field types whose Python values the driver cannot take as they are on every backend.
+_ADAPTED_TYPES = {"DateTimeField", "DateField", "DecimalField", "JSONField", "UUIDField"}
 
 
 def insert_rows(
@@ -40,9 +45,6 @@ def insert_rows(
 
 
 def _adapter_for(field):
-    internal = field.get_internal_type()
-    if internal == "DateTimeField":
-        return connection.ops.adapt_datetimefield_value
-    if internal == "DateField":
-        return connection.ops.adapt_datefield_value
+    if field.get_internal_type() in _ADAPTED_TYPES:
+        return partial(field.get_db_prep_save, connection=connection)
     return None

@@ -80,7 +80,10 @@ def database_from_url(url: str) -> dict:
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN so
         # two writers queue on the busy timeout instead of failing with "database is locked".
-        config["CONN_MAX_AGE"] = 0
+        # Connections are kept (per thread): opening one runs the PRAGMAs below, a cost that
+        # would otherwise be paid on every request.
+        config["CONN_MAX_AGE"] = 600
+        config["CONN_HEALTH_CHECKS"] = True
         config["OPTIONS"] = {
             "init_command": (
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
