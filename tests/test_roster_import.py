@@ -312,8 +312,7 @@ def test_duplicates_and_address_clashes_are_caught_across_batches(areas, tmp_pat
     assert "H1" in why[5]
     assert Household.objects.get(household_number="H1").address == "天生路1号101"
     # and the file imported again is all unchanged, nothing reported as duplicate
-    again = run_import(write_csv(tmp_path / "xb2.csv", [rows[0], rows[1], rows[4]]),
-                       areas["G1"])
+    again = run_import(write_csv(tmp_path / "xb2.csv", [rows[0], rows[1], rows[4]]), areas["G1"])
     assert (again.unchanged_count, again.rejected_count) == (3, 0)
 
 

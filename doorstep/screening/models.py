@@ -129,6 +129,8 @@ class HouseholdProgress(models.Model):
     )
     closed = models.BooleanField(default=False)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Nobody-home and refused knocks so far: escalation counts these.
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
     last_outcome = models.CharField(max_length=16, blank=True)
     last_visit_at = models.DateTimeField(null=True, blank=True)
     revisit_due_at = models.DateTimeField(null=True, blank=True)

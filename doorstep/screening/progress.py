@@ -29,6 +29,7 @@ PROGRESS_FIELDS = (
     "state",
     "closed",
     "attempts",
+    "failed_attempts",
     "last_outcome",
     "last_visit_at",
     "revisit_due_at",
@@ -46,6 +47,7 @@ class ProgressValues:
     state: str = ProgressState.NOT_STARTED
     closed: bool = False
     attempts: int = 0
+    failed_attempts: int = 0
     last_outcome: str = ""
     last_visit_at: datetime.datetime | None = None
     revisit_due_at: datetime.datetime | None = None
@@ -75,43 +77,59 @@ def fold_visits(
     """Progress from the household's visits, oldest first. `check_counts[visit_id]` holds
     seen / elsewhere / flagged counts of that visit's person checks."""
     values = ProgressValues(persons_total=persons_total)
-    failed = 0
-    pending_self_report = False
-    last_counted = None
     for visit in sorted(visits, key=lambda v: (v.visited_at, v.pk)):
-        if not visit.counts:
-            pending_self_report = True
-            continue
+        fold_step(values, campaign, visit, check_counts.get(visit.pk, {}))
+    return values
+
+
+def _underlying_state(values) -> str:
+    """The state beneath a "self-reported, to verify" overlay, which only ever covers a
+    household that is not closed."""
+    if values.state != ProgressState.SELF_REPORTED:
+        return values.state
+    return {
+        VisitOutcome.NOT_HOME: ProgressState.REVISIT,
+        VisitOutcome.REFUSED: ProgressState.REFUSED,
+    }.get(values.last_outcome, ProgressState.NOT_STARTED)
+
+
+def fold_step(values, campaign: Campaign, visit: Visit, counts: dict) -> None:
+    """Move `values` (ProgressValues or a HouseholdProgress row) on by one visit that sorts
+    after every counted visit already folded in."""
+    underlying = _underlying_state(values)
+    pending = values.state == ProgressState.SELF_REPORTED
+    if not visit.counts:
+        pending = True  # self-reported, to verify: shows, but closes nothing
+    else:
         values.attempts += 1
         values.last_outcome, values.last_visit_at = visit.outcome, visit.visited_at
-        last_counted = visit
         if visit.outcome == VisitOutcome.SCREENED:
             # The latest screening speaks for the household: a re-screen that finds a fever
             # raises the flagged count, one that finds everybody well lowers it.
-            values.state = ProgressState.SCREENED
-            counts = check_counts.get(visit.pk, {})
+            underlying = ProgressState.SCREENED
             values.persons_seen = counts.get("seen", 0)
             values.persons_elsewhere = counts.get("elsewhere", 0)
             values.persons_flagged = counts.get("flagged", 0)
-        elif values.state in (ProgressState.SCREENED, ProgressState.VACANT):
-            continue  # a closed household stays closed; other visits only add attempts
+        elif underlying in (ProgressState.SCREENED, ProgressState.VACANT):
+            pass  # a closed household stays closed; other visits only add attempts
         elif visit.outcome in (VisitOutcome.VACANT, VisitOutcome.MOVED):
-            values.state = ProgressState.VACANT
+            underlying = ProgressState.VACANT
         else:
-            failed += 1
-            values.state = (
+            values.failed_attempts += 1
+            underlying = (
                 ProgressState.REVISIT
                 if visit.outcome == VisitOutcome.NOT_HOME
                 else ProgressState.REFUSED
             )
-            if failed >= campaign.max_attempts:
-                values.state = ProgressState.ESCALATED
-    if values.state == ProgressState.REVISIT and last_counted is not None:
-        values.revisit_due_at = next_revisit(last_counted.visited_at)
-    if pending_self_report and values.state not in CLOSED_STATES:
-        values.state = ProgressState.SELF_REPORTED
+            if values.failed_attempts >= campaign.max_attempts:
+                underlying = ProgressState.ESCALATED
+        values.revisit_due_at = (
+            next_revisit(visit.visited_at) if underlying == ProgressState.REVISIT else None
+        )
+    values.state = (
+        ProgressState.SELF_REPORTED if pending and underlying not in CLOSED_STATES else underlying
+    )
     values.closed = values.state in CLOSED_STATES
-    return values
 
 
 def check_counts_for(visit_ids: list[int]) -> dict[int, dict]:

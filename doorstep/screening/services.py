@@ -34,7 +34,7 @@ from .models import (
     VisitOutcome,
     VisitSource,
 )
-from .progress import progress_refresh
+from .progress import PROGRESS_FIELDS, fold_step, progress_refresh
 from .rules import AnswerError, PersonCheckInput, evaluate_flags, validate_check
 from .selectors import access_progress
 
@@ -126,8 +126,9 @@ def campaign_enrol_households(*, campaign: Campaign) -> int:
     # Table names come from model metadata; every value is a parameter.
     sql = f"""
         INSERT INTO {progress} (campaign_id, household_id, grid_id, state, closed, attempts,
-            last_outcome, persons_total, persons_seen, persons_elsewhere, persons_flagged)
-        SELECT %s, h.id, h.grid_id, %s, FALSE, 0, '',
+            failed_attempts, last_outcome, persons_total, persons_seen, persons_elsewhere,
+            persons_flagged)
+        SELECT %s, h.id, h.grid_id, %s, FALSE, 0, 0, '',
             (SELECT COUNT(*) FROM {person} p WHERE p.household_id = h.id AND p.status = %s),
             0, 0, 0
         FROM {household} h JOIN {area} a ON a.id = h.grid_id
@@ -362,21 +363,19 @@ def visit_record(
     the same UUID with another body raises VisitConflict. Raises Http404 when the household is
     outside the user's assignment or jurisdiction, VisitRejected for bad answers or a closed
     campaign; in every refusal nothing is written.
+
+    Reading and checking happen before the write transaction, which then holds only the
+    inserts and the progress update: on SQLite the write lock is held for as short as it can be.
     """
     digest = visit.digest()
     existing = _existing_visit(visit.client_uuid, digest, user=user, campaign=campaign, token=token)
     if existing is not None:
         return existing, False
+    prepared = _visit_prepare(user=user, campaign=campaign, visit=visit, token=token)
     try:
         with transaction.atomic():
-            return _visit_create(
-                user=user,
-                campaign=campaign,
-                visit=visit,
-                digest=digest,
-                request=request,
-                token=token,
-            ), True
+            record = _visit_write(prepared, digest=digest, request=request)
+        return record, True
     except IntegrityError:
         # The same UUID committed by a concurrent request between our check and our insert.
         existing = _existing_visit(
@@ -387,11 +386,24 @@ def visit_record(
         return existing, False
 
 
-def _visit_create(*, user, campaign, visit: VisitInput, digest, request, token) -> Visit:
+@dataclass
+class _PreparedVisit:
+    user: User | None
+    token: SelfReportToken | None
+    campaign: Campaign
+    visit: VisitInput
+    progress_id: int
+    household: Household
+    members: dict
+    checks: list  # (PersonCheckInput, person or None for a newcomer, cleaned newcomer data, flags)
+
+
+def _visit_prepare(*, user, campaign, visit: VisitInput, token) -> _PreparedVisit:
+    """Everything that only reads: access, validation, the risk rules. Raises before any write."""
     if token is None:
-        progress = access_progress(user, campaign, visit.household_id, for_update=True)
+        progress = access_progress(user, campaign, visit.household_id)
     else:
-        progress = HouseholdProgress.objects.select_for_update().get(
+        progress = HouseholdProgress.objects.select_related("household").get(
             campaign=campaign, household_id=token.household_id
         )
     now = timezone.now()
@@ -420,24 +432,16 @@ def _visit_create(*, user, campaign, visit: VisitInput, digest, request, token) 
         )
     household = progress.household
     members = {p.pk: p for p in Person.objects.filter(household=household)}
-    record = Visit.objects.create(
-        campaign=campaign,
-        household=household,
-        worker=user if token is None else None,
-        outcome=visit.outcome,
-        source=visit.source,
-        visited_at=visit.visited_at,
-        entered_at=now,
-        client_uuid=visit.client_uuid,
-        body_hash=digest,
-        notes=visit.notes[:500],
-    )
     risk_areas = _risk_area_names()
-    checks, moved_out = [], []
+    checks, seen_persons = [], set()
     for index, check in enumerate(visit.person_checks):
-        person = _person_for_check(user, household, members, check, index, token)
-        if check.presence == Presence.MOVED_OUT and token is None:
-            moved_out.append(person.pk)
+        person, newcomer = _person_for_check(household, members, check, index)
+        if person is not None:
+            if person.pk in seen_persons:
+                raise VisitRejected(
+                    _("the same person appears twice in one visit"), "person_checks"
+                )
+            seen_persons.add(person.pk)
         flags = evaluate_flags(
             check,
             fever_threshold=campaign.fever_threshold,
@@ -445,7 +449,40 @@ def _visit_create(*, user, campaign, visit: VisitInput, digest, request, token) 
             lookback_days=campaign.lookback_days,
             visited_on=visited_on,
         )
-        checks.append(
+        checks.append((check, person, newcomer, flags))
+    return _PreparedVisit(user, token, campaign, visit, progress.pk, household, members, checks)
+
+
+def _visit_write(prepared: _PreparedVisit, *, digest: str, request) -> Visit:
+    """The writes of one visit, inside the caller's transaction."""
+    campaign, visit, household = prepared.campaign, prepared.visit, prepared.household
+    by_field = prepared.token is None
+    progress = HouseholdProgress.objects.select_for_update().get(pk=prepared.progress_id)
+    record = Visit.objects.create(
+        campaign=campaign,
+        household=household,
+        worker=prepared.user if by_field else None,
+        outcome=visit.outcome,
+        source=visit.source,
+        visited_at=visit.visited_at,
+        entered_at=timezone.now(),
+        client_uuid=visit.client_uuid,
+        body_hash=digest,
+        notes=visit.notes[:500],
+    )
+    rows, moved_out, newcomers = [], [], 0
+    counts = {"seen": 0, "elsewhere": 0, "flagged": 0}
+    for check, person, newcomer, flags in prepared.checks:
+        if person is None:
+            # Found at the door, not on the roster: added and flagged "new" to be confirmed.
+            person = Person.objects.create(household=household, is_new=True, **newcomer)
+            newcomers += 1
+        if check.presence == Presence.MOVED_OUT and by_field:
+            moved_out.append(person.pk)
+        counts["seen"] += check.presence == Presence.PRESENT
+        counts["elsewhere"] += check.presence in (Presence.IN_DISTRICT, Presence.OUT_OF_TOWN)
+        counts["flagged"] += bool(flags)
+        rows.append(
             PersonCheck(
                 visit=record,
                 person=person,
@@ -463,28 +500,38 @@ def _visit_create(*, user, campaign, visit: VisitInput, digest, request, token) 
                 flagged=bool(flags),
             )
         )
-    try:
-        PersonCheck.objects.bulk_create(checks)
-    except IntegrityError:
-        raise VisitRejected(
-            _("the same person appears twice in one visit"), "person_checks"
-        ) from None
+    PersonCheck.objects.bulk_create(rows)
     if moved_out:
         # People who moved are marked, never deleted: their history stays.
         Person.objects.filter(pk__in=moved_out).update(status=PersonStatus.MOVED_OUT)
-    if visit.outcome == VisitOutcome.MOVED and token is None:
+    if visit.outcome == VisitOutcome.MOVED and by_field:
         Household.objects.filter(pk=household.pk).update(status=HouseholdStatus.GONE)
-    elif visit.outcome == VisitOutcome.VACANT and token is None:
+    elif visit.outcome == VisitOutcome.VACANT and by_field:
         Household.objects.filter(pk=household.pk).update(status=HouseholdStatus.VACANT)
-    active = sum(1 for p in members.values() if p.status == PersonStatus.ACTIVE)
-    active += sum(1 for c in checks if c.person.pk not in members) - len(moved_out)
-    progress = progress_refresh(
-        campaign=campaign, household_id=household.pk, progress=progress, persons_total=active
+    active = sum(1 for p in prepared.members.values() if p.status == PersonStatus.ACTIVE)
+    active += newcomers - len(moved_out)
+    in_order = (
+        not record.counts
+        or progress.last_visit_at is None
+        or (record.visited_at >= progress.last_visit_at)
     )
+    if in_order:
+        # The usual case: the newest knock moves progress one step, no visit is read again.
+        fold_step(progress, campaign, record, counts)
+        progress.persons_total = active
+        progress.save(update_fields=list(PROGRESS_FIELDS))
+    else:
+        # A paper form typed in the evening for a morning visit: fold all visits again.
+        progress = progress_refresh(
+            campaign=campaign,
+            household_id=household.pk,
+            progress=progress,
+            persons_total=active,
+        )
     record.progress_state = progress.state
-    if token is None:
+    if by_field:
         audit_write(
-            user=user,
+            user=prepared.user,
             action="visit.record",
             obj=record,
             request=request,
@@ -493,7 +540,8 @@ def _visit_create(*, user, campaign, visit: VisitInput, digest, request, token) 
     return record
 
 
-def _person_for_check(user, household, members, check: PersonCheckInput, index, token):
+def _person_for_check(household, members, check: PersonCheckInput, index):
+    """(the roster member the check is about, None) or (None, the newcomer's cleaned fields)."""
     if check.person_id is not None:
         person = members.get(check.person_id)
         if person is None:
@@ -501,7 +549,7 @@ def _person_for_check(user, household, members, check: PersonCheckInput, index, 
                 _("person %(n)d is not a member of this household") % {"n": index + 1},
                 f"person_checks[{index}].person_id",
             )
-        return person
+        return person, None
     if not check.new_person or not (check.new_person.get("name") or "").strip():
         raise VisitRejected(
             _("person %(n)d has neither a roster entry nor a name") % {"n": index + 1},
@@ -521,12 +569,7 @@ def _person_for_check(user, household, members, check: PersonCheckInput, index, 
             _("person %(n)d: %(msg)s") % {"n": index + 1, "msg": message},
             f"person_checks[{index}].new_person",
         ) from None
-    # Found at the door, not on the roster: added and flagged "new" for the admin to confirm.
-    return Person.objects.create(
-        household=household,
-        is_new=True,
-        **{k: v for k, v in data.items() if v not in (None, "") or k == "id_number"},
-    )
+    return None, {k: v for k, v in data.items() if v not in (None, "") or k == "id_number"}
 
 
 @dataclass
