@@ -379,3 +379,37 @@ def test_households_imported_later_join_the_open_campaign(campaign, areas, tmp_p
         1,
         areas["G2"],
     )
+
+
+def test_progress_kept_by_the_services_equals_a_fold_from_scratch(
+    campaign, worker, households, capsys
+):
+    """Visits in random order (evening entries of earlier knocks, self-reports, verifications):
+    the progress the services keep step by step must equal recompute_progress's fold."""
+    import random
+
+    from doorstep.screening.services import self_report_token_for
+
+    rnd = random.Random(20200203)
+    household = households["G1"]
+    token = self_report_token_for(campaign=campaign, household_id=household.pk)
+    base = timezone.now() - datetime.timedelta(hours=30)
+    for _round in range(40):
+        when = base + datetime.timedelta(minutes=rnd.randrange(0, 1700))
+        kind = rnd.choice(["not_home", "refused", "screened", "vacant", "self", "verify"])
+        if kind == "self":
+            self_report_submit(token=token.token, visit=screened(household, when=when))
+        elif kind == "verify":
+            pending = Visit.objects.filter(source="self_report", verified_at__isnull=True).first()
+            if pending:
+                visit_verify(user=worker, campaign=campaign, visit_id=pending.pk)
+        elif kind == "screened":
+            visit_record(
+                user=worker,
+                campaign=campaign,
+                visit=screened(household, when=when, temperature=rnd.choice(["36.5", "38.5"])),
+            )
+        else:
+            visit_record(user=worker, campaign=campaign, visit=knock(household, kind, when=when))
+        call_command("recompute_progress", str(campaign.pk))  # exits 1 on any difference
+    assert "differences=0" in capsys.readouterr().out
