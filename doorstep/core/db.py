@@ -1,5 +1,8 @@
 """Small database helpers that must behave the same on SQLite and PostgreSQL."""
 
+import fcntl
+from contextlib import contextmanager
+
 from django.db import connection
 from django.db.models import Q
 
@@ -41,3 +44,27 @@ def add_pattern_ops_index(table: str, column: str):
             schema_editor.execute(drop)
 
     return migrations.RunPython(forwards, backwards)
+
+
+@contextmanager
+def sqlite_writer_turn():
+    """On SQLite, wait for our turn to write on an OS file lock before BEGIN IMMEDIATE.
+
+    SQLite lets one writer in at a time and makes the others poll with growing sleeps (up to
+    100 ms each) on its busy handler, so under many concurrent writers most time is spent
+    asleep. A blocking flock() wakes the next writer the moment the lock is released. Other
+    databases queue writers themselves: there this does nothing.
+    """
+    if connection.vendor != "sqlite":
+        yield
+        return
+    name = connection.settings_dict["NAME"]
+    if not name or str(name).startswith(":memory:") or "mode=memory" in str(name):
+        yield
+        return
+    with open(f"{name}.writelock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from doorstep.accounts.models import AREA_ROLE_LEVELS, ROSTER_MANAGER_ROLES, Role, User
 from doorstep.areas.models import Area
-from doorstep.core.db import prefix_q
+from doorstep.core.db import prefix_q, sqlite_writer_turn
 from doorstep.core.services import audit_write
 from doorstep.registry.models import Household, HouseholdStatus, Person, PersonStatus
 from doorstep.registry.services import person_data_clean
@@ -373,7 +373,7 @@ def visit_record(
         return existing, False
     prepared = _visit_prepare(user=user, campaign=campaign, visit=visit, token=token)
     try:
-        with transaction.atomic():
+        with sqlite_writer_turn(), transaction.atomic():
             record = _visit_write(prepared, digest=digest, request=request)
         return record, True
     except IntegrityError:
