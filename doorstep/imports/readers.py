@@ -26,6 +26,7 @@ class SheetSource:
     format: str  # csv | xlsx | xls | ods
     encoding: str = ""
     delimiter: str = ","
+    height: int | None = None  # rows of the sheet, once a workbook has been parsed
 
     def rows(self) -> Iterator[list]:
         if self.format == "csv":
@@ -40,21 +41,23 @@ class SheetSource:
         try:
             workbook = CalamineWorkbook.from_path(str(self.path))
             sheet = _first_sheet_with_data(workbook)
+            self.height = sheet.height
             # iter_rows hands rows to Python one by one instead of building a list of lists.
             yield from sheet.iter_rows()
         except CalamineError as error:
             raise UnreadableFile(_("the spreadsheet is damaged: %(e)s") % {"e": error}) from None
 
-    def row_count_estimate(self) -> int:
-        """Rows in the file (lines, for CSV): the denominator of the progress bar."""
-        if self.format == "csv":
-            count = 0
-            with open(self.path, "rb") as handle:
-                while block := handle.read(1 << 20):
-                    count += block.count(b"\n")
-            return count
-        workbook = CalamineWorkbook.from_path(str(self.path))
-        return _first_sheet_with_data(workbook).height
+    def row_count_estimate(self) -> int | None:
+        """Rows in the file (lines, for CSV): the denominator of the progress bar. For a
+        workbook it is known once the sheet is parsed (`height`), not before: parsing it just
+        to count would double the work and the memory."""
+        if self.format != "csv":
+            return self.height
+        count = 0
+        with open(self.path, "rb") as handle:
+            while block := handle.read(1 << 20):
+                count += block.count(b"\n")
+        return count
 
 
 def _first_sheet_with_data(workbook: CalamineWorkbook):

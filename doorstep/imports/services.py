@@ -163,11 +163,19 @@ def roster_import_run(
     job.started_at = job.started_at or timezone.now()
     try:
         source = open_sheet(Path(job.stored_path))
-        if not job.rows_total:
-            job.rows_total = max(0, source.row_count_estimate() - job.header_row)
+        if not job.rows_total and (estimate := source.row_count_estimate()) is not None:
+            job.rows_total = max(0, estimate - job.header_row)
         job.save(update_fields=["status", "started_at", "rows_total"])
         importer = RosterImporter(job)
-        importer.run(_data_rows(job, source), on_progress or (lambda j: None))
+
+        def progress(current: ImportJob) -> None:
+            if not current.rows_total and source.height:  # a workbook, now parsed
+                current.rows_total = max(0, source.height - job.header_row)
+                ImportJob.objects.filter(pk=job.pk).update(rows_total=current.rows_total)
+            if on_progress is not None:
+                on_progress(current)
+
+        importer.run(_data_rows(job, source), progress)
     except (UnreadableFile, OSError) as error:
         return _fail(job, str(error))
     except Exception:
