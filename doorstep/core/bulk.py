@@ -55,6 +55,9 @@ def insert_rows(
 
 
 def _adapter_for(field):
-    if field.get_internal_type() in _ADAPTED_TYPES:
+    internal = field.get_internal_type()
+    if connection.vendor == "postgresql" and internal in ("DateField", "DateTimeField"):
+        return None  # psycopg sends dates and aware datetimes as they are
+    if internal in _ADAPTED_TYPES:
         return partial(field.get_db_prep_save, connection=connection)
     return None

@@ -4,7 +4,7 @@ import fcntl
 from contextlib import contextmanager
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import BigAutoField, BigIntegerField, CharField, Lookup, Q
 
 
 def prefix_q(field: str, prefix: str) -> Q:
@@ -20,6 +20,15 @@ def prefix_q(field: str, prefix: str) -> Q:
         return Q(**{f"{field}__startswith": prefix})
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     return Q(**{f"{field}__gte": prefix, f"{field}__lt": upper})
+
+
+def in_values_q(field: str, values) -> Q:
+    """`field` is one of `values`. On PostgreSQL a batch of 2,000 values goes as one array
+    parameter (`= ANY(%s)`), which the server plans once, instead of an IN list of 2,000."""
+    values = list(values)
+    if connection.vendor == "postgresql":
+        return Q(**{f"{field}__any_of": values})
+    return Q(**{f"{field}__in": values})
 
 
 def pattern_ops_index_sql(table: str, column: str) -> tuple[str, str]:
@@ -68,3 +77,25 @@ def sqlite_writer_turn():
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class AnyOf(Lookup):
+    """`field = ANY(array)`: PostgreSQL only (see in_values_q)."""
+
+    lookup_name = "any_of"
+
+    def get_prep_lookup(self):
+        return [self.lhs.output_field.get_prep_value(v) for v in self.rhs]
+
+    def get_db_prep_lookup(self, value, connection):
+        return "%s", [value]
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
+
+
+CharField.register_lookup(AnyOf)
+BigAutoField.register_lookup(AnyOf)
+BigIntegerField.register_lookup(AnyOf)

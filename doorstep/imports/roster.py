@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy
 from doorstep.areas.models import Area, AreaLevel
 from doorstep.areas.selectors import grid_lookup_under
 from doorstep.core.bulk import insert_rows
+from doorstep.core.db import in_values_q
 from doorstep.core.text import clean_text
 from doorstep.registry.models import (
     Household,
@@ -114,6 +115,9 @@ _SEX_WORDS = {
 }
 # Cells read with their own parsers (numbers from Excel, dates), not as plain text.
 _TYPED_FIELDS = frozenset({"id_number", "birth_date", "phone"})
+_FEW_VALUES = frozenset(
+    {"grid", "community", "relation", "household_kind", "residency", "id_type", "sex", "road"}
+)
 _KIND_LABEL = gettext_lazy("household kind")
 _RESIDENCY_LABEL = gettext_lazy("residency")
 
@@ -199,12 +203,27 @@ class RosterImporter:
         self.now_db = connection.ops.adapt_datetimefield_value(self.now)
         self.source = f"import:{job.pk}"
         self.batch_cells: dict[int, list] = {}
+        self.text_cache: dict[str, dict] = {f: {} for f in _FEW_VALUES}
 
     # -- preparing one row ------------------------------------------------------------------
     def prepare(self, row_number: int, cells: list, seen: dict) -> RowPlan:
         width = len(cells)
         raw = {f: cells[i] for f, i in self.columns if i < width}
-        text = {f: clean_text(v) for f, v in raw.items() if f not in _TYPED_FIELDS}
+        text = {}
+        for f, v in raw.items():
+            if f in _TYPED_FIELDS:
+                continue
+            if f in _FEW_VALUES:
+                # Grid, community, relation, kinds: a handful of spellings in a million rows.
+                cache = self.text_cache[f]
+                cleaned = cache.get(v)
+                if cleaned is None:
+                    cleaned = clean_text(v)
+                    if len(cache) < 10_000:
+                        cache[v] = cleaned
+                text[f] = cleaned
+            else:
+                text[f] = clean_text(v)
         name = text.get("name", "")
         if not name:
             raise RowRejected(_("name is empty"))
@@ -354,9 +373,9 @@ class RosterImporter:
             first_plan.setdefault(plan.household_number, plan)
         existing = {
             h.household_number: h
-            for h in Household.objects.filter(household_number__in=list(first_plan)).select_related(
-                "grid"
-            )
+            for h in Household.objects.filter(
+                in_values_q("household_number", first_plan)
+            ).select_related("grid")
         }
         fresh = [n for n in first_plan if n not in existing]
         insert_rows(
@@ -385,9 +404,9 @@ class RosterImporter:
         )
         resolved: dict[str, tuple] = {}
         if fresh:
-            for number, pk in Household.objects.filter(household_number__in=fresh).values_list(
-                "household_number", "pk"
-            ):
+            for number, pk in Household.objects.filter(
+                in_values_q("household_number", fresh)
+            ).values_list("household_number", "pk"):
                 resolved[number] = (pk, "", False)
         changed_households, history = [], []
         for number, household in existing.items():
@@ -453,7 +472,9 @@ class RosterImporter:
         by_id = (
             {
                 person.id_number: person
-                for person in Person.objects.filter(id_number__in=ids).select_related("household")
+                for person in Person.objects.filter(in_values_q("id_number", ids)).select_related(
+                    "household"
+                )
             }
             if ids
             else {}

@@ -77,17 +77,21 @@ def household_search(user, *, query: str = "", area: Area | None = None) -> Quer
         if _ID_LIKE.fullmatch(compact):
             # Household numbers are often as long as ID numbers: either may be meant.
             persons = Person.objects.filter(id_number=compact)
-            households = households.filter(pk__in=_household_ids_union(
-                Household.objects.filter(household_number=compact), persons
-            ))
+            households = households.filter(
+                pk__in=_household_ids_union(
+                    Household.objects.filter(household_number=compact), persons
+                )
+            )
         elif _PHONE_LIKE.fullmatch(compact):
             persons = Person.objects.filter(phone=compact)
             households = households.filter(pk__in=persons.values("household_id"))
         else:
             persons = Person.objects.filter(prefix_q("name", query))
-            households = households.filter(pk__in=_household_ids_union(
-                Household.objects.filter(household_number=query), persons
-            ))
+            households = households.filter(
+                pk__in=_household_ids_union(
+                    Household.objects.filter(household_number=query), persons
+                )
+            )
     return households.select_related("grid").order_by(
         "grid__path", "building", "unit", "floor", "room", "id"
     )
