@@ -9,7 +9,7 @@ as the ORM stores them.
 from collections.abc import Sequence
 from functools import partial
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model
 
 # Field types whose Python values the driver cannot take as they are on every backend.
@@ -56,8 +56,16 @@ def insert_rows(
 
 def _adapter_for(field):
     internal = field.get_internal_type()
-    if connection.vendor == "postgresql" and internal in ("DateField", "DateTimeField"):
+    # The proxy `connection` looks up the thread's connection on every use; resolve it once.
+    real = connections[DEFAULT_DB_ALIAS]
+    if real.vendor == "postgresql" and internal in ("DateField", "DateTimeField"):
         return None  # psycopg sends dates and aware datetimes as they are
+    if real.vendor == "sqlite" and internal == "DateField":
+        return _iso_date  # what SQLite's adapt_datefield_value does, without the detours
     if internal in _ADAPTED_TYPES:
-        return partial(field.get_db_prep_save, connection=connection)
+        return partial(field.get_db_prep_save, connection=real)
     return None
+
+
+def _iso_date(value) -> str:
+    return value.isoformat()

@@ -39,13 +39,33 @@ class SheetSource:
 
     def _workbook_rows(self) -> Iterator[list]:
         try:
-            workbook = CalamineWorkbook.from_path(str(self.path))
-            sheet = _first_sheet_with_data(workbook)
+            key = self._key()
+            sheet = _kept_sheets.get(key)
+            if sheet is None:
+                sheet = _first_sheet_with_data(CalamineWorkbook.from_path(str(self.path)))
             self.height = sheet.height
             # iter_rows hands rows to Python one by one instead of building a list of lists.
             yield from sheet.iter_rows()
+            _kept_sheets.pop(key, None)  # read to the end: the import is done with it
         except CalamineError as error:
             raise UnreadableFile(_("the spreadsheet is damaged: %(e)s") % {"e": error}) from None
+
+    def _key(self) -> tuple:
+        stat = self.path.stat()
+        return (str(self.path), stat.st_size, stat.st_mtime_ns)
+
+    def keep_parsed_sheet(self) -> None:
+        """Parse the workbook now and keep the sheet for the next `rows()` in this process
+        (the command line checks the header and runs the import in one process: one parse
+        instead of two). One sheet is kept at most."""
+        if self.format == "csv":
+            return
+        try:
+            sheet = _first_sheet_with_data(CalamineWorkbook.from_path(str(self.path)))
+        except CalamineError as error:
+            raise UnreadableFile(_("the spreadsheet is damaged: %(e)s") % {"e": error}) from None
+        _kept_sheets.clear()
+        _kept_sheets[self._key()] = sheet
 
     def row_count_estimate(self) -> int | None:
         """Rows in the file (lines, for CSV): the denominator of the progress bar. For a
@@ -58,6 +78,9 @@ class SheetSource:
             while block := handle.read(1 << 20):
                 count += block.count(b"\n")
         return count
+
+
+_kept_sheets: dict[tuple, object] = {}
 
 
 def _first_sheet_with_data(workbook: CalamineWorkbook):

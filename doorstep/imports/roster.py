@@ -115,6 +115,7 @@ _SEX_WORDS = {
 }
 # Cells read with their own parsers (numbers from Excel, dates), not as plain text.
 _TYPED_FIELDS = frozenset({"id_number", "birth_date", "phone"})
+_HOUSEHOLD_TEXT = ("address", "road", "house_number", "building", "unit", "room", "household_kind")
 _FEW_VALUES = frozenset(
     {"grid", "community", "relation", "household_kind", "residency", "id_type", "sex", "road"}
 )
@@ -204,6 +205,7 @@ class RosterImporter:
         self.source = f"import:{job.pk}"
         self.batch_cells: dict[int, list] = {}
         self.text_cache: dict[str, dict] = {f: {} for f in _FEW_VALUES}
+        self._last_household: tuple = (None, None)
 
     # -- preparing one row ------------------------------------------------------------------
     def prepare(self, row_number: int, cells: list, seen: dict) -> RowPlan:
@@ -309,6 +311,15 @@ class RosterImporter:
         }
 
     def _household_fields(self, text: dict, grid: Area) -> dict:
+        # Members of one household sit on consecutive rows with the same household cells.
+        key = (grid.pk, *(text.get(k) for k in _HOUSEHOLD_TEXT))
+        if key == self._last_household[0]:
+            return self._last_household[1]
+        household = self._household_fields_uncached(text, grid)
+        self._last_household = (key, household)
+        return household
+
+    def _household_fields_uncached(self, text: dict, grid: Area) -> dict:
         address = text.get("address", "")[:200]
         parts = split_address(address) if address else {}
         household = {"grid_id": grid.pk, "address": address}
@@ -316,15 +327,17 @@ class RosterImporter:
             value = text.get(key) or parts.get(key, "")
             household[key] = value[: 100 if key == "road" else 30]
         household["kind"] = self.kinds(text.get("household_kind", "")) or (HouseholdKind.REGISTERED)
+        household["where"] = self._where(household)
         return household
 
     @staticmethod
     def _where(household: dict) -> tuple:
+        """What makes two rows the same dwelling: grid and address."""
         return tuple(household[k] for k in ("grid_id", "address", "building", "unit", "room"))
 
     def _check_against_batch(self, row_number, number, household, person, seen: dict) -> None:
         """Earlier rows of the same batch; earlier batches are checked in the database."""
-        where = self._where(household)
+        where = household["where"]
         earlier = seen.get(("hh", number))
         if earlier is not None and earlier[1] != where:
             raise RowRejected(

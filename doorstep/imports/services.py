@@ -52,17 +52,26 @@ def _check_may_import_into(user, area: Area) -> None:
 
 @transaction.atomic
 def roster_import_create(
-    *, user, area: Area, stream: BinaryIO, original_name: str, request=None
+    *,
+    user,
+    area: Area,
+    stream: BinaryIO,
+    original_name: str,
+    request=None,
+    run_here: bool = False,
 ) -> ImportJob:
     """Store the file, find its header row and propose a column mapping; nothing is imported yet.
 
     Raises UnreadableFile for an empty or non-spreadsheet file, ValidationError when required
-    columns are missing (before anything is written to the roster).
+    columns are missing (before anything is written to the roster). `run_here`: the caller runs
+    the import in this same process next, so a parsed workbook is kept for it.
     """
     _check_may_import_into(user, area)
     path, sha256, size = _store_file(stream=stream, original_name=original_name)
     try:
         source = open_sheet(path)
+        if run_here:
+            source.keep_parsed_sheet()
         head = read_head(source)
         guess = find_header(head)
         if guess is None:
@@ -145,8 +154,10 @@ def _data_rows(job: ImportJob, source) -> Iterator[tuple[int, list]]:
     for row_number, cells in enumerate(source.rows(), start=1):
         if row_number <= job.header_row or row_number <= job.last_row_committed:
             continue
-        if not any(c not in (None, "") and str(c).strip() for c in cells):
-            continue  # blank lines are not rows
+        # Blank lines are not rows (cells that are empty, or only spaces). any(cells) settles
+        # almost every row on its first cell.
+        if not any(cells) or not any(str(c).strip() for c in cells if c):
+            continue
         yield row_number, cells
 
 

@@ -165,7 +165,7 @@ TASKS = {
 }
 
 # Roster import tuning: rows per transaction.
-ROSTER_IMPORT_CHUNK_ROWS = int(os.environ.get("DOORSTEP_IMPORT_CHUNK_ROWS", "2000"))
+ROSTER_IMPORT_CHUNK_ROWS = int(os.environ.get("DOORSTEP_IMPORT_CHUNK_ROWS", "5000"))
 
 LOGGING = {
     "version": 1,

@@ -51,7 +51,7 @@ class Command(BaseCommand):
         try:
             with open(path, "rb") as stream:
                 job = roster_import_create(
-                    user=user, area=area, stream=stream, original_name=path.name
+                    user=user, area=area, stream=stream, original_name=path.name, run_here=True
                 )
             roster_import_start(user=user, job=job, enqueue=False)
         except UnreadableFile as error:
