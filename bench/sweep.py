@@ -136,13 +136,14 @@ def setup_campaign(persons: int) -> dict:
             "is_active": True,
         },
     )
-    held = HouseholdProgress.objects.filter(campaign=campaign, assigned_to=worker).count()
+    held = 0
     for grid in grids:
         if held >= WORKER_HOUSEHOLDS or not grid.path.startswith(grids[0].parent.path):
             break
         held += HouseholdProgress.objects.filter(campaign=campaign, grid=grid).update(
             assigned_to=worker
         )
+    held = HouseholdProgress.objects.filter(campaign=campaign, assigned_to=worker).count()
     # Community-level jurisdiction so the grid check passes; the list is by assignment.
     _token, key = api_token_create(user=worker, name="bench")
     members = {}
@@ -291,7 +292,7 @@ def measure_reads(ctx: dict, rounds: int, kind: str) -> dict:
     def worker_list():
         fresh = User.objects.select_related("jurisdiction_area").get(pk=worker.pk)
         rows = list(selectors.worker_household_list(fresh, campaign))
-        assert len(rows) == ctx["held"]
+        assert len(rows) == ctx["held"], (len(rows), ctx["held"])
 
     table_p = "screening_householdprogress"
 
@@ -458,7 +459,7 @@ def measure_http(ctx: dict, db: BenchDB, seconds: int) -> dict:
     visited_at = (timezone.now() - timezone.timedelta(minutes=30)).isoformat()
     env = child_env(db.url)
     env.update(DOORSTEP_BENCH_ENDPOINTS="1", DOORSTEP_DEBUG="0", DOORSTEP_LOG_LEVEL="WARNING")
-    workers = "4"
+    workers = os.environ.get("SWEEP_GUNICORN_WORKERS", "4")
     server = subprocess.Popen(
         [
             str(Path(PYTHON).parent / "gunicorn"),

@@ -368,16 +368,24 @@ def visit_record(
     inserts and the progress update: on SQLite the write lock is held for as short as it can be.
     """
     digest = visit.digest()
-    existing = _existing_visit(visit.client_uuid, digest, user=user, campaign=campaign, token=token)
-    if existing is not None:
-        return existing, False
-    prepared = _visit_prepare(user=user, campaign=campaign, visit=visit, token=token)
+    # A retry is found by the unique client UUID when its insert fails, which keeps the usual
+    # case (a new visit) one query shorter. A retry that the checks would now refuse (the
+    # campaign closed since, say) still gets its first answer.
+    try:
+        prepared = _visit_prepare(user=user, campaign=campaign, visit=visit, token=token)
+    except (VisitRejected, Http404):
+        existing = _existing_visit(
+            visit.client_uuid, digest, user=user, campaign=campaign, token=token
+        )
+        if existing is not None:
+            return existing, False
+        raise
     try:
         with sqlite_writer_turn(), transaction.atomic():
             record = _visit_write(prepared, digest=digest, request=request)
         return record, True
     except IntegrityError:
-        # The same UUID committed by a concurrent request between our check and our insert.
+        # The UUID is taken: a retry, or the same visit sent twice at once.
         existing = _existing_visit(
             visit.client_uuid, digest, user=user, campaign=campaign, token=token
         )

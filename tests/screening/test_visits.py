@@ -413,3 +413,15 @@ def test_progress_kept_by_the_services_equals_a_fold_from_scratch(
             visit_record(user=worker, campaign=campaign, visit=knock(household, kind, when=when))
         call_command("recompute_progress", str(campaign.pk))  # exits 1 on any difference
     assert "differences=0" in capsys.readouterr().out
+
+
+def test_a_retry_after_the_campaign_closed_still_gets_its_first_answer(
+    campaign, worker, households
+):
+    item = screened(households["G1"])
+    first, _ = visit_record(user=worker, campaign=campaign, visit=item)
+    campaign.closed_at = timezone.now()
+    campaign.save()
+    again, created = visit_record(user=worker, campaign=campaign, visit=item)
+    assert (again.pk, created) == (first.pk, False)
+    assert Visit.objects.count() == 1
