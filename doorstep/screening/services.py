@@ -36,7 +36,7 @@ from .models import (
 )
 from .progress import PROGRESS_FIELDS, fold_step, progress_refresh
 from .rules import AnswerError, PersonCheckInput, evaluate_flags, validate_check
-from .selectors import access_progress
+from .selectors import access_progress, progress_visible_to
 
 
 class VisitConflict(Exception):
@@ -401,19 +401,25 @@ class _PreparedVisit:
     campaign: Campaign
     visit: VisitInput
     progress_id: int
-    household: Household
-    members: dict
+    household_id: int
+    members: dict  # person id → status
     checks: list  # (PersonCheckInput, person or None for a newcomer, cleaned newcomer data, flags)
 
 
 def _visit_prepare(*, user, campaign, visit: VisitInput, token) -> _PreparedVisit:
     """Everything that only reads: access, validation, the risk rules. Raises before any write."""
     if token is None:
-        progress = access_progress(user, campaign, visit.household_id)
+        rows = progress_visible_to(user, campaign)
+        household_id = visit.household_id
     else:
-        progress = HouseholdProgress.objects.select_related("household").get(
-            campaign=campaign, household_id=token.household_id
-        )
+        rows = HouseholdProgress.objects.filter(campaign=campaign)
+        household_id = token.household_id
+    try:
+        progress_id = rows.filter(household_id=household_id).values_list("pk", flat=True).first()
+    except (ValueError, TypeError):
+        progress_id = None
+    if progress_id is None:
+        raise Http404  # outside the assignment or jurisdiction: looks exactly like absent
     now = timezone.now()
     if visit.outcome not in VisitOutcome.values:
         raise VisitRejected(_("unknown outcome “%(v)s”") % {"v": visit.outcome}, "outcome")
@@ -438,18 +444,17 @@ def _visit_prepare(*, user, campaign, visit: VisitInput, token) -> _PreparedVisi
         raise VisitRejected(
             _("persons are marked present but the outcome is not “screened”"), "outcome"
         )
-    household = progress.household
-    members = {p.pk: p for p in Person.objects.filter(household=household)}
+    members = dict(Person.objects.filter(household_id=household_id).values_list("pk", "status"))
     risk_areas = _risk_area_names()
     checks, seen_persons = [], set()
     for index, check in enumerate(visit.person_checks):
-        person, newcomer = _person_for_check(household, members, check, index)
+        person, newcomer = _person_for_check(members, check, index)
         if person is not None:
-            if person.pk in seen_persons:
+            if person in seen_persons:
                 raise VisitRejected(
                     _("the same person appears twice in one visit"), "person_checks"
                 )
-            seen_persons.add(person.pk)
+            seen_persons.add(person)
         flags = evaluate_flags(
             check,
             fever_threshold=campaign.fever_threshold,
@@ -458,17 +463,17 @@ def _visit_prepare(*, user, campaign, visit: VisitInput, token) -> _PreparedVisi
             visited_on=visited_on,
         )
         checks.append((check, person, newcomer, flags))
-    return _PreparedVisit(user, token, campaign, visit, progress.pk, household, members, checks)
+    return _PreparedVisit(user, token, campaign, visit, progress_id, household_id, members, checks)
 
 
 def _visit_write(prepared: _PreparedVisit, *, digest: str, request) -> Visit:
     """The writes of one visit, inside the caller's transaction."""
-    campaign, visit, household = prepared.campaign, prepared.visit, prepared.household
+    campaign, visit, household_id = prepared.campaign, prepared.visit, prepared.household_id
     by_field = prepared.token is None
     progress = HouseholdProgress.objects.select_for_update().get(pk=prepared.progress_id)
     record = Visit.objects.create(
         campaign=campaign,
-        household=household,
+        household_id=household_id,
         worker=prepared.user if by_field else None,
         outcome=visit.outcome,
         source=visit.source,
@@ -483,17 +488,17 @@ def _visit_write(prepared: _PreparedVisit, *, digest: str, request) -> Visit:
     for check, person, newcomer, flags in prepared.checks:
         if person is None:
             # Found at the door, not on the roster: added and flagged "new" to be confirmed.
-            person = Person.objects.create(household=household, is_new=True, **newcomer)
+            person = Person.objects.create(household_id=household_id, is_new=True, **newcomer).pk
             newcomers += 1
         if check.presence == Presence.MOVED_OUT and by_field:
-            moved_out.append(person.pk)
+            moved_out.append(person)
         counts["seen"] += check.presence == Presence.PRESENT
         counts["elsewhere"] += check.presence in (Presence.IN_DISTRICT, Presence.OUT_OF_TOWN)
         counts["flagged"] += bool(flags)
         rows.append(
             PersonCheck(
                 visit=record,
-                person=person,
+                person_id=person,
                 presence=check.presence,
                 whereabouts=check.whereabouts[:100],
                 expected_return=check.expected_return,
@@ -513,10 +518,10 @@ def _visit_write(prepared: _PreparedVisit, *, digest: str, request) -> Visit:
         # People who moved are marked, never deleted: their history stays.
         Person.objects.filter(pk__in=moved_out).update(status=PersonStatus.MOVED_OUT)
     if visit.outcome == VisitOutcome.MOVED and by_field:
-        Household.objects.filter(pk=household.pk).update(status=HouseholdStatus.GONE)
+        Household.objects.filter(pk=household_id).update(status=HouseholdStatus.GONE)
     elif visit.outcome == VisitOutcome.VACANT and by_field:
-        Household.objects.filter(pk=household.pk).update(status=HouseholdStatus.VACANT)
-    active = sum(1 for p in prepared.members.values() if p.status == PersonStatus.ACTIVE)
+        Household.objects.filter(pk=household_id).update(status=HouseholdStatus.VACANT)
+    active = sum(1 for status in prepared.members.values() if status == PersonStatus.ACTIVE)
     active += newcomers - len(moved_out)
     in_order = (
         not record.counts
@@ -532,7 +537,7 @@ def _visit_write(prepared: _PreparedVisit, *, digest: str, request) -> Visit:
         # A paper form typed in the evening for a morning visit: fold all visits again.
         progress = progress_refresh(
             campaign=campaign,
-            household_id=household.pk,
+            household_id=household_id,
             progress=progress,
             persons_total=active,
         )
@@ -548,16 +553,15 @@ def _visit_write(prepared: _PreparedVisit, *, digest: str, request) -> Visit:
     return record
 
 
-def _person_for_check(household, members, check: PersonCheckInput, index):
-    """(the roster member the check is about, None) or (None, the newcomer's cleaned fields)."""
+def _person_for_check(members: dict, check: PersonCheckInput, index: int):
+    """(the roster member's id, None) or (None, the newcomer's cleaned fields)."""
     if check.person_id is not None:
-        person = members.get(check.person_id)
-        if person is None:
+        if check.person_id not in members:
             raise VisitRejected(
                 _("person %(n)d is not a member of this household") % {"n": index + 1},
                 f"person_checks[{index}].person_id",
             )
-        return person, None
+        return check.person_id, None
     if not check.new_person or not (check.new_person.get("name") or "").strip():
         raise VisitRejected(
             _("person %(n)d has neither a roster entry nor a name") % {"n": index + 1},
