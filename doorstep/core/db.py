@@ -31,6 +31,17 @@ def in_values_q(field: str, values) -> Q:
     return Q(**{f"{field}__in": values})
 
 
+def refresh_planner_statistics(*models) -> None:
+    """After a large load the planner's row estimates are stale (PostgreSQL would guess that a
+    district subtree holds one grid and pick a nested loop); refresh them for these tables."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in models)
+            cursor.execute(f"ANALYZE {tables}")
+        elif connection.vendor == "sqlite":
+            cursor.execute("PRAGMA optimize")
+
+
 def pattern_ops_index_sql(table: str, column: str) -> tuple[str, str]:
     """(create, drop) SQL for a PostgreSQL LIKE-prefix index; used by RunPython migrations."""
     name = f"{table}_{column}_like_idx"

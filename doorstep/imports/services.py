@@ -215,19 +215,11 @@ def roster_import_run(
 
 
 def _refresh_planner_statistics() -> None:
-    """After a large load the planner's row estimates are stale (PostgreSQL would guess that a
-    district subtree holds one grid and pick a nested loop); refresh them for the roster."""
-    from django.db import connection
-
     from doorstep.areas.models import Area
+    from doorstep.core.db import refresh_planner_statistics
     from doorstep.registry.models import Household, Person
 
-    tables = [m._meta.db_table for m in (Area, Household, Person)]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("ANALYZE " + ", ".join(connection.ops.quote_name(t) for t in tables))
-        elif connection.vendor == "sqlite":
-            cursor.execute("PRAGMA optimize")
+    refresh_planner_statistics(Area, Household, Person)
 
 
 def _fail(job: ImportJob, message: str) -> ImportJob:

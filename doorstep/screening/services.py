@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from doorstep.accounts.models import AREA_ROLE_LEVELS, ROSTER_MANAGER_ROLES, Role, User
 from doorstep.areas.models import Area
-from doorstep.core.db import prefix_q, sqlite_writer_turn
+from doorstep.core.db import prefix_q, refresh_planner_statistics, sqlite_writer_turn
 from doorstep.core.services import audit_write
 from doorstep.registry.models import Household, HouseholdStatus, Person, PersonStatus
 from doorstep.registry.services import person_data_clean
@@ -96,6 +96,8 @@ def campaign_create(
         created_by=user,
     )
     enrolled = campaign_enrol_households(campaign=campaign)
+    if enrolled > 10_000:
+        refresh_planner_statistics(HouseholdProgress)
     audit_write(
         user=user,
         action="campaign.create",
