@@ -70,6 +70,7 @@ def prepare(kind: str, persons: int) -> BenchDB:
     source = ensure_imported(kind, persons)
     db = BenchDB(kind, f"doorstep_bench_sweep_{persons}")
     if db.exists() and os.environ.get("SWEEP_REUSE") == "1":
+        manage(["migrate", "-v0"], db.url)
         return db
     log(f"copying {source.name} → {db.name}")
     db.create_from(source)

@@ -4,7 +4,7 @@ import fcntl
 from contextlib import contextmanager
 
 from django.db import connection
-from django.db.models import BigAutoField, BigIntegerField, CharField, Lookup, Q
+from django.db.models import BigAutoField, BigIntegerField, CharField, ForeignKey, Lookup, Q
 
 
 def prefix_q(field: str, prefix: str) -> Q:
@@ -107,6 +107,5 @@ class AnyOf(Lookup):
         return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
 
 
-CharField.register_lookup(AnyOf)
-BigAutoField.register_lookup(AnyOf)
-BigIntegerField.register_lookup(AnyOf)
+for _field in (CharField, BigAutoField, BigIntegerField, ForeignKey):
+    _field.register_lookup(AnyOf)

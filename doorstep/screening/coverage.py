@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from doorstep.accounts.models import User
 from doorstep.areas.models import Area, AreaLevel
-from doorstep.core.db import prefix_q
+from doorstep.core.db import in_values_q, prefix_q
 
 from .models import Campaign, HouseholdProgress, ProgressState
 
@@ -69,10 +69,15 @@ class CoverageRow:
         self.persons_flagged += flagged
 
 
-def _grouped(campaign: Campaign, area: Area, by: str):
+def _grouped(campaign: Campaign, area: Area, by: str, grid_ids=None):
+    """Progress rows of the area's grids grouped by `by` and state. The grids are named by id
+    (one list, read from the small area table) so the GROUP BY reads only the covering index,
+    never joining a third of a million progress rows to their areas."""
+    if grid_ids is None:
+        grid_ids = _grid_ids_under(area)
     return (
         HouseholdProgress.objects.filter(campaign=campaign)
-        .filter(prefix_q("grid__path", area.path))
+        .filter(in_values_q("grid_id", grid_ids))
         .values(by, "state")
         .annotate(
             n=Count("id"),
@@ -97,7 +102,7 @@ def coverage_by_child_area(campaign: Campaign, area: Area) -> tuple[CoverageRow,
         )
     )
     total = CoverageRow(key=area, label=area.name)
-    for item in _grouped(campaign, area, "grid_id"):
+    for item in _grouped(campaign, area, "grid_id", grid_ids=list(grid_paths)):
         values = (
             item["state"],
             item["n"],
@@ -114,6 +119,14 @@ def coverage_by_child_area(campaign: Campaign, area: Area) -> tuple[CoverageRow,
         if child_path in rows:
             rows[child_path].add(*values)
     return total, list(rows.values())
+
+
+def _grid_ids_under(area: Area) -> list[int]:
+    return list(
+        Area.objects.filter(prefix_q("path", area.path), level=AreaLevel.GRID).values_list(
+            "pk", flat=True
+        )
+    )
 
 
 def coverage_by_worker(campaign: Campaign, area: Area) -> list[CoverageRow]:
