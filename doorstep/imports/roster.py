@@ -39,7 +39,7 @@ from doorstep.registry.models import (
     Residency,
     Sex,
 )
-from doorstep.registry.services import floor_from_room, masked_value
+from doorstep.registry.services import PERSON_FIELDS, floor_from_room, masked_value
 from doorstep.registry.validation import (
     FieldError,
     normalize_id_number,
@@ -79,21 +79,9 @@ HOUSEHOLD_COLUMNS = [
     "created_at",
     "updated_at",
 ]
-PERSON_COLUMNS = [
-    "household",
-    "name",
-    "id_type",
-    "id_number",
-    "sex",
-    "birth_date",
-    "phone",
-    "relation",
-    "residency",
-    "status",
-    "is_new",
-    "created_at",
-    "updated_at",
-]
+# The roster columns of a person as the importer writes them (registry.services.PERSON_FIELDS
+# plus the household and the bookkeeping).
+PERSON_COLUMNS = ["household", *PERSON_FIELDS, "is_new", "created_at", "updated_at"]
 
 _KIND_WORDS = (
     (("集体",), HouseholdKind.COLLECTIVE),

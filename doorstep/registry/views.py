@@ -75,6 +75,12 @@ def household_edit_view(request, household_id: int):
     return render(request, "registry/household_edit.html", {"form": form, "household": household})
 
 
+def _show_errors_in_place(form, error: ValidationError) -> None:
+    """A service's field errors next to the fields they are about; the rest above the form."""
+    for field, messages in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, messages)
+
+
 def person_edit_view(request, person_id: int):
     person = selectors.access_person(request.user, person_id)
     if not request.user.manages_roster:
@@ -87,8 +93,7 @@ def person_edit_view(request, person_id: int):
             )
             return redirect("registry:household_detail", household_id=person.household_id)
         except ValidationError as error:
-            for field, messages in error.message_dict.items():
-                form.add_error(field if field in form.fields else None, messages)
+            _show_errors_in_place(form, error)
     return render(
         request,
         "registry/person_edit.html",
@@ -115,8 +120,7 @@ def person_create_view(request, household_id: int):
             )
             return redirect("registry:household_detail", household_id=household.pk)
         except ValidationError as error:
-            for field, messages in error.message_dict.items():
-                form.add_error(field if field in form.fields else None, messages)
+            _show_errors_in_place(form, error)
     return render(
         request,
         "registry/person_edit.html",
