@@ -125,15 +125,17 @@ def campaign_enrol_households(*, campaign: Campaign) -> int:
             [path, path[:-1] + chr(ord(path[-1]) + 1)],
         )
     params = [campaign.pk, "not_started", PersonStatus.ACTIVE, *path_params, campaign.pk]
-    # Table names come from model metadata; every value is a parameter.
+    # Table names come from model metadata; every value is a parameter. Members are counted by
+    # one GROUP BY (a sequential read) rather than one index probe per household: on a cold
+    # cache the probes are random reads, a third of a million of them for a district.
     sql = f"""
         INSERT INTO {progress} (campaign_id, household_id, grid_id, state, closed, attempts,
             failed_attempts, last_outcome, persons_total, persons_seen, persons_elsewhere,
             persons_flagged)
-        SELECT %s, h.id, h.grid_id, %s, FALSE, 0, 0, '',
-            (SELECT COUNT(*) FROM {person} p WHERE p.household_id = h.id AND p.status = %s),
-            0, 0, 0
+        SELECT %s, h.id, h.grid_id, %s, FALSE, 0, 0, '', COALESCE(pc.n, 0), 0, 0, 0
         FROM {household} h JOIN {area} a ON a.id = h.grid_id
+        LEFT JOIN (SELECT household_id, COUNT(*) AS n FROM {person} WHERE status = %s
+                   GROUP BY household_id) pc ON pc.household_id = h.id
         WHERE {in_scope}
           AND NOT EXISTS (SELECT 1 FROM {progress} x WHERE x.campaign_id = %s
                           AND x.household_id = h.id)
