@@ -54,7 +54,7 @@ class Command(BaseCommand):
             .annotate(n=Count("id"))
             .values_list("household_id", "n")
         )
-        differences = 0
+        differences, repaired = 0, []
         for progress in chunk:
             expected = fold_visits(
                 campaign,
@@ -75,8 +75,11 @@ class Command(BaseCommand):
                 + ", ".join(f"{k} {old!r} → {new!r}" for k, (old, new) in diff.items())
             )
             if fix:
-                with transaction.atomic():
-                    for name in PROGRESS_FIELDS:
-                        setattr(progress, name, getattr(expected, name))
-                    progress.save(update_fields=list(PROGRESS_FIELDS))
+                for name in PROGRESS_FIELDS:
+                    setattr(progress, name, getattr(expected, name))
+                repaired.append(progress)
+        if repaired:
+            # One transaction a chunk: a commit per row would wait on the disk each time.
+            with transaction.atomic():
+                HouseholdProgress.objects.bulk_update(repaired, list(PROGRESS_FIELDS), 500)
         return differences
