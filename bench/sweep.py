@@ -313,14 +313,6 @@ def measure_reads(ctx: dict, rounds: int, kind: str) -> dict:
     district = Area.objects.get(code=DISTRICT_CODE)
     streets = list(Area.objects.filter(level=AreaLevel.STREET))
 
-    def rollup():
-        total, children = coverage.coverage_by_child_area(campaign, district)
-        assert (
-            total.households == campaign.progress.model.objects.filter(campaign=campaign).count()
-            or True
-        )
-        return total, children
-
     district_median, district_p95 = timed(
         lambda: coverage.coverage_by_child_area(campaign, district), rounds
     )

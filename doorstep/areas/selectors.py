@@ -1,7 +1,5 @@
 """Reads of the area tree. Subtrees are path ranges, so they use the index on both databases."""
 
-from collections.abc import Iterable
-
 from django.db.models import Q, QuerySet
 
 from doorstep.core.db import prefix_q
@@ -23,11 +21,6 @@ def areas_visible_to(user) -> QuerySet[Area]:
     if root is None:
         return Area.objects.none()
     return area_subtree(root)
-
-
-def area_by_code_visible_to(user, code: str) -> Area:
-    """The area with this code inside the user's jurisdiction; Area.DoesNotExist otherwise."""
-    return areas_visible_to(user).get(code=code)
 
 
 def area_ancestors(area: Area) -> list[Area]:
@@ -59,15 +52,3 @@ def grid_lookup_under(area: Area) -> dict[str, Area | None]:
     for grid in grids:  # codes are unique and win over any name
         lookup[grid.code] = grid
     return lookup
-
-
-def area_children_counts(areas: Iterable[Area]) -> dict[int, int]:
-    from django.db.models import Count
-
-    rows = (
-        Area.objects.filter(parent__in=list(areas))
-        .values("parent_id")
-        .annotate(n=Count("id"))
-        .values_list("parent_id", "n")
-    )
-    return dict(rows)

@@ -52,15 +52,6 @@ def access_person(user, person_id: int) -> Person:
         raise Http404 from None
 
 
-def access_area(user, area_id: int) -> Area:
-    from doorstep.areas.selectors import areas_visible_to
-
-    try:
-        return areas_visible_to(user).get(pk=area_id)
-    except (Area.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
-
-
 def household_search(user, *, query: str = "", area: Area | None = None) -> QuerySet[Household]:
     """Households matching a search box, newest structure first in walking order.
 

@@ -20,6 +20,7 @@ from doorstep.screening.services import (
     VisitRejected,
     assignment_claim,
     assignment_create,
+    campaign_close,
     self_report_submit,
     self_report_token_for,
     visit_batch_record,
@@ -186,9 +187,8 @@ def test_travel_beyond_the_look_back_window_is_not_flagged(campaign, worker, hou
     assert not visit.checks.filter(flagged=True).exists()
 
 
-def test_a_visit_after_the_campaign_closed_is_refused(campaign, worker, households):
-    campaign.closed_at = timezone.now() - datetime.timedelta(minutes=1)
-    campaign.save()
+def test_a_visit_after_the_campaign_closed_is_refused(campaign, worker, households, user_for):
+    campaign_close(user=user_for(Role.COMMAND, "D"), campaign=campaign)
     with pytest.raises(VisitRejected):
         visit_record(user=worker, campaign=campaign, visit=screened(households["G1"]))
     assert Visit.objects.count() == 0
@@ -416,12 +416,22 @@ def test_progress_kept_by_the_services_equals_a_fold_from_scratch(
 
 
 def test_a_retry_after_the_campaign_closed_still_gets_its_first_answer(
-    campaign, worker, households
+    campaign, worker, households, user_for
 ):
     item = screened(households["G1"])
     first, _ = visit_record(user=worker, campaign=campaign, visit=item)
-    campaign.closed_at = timezone.now()
-    campaign.save()
+    campaign_close(user=user_for(Role.COMMAND, "D"), campaign=campaign)
     again, created = visit_record(user=worker, campaign=campaign, visit=item)
     assert (again.pk, created) == (first.pk, False)
     assert Visit.objects.count() == 1
+
+
+def test_only_a_manager_of_the_scope_can_close_a_campaign(campaign, worker, user_for):
+    from django.core.exceptions import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        campaign_close(user=worker, campaign=campaign)
+    with pytest.raises(PermissionDenied):
+        campaign_close(user=user_for(Role.STREET_ADMIN, "S1"), campaign=campaign)
+    campaign.refresh_from_db()
+    assert campaign.closed_at is None
