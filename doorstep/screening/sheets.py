@@ -282,9 +282,16 @@ def _group_visit(campaign: Campaign, group: HouseholdGroup, household: dict) -> 
     checks = []
     for row in group.rows:
         person_ref, name = row.get("人员编号"), row.get("姓名")
+        answers = any(row.get(k) for k in ("体温", "症状", "是否在家/去向", "备注"))
         if not person_ref and not name:
+            if answers:  # answers nobody can be matched to are not dropped silently
+                return _reject(group, _("a row has answers but no name"), row)
             continue
         presence, where = _presence(row.get("是否在家/去向"))
+        if outcome != VisitOutcome.SCREENED and (row.get("体温") or row.get("症状")):
+            return _reject(
+                group, _("a temperature or symptoms are given but the outcome is not 已排查"), row
+            )
         if outcome != VisitOutcome.SCREENED and presence == Presence.PRESENT:
             continue  # the door stayed shut: nobody was seen
         check = PersonCheckInput(

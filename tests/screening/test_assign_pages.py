@@ -224,3 +224,26 @@ def test_a_file_that_is_not_a_visit_sheet_is_refused(worker, campaign, block, tm
     response = upload(login(worker), campaign, block, path)
     assert response.status_code == 422 and 'id="errors-file"' in response.content.decode()
     assert Visit.objects.count() == 0
+
+
+def test_answers_on_a_shut_door_are_rejected_not_dropped(worker, campaign, block, tmp_path):
+    client = login(worker)
+    template = client.get(reverse("screening:assignment_template", args=[campaign.pk, block.pk]))
+    rows = sheet_rows(template.content)
+    when = (timezone.localtime() - timezone.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M")
+    out = []
+    for row in rows[1:]:
+        row = ["" if c is None else str(c) for c in row]
+        row[10] = str(int(float(row[10])))
+        if row[0] == "HN-301":  # nobody home, yet a temperature typed in
+            row[4], row[5] = "无人在家", when
+            if row[2] == "户主301":
+                row[6] = "36.6"
+        out.append(row)
+    out.append(["HN-401", "", "", "", "已排查", when, "36.6", "", "", "", ""])  # no name
+    path = write_xlsx(tmp_path / "shut.xlsx", out, header=COLUMNS)
+    body = upload(client, campaign, block, path).content.decode()
+    found = dict((int(r), s) for s, r in re.findall(r'data-status="(\w+)" data-row="(\d+)"', body))
+    statuses = {number: found[i] for i, number in enumerate([r[0] for r in out], start=2)}
+    assert statuses["HN-301"] == "rejected" and statuses["HN-401"] == "rejected"
+    assert not Visit.objects.filter(household__household_number__in=["HN-301", "HN-401"]).exists()

@@ -314,6 +314,13 @@ def assignment_upload_view(request, campaign_id: int, assignment_id: int):
             user=user, campaign=campaign, visits=visits, request=request
         )
         reports = [vars(r) for r in sheets.row_reports(groups, results)]
+        if len(reports) > REPORT_ROW_LIMIT:
+            # The downloadable report must list every row: say so rather than cut it short.
+            messages.warning(
+                request,
+                _("the report lists the first %(n)d rows; split sheets longer than that")
+                % {"n": REPORT_ROW_LIMIT},
+            )
         request.session[REPORT_SESSION_KEY] = {
             "assignment": assignment.pk,
             "rows": reports[:REPORT_ROW_LIMIT],
