@@ -311,6 +311,8 @@ def test_duplicates_and_address_clashes_are_caught_across_batches(areas, tmp_pat
     assert "earlier" in why[4] or "之前" in why[4] or "前面" in why[4] or "重复" in why[4]
     assert "H1" in why[5]
     assert Household.objects.get(household_number="H1").address == "天生路1号101"
+    # the refused row's new household number leaves no empty household behind
+    assert not Household.objects.filter(household_number="H3").exists()
     # and the file imported again is all unchanged, nothing reported as duplicate
     again = run_import(write_csv(tmp_path / "xb2.csv", [rows[0], rows[1], rows[4]]), areas["G1"])
     assert (again.unchanged_count, again.rejected_count) == (3, 0)

@@ -184,6 +184,7 @@ class RosterImporter:
         self.needs_grid = self.area.level != AreaLevel.GRID
         self.grids = grid_lookup_under(self.area) if self.needs_grid else {}
         self.grid_cache: dict[tuple[str, str], Area | str] = {}
+        self._fresh_household_ids: list[int] = []  # households created by the current batch
         self.kinds = WordTable(_KIND_WORDS, _KIND_LABEL)
         self.residencies = WordTable(_RESIDENCY_WORDS, _RESIDENCY_LABEL)
         self.today = timezone.localdate()
@@ -363,6 +364,12 @@ class RosterImporter:
             return
         households = self._apply_households(plans)
         self._apply_persons(plans, households, result)
+        if self._fresh_household_ids:
+            # A new household whose every row was refused (an ID number already on the roster,
+            # say) must not stay behind empty: the same rows in one batch would create nothing.
+            Household.objects.filter(
+                pk__in=self._fresh_household_ids, persons__isnull=True
+            ).delete()
 
     def _apply_households(self, plans: list[RowPlan]) -> dict[str, tuple]:
         """Create and update this batch's households.
@@ -404,11 +411,13 @@ class RosterImporter:
             adapted=("created_at", "updated_at"),
         )
         resolved: dict[str, tuple] = {}
+        self._fresh_household_ids = []
         if fresh:
             for number, pk in Household.objects.filter(
                 in_values_q("household_number", fresh)
             ).values_list("household_number", "pk"):
                 resolved[number] = (pk, "", False)
+                self._fresh_household_ids.append(pk)
         changed_households, history = [], []
         for number, household in existing.items():
             resolved[number] = self._update_household(
