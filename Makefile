@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_PERSONS ?= 20000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/doorstep
 
-.PHONY: install run test test-sqlite test-postgres lint format bench clean
+.PHONY: install run test test-sqlite test-postgres lint format bench audit clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,9 @@ lint: install
 
 format: install
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+audit: install
+	$(BIN)/pip-audit --strict --progress-spinner off -r requirements.txt -r requirements-dev.txt
 
 bench: install
 	$(BIN)/python bench/run_all.py

@@ -20,7 +20,33 @@ class BearerToken(HttpBearer):
         return user
 
 
-api = NinjaAPI(
+class DoorstepAPI(NinjaAPI):
+    def get_openapi_schema(self, **kwargs):
+        schema = super().get_openapi_schema(**kwargs)
+        # ninja lists only the answers a view declares; these come from ninja itself, for every
+        # operation alike: no or a bad token or session (401), a session writing without its
+        # CSRF token (403), a body that is not JSON (400).
+        for operations in schema["paths"].values():
+            for method, operation in operations.items():
+                responses = operation["responses"]
+                responses.setdefault(401, _refusal("Unauthorized"))
+                if method not in ("get", "head", "options"):
+                    responses.setdefault(403, _refusal("Forbidden"))
+                if "requestBody" in operation:
+                    responses.setdefault(400, _refusal("Bad Request"))
+        return schema
+
+
+def _refusal(description: str) -> dict:
+    detail = {
+        "type": "object",
+        "properties": {"detail": {"type": "string"}},
+        "required": ["detail"],
+    }
+    return {"description": description, "content": {"application/json": {"schema": detail}}}
+
+
+api = DoorstepAPI(
     title="Doorstep API",
     version="1",
     description="门前 — district screening: campaigns, worker lists, visits, coverage.",

@@ -5,8 +5,13 @@ from django.conf import settings
 from django.test import Client
 
 from doorstep.accounts.models import Role
+from doorstep.accounts.selectors import two_factor_required
 
 from .factories import HouseholdFactory, PersonFactory, UserFactory, area_tree
+from .two_factor import verify_session
+
+# Every response, export and log line of the run is read for full ID and mobile numbers.
+pytest_plugins = ["tests.plugins.leak_check"]
 
 ROLE_AREA = {
     Role.COMMAND: "D",
@@ -56,6 +61,9 @@ def client_for(user_for):
         user = user_for(role, area, **kwargs)
         client = Client()
         client.force_login(user)
+        if two_factor_required(user):
+            # Command and admin accounts log in with password and code; start where both are done.
+            verify_session(client, user)
         client.user = user
         return client
 

@@ -1,15 +1,22 @@
-"""Accounts: bulk creation from a sheet, within the creating admin's jurisdiction."""
+"""Accounts: bulk creation from a sheet, within the creating admin's jurisdiction; API tokens;
+two-factor enrolment and verification (TOTP) for command and admin accounts."""
 
 import hashlib
 import secrets
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
+from axes.handlers.proxy import AxesProxyHandler
+from django.contrib.auth import logout
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_otp import login as otp_login
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from doorstep.areas.models import Area
 from doorstep.areas.selectors import areas_visible_to
@@ -20,6 +27,7 @@ from doorstep.imports.readers import UnreadableFile, open_sheet
 from doorstep.registry.validation import FieldError, validate_phone
 
 from .models import AREA_ROLE_LEVELS, ROSTER_MANAGER_ROLES, ApiToken, Role, User
+from .selectors import TOTP_DEVICE_NAME, totp_device_confirmed, totp_device_pending
 
 USER_COLUMNS = {
     "username": ("用户名", "账号", "登录名", "username"),
@@ -175,3 +183,97 @@ def api_token_user(key: str) -> User | None:
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 300:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user
+
+
+class TwoFactorOutcome(StrEnum):
+    VERIFIED = "verified"
+    WRONG_CODE = "wrong_code"
+    THROTTLED = "throttled"  # the device's back-off: too soon after a wrong code
+    LOCKED_OUT = "locked_out"  # django-axes: too many failures for this username and address
+
+
+@transaction.atomic
+def totp_device_start_enrolment(*, user: User, request: HttpRequest | None = None) -> TOTPDevice:
+    """The unconfirmed authenticator whose secret the enrolment page shows. Created once, so that
+    reloading the page shows the same secret the phone may already have scanned."""
+    if totp_device_confirmed(user) is not None:
+        # A second device would let someone holding only the password add their own phone.
+        raise PermissionDenied
+    device = totp_device_pending(user)
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name=TOTP_DEVICE_NAME, confirmed=False)
+        audit_write(user=user, action="two_factor.enrol_start", obj=device, request=request)
+    return device
+
+
+@transaction.atomic
+def two_factor_enrol_confirm(*, request: HttpRequest, user: User, code: str) -> TwoFactorOutcome:
+    """Confirm the pending authenticator with a code it shows; success also verifies this
+    session."""
+    device = totp_device_pending(user)
+    if device is None or totp_device_confirmed(user) is not None:
+        raise PermissionDenied
+    return _two_factor_check(request=request, user=user, device=device, code=code, enrol=True)
+
+
+@transaction.atomic
+def two_factor_verify(*, request: HttpRequest, user: User, code: str) -> TwoFactorOutcome:
+    """Check a code from the user's confirmed authenticator and mark this session verified."""
+    device = totp_device_confirmed(user)
+    if device is None:
+        raise PermissionDenied
+    return _two_factor_check(request=request, user=user, device=device, code=code, enrol=False)
+
+
+def _two_factor_check(
+    *, request: HttpRequest, user: User, device: TOTPDevice, code: str, enrol: bool
+) -> TwoFactorOutcome:
+    """Every wrong code counts twice: on the device (django-otp's exponential back-off, kept
+    across sessions and logins) and in django-axes as a failed login for this username from this
+    address, so five failures of either kind lock the account as a wrong password does. The
+    audit rows name the device, never the code or the secret."""
+    action = "two_factor.enrol" if enrol else "two_factor.verify"
+    credentials = {"username": user.get_username()}
+    if AxesProxyHandler.is_locked(request, credentials):
+        return _two_factor_lock_out(request=request, user=user, device=device, action=action)
+    device = TOTPDevice.objects.select_for_update().get(pk=device.pk)
+    allowed, _reason = device.verify_is_allowed()
+    if not allowed:
+        audit_write(user=user, action=f"{action}_throttled", obj=device, request=request)
+        return TwoFactorOutcome.THROTTLED
+    if device.verify_token(code):
+        if enrol:
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+        otp_login(request, device)
+        # More rights from here on: a session id seen before the code must not carry them.
+        request.session.cycle_key()
+        # As a right password does (AXES_RESET_ON_SUCCESS): for this username and address only.
+        AxesProxyHandler.reset_attempts(
+            username=user.get_username(), ip_address=request.axes_ip_address
+        )
+        audit_write(user=user, action=action, obj=device, request=request)
+        return TwoFactorOutcome.VERIFIED
+    audit_write(
+        user=user,
+        action=f"{action}_failure",
+        obj=device,
+        request=request,
+        detail={"failures": device.throttling_failure_count},
+    )
+    AxesProxyHandler.user_login_failed(
+        sender=_two_factor_check, credentials=credentials, request=request
+    )
+    if getattr(request, "axes_locked_out", False):
+        return _two_factor_lock_out(request=request, user=user, device=device, action=action)
+    return TwoFactorOutcome.WRONG_CODE
+
+
+def _two_factor_lock_out(
+    *, request: HttpRequest, user: User, device: TOTPDevice, action: str
+) -> TwoFactorOutcome:
+    # Ending the session sends the next attempt back to the password form, which django-axes
+    # refuses for the rest of the cool-off.
+    audit_write(user=user, action=f"{action}_locked_out", obj=device, request=request)
+    logout(request)
+    return TwoFactorOutcome.LOCKED_OUT

@@ -2,6 +2,7 @@
 
 import fcntl
 from contextlib import contextmanager
+from pathlib import Path
 
 from django.db import connection
 from django.db.models import BigAutoField, BigIntegerField, CharField, ForeignKey, Lookup, Q
@@ -66,6 +67,11 @@ def add_pattern_ops_index(table: str, column: str):
     return migrations.RunPython(forwards, backwards)
 
 
+def sqlite_writer_lock_path(db_path: str | Path) -> Path:
+    """The lock file on which the writers of the SQLite database at `db_path` take turns."""
+    return Path(f"{db_path}.writelock")
+
+
 @contextmanager
 def sqlite_writer_turn():
     """On SQLite, wait for our turn to write on an OS file lock before BEGIN IMMEDIATE.
@@ -82,7 +88,7 @@ def sqlite_writer_turn():
     if not name or str(name).startswith(":memory:") or "mode=memory" in str(name):
         yield
         return
-    with open(f"{name}.writelock", "a+b") as handle:
+    with open(sqlite_writer_lock_path(name), "a+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

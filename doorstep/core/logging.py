@@ -18,10 +18,21 @@ def scrub(text: str) -> str:
     return _LONG_DIGITS.sub(_mask, text)
 
 
+_TRACEBACKS = logging.Formatter()
+
+
 class ScrubPersonalDataFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         scrubbed = scrub(message)
         if scrubbed != message:
             record.msg, record.args = scrubbed, None
+        if record.exc_info and not record.exc_text:
+            # An exception's text can carry a number too (a unique-constraint error quoting
+            # the row, say): the formatter prints `exc_text` when it is set, so set it scrubbed.
+            record.exc_text = scrub(_TRACEBACKS.formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
         return True

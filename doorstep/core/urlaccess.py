@@ -17,6 +17,8 @@ URL_ACCESS: dict[str, str] = {
     "accounts:login": PUBLIC,
     "home": SCOPED,
     "accounts:logout": AUTHENTICATED,
+    "accounts:two_factor_verify": AUTHENTICATED,
+    "accounts:two_factor_enrol": AUTHENTICATED,
     "accounts:password_change": AUTHENTICATED,
     "accounts:password_change_done": AUTHENTICATED,
     "accounts:users_import": SCOPED,

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from doorstep.areas.selectors import areas_visible_to
 from doorstep.core.logging import scrub
+from doorstep.core.purpose import ask_purpose, export_purpose
 from doorstep.core.services import audit_write
 
 from . import services
@@ -130,10 +131,15 @@ def job_progress_partial(request, job_id):
 
 
 def job_rejections_download(request, job_id):
+    """The rejected rows with their original values, for the uploader to correct and upload
+    again. They are unmasked (that is how they get corrected), so only the person who uploaded
+    the file may download them, after stating the purpose."""
     job = access_import_job(request.user, job_id)
-    if request.method == "GET" and not request.GET.get("purpose"):
-        return render(request, "imports/rejections_purpose.html", {"job": job})
-    purpose = (request.GET.get("purpose") or request.POST.get("purpose") or "")[:200]
+    if job.created_by_id != request.user.pk:
+        raise PermissionDenied(_("Only the person who uploaded the file may download its rows."))
+    purpose = export_purpose(request)
+    if not purpose:
+        return ask_purpose(request, title=_("Download rejected rows"))
     audit_write(
         user=request.user,
         action="import.rejections.export",

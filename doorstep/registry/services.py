@@ -164,6 +164,18 @@ def person_create(
     return person
 
 
+def record_read(*, user, obj: Household | Person, via: str, request: HttpRequest | None = None):
+    """A page or API answer showed a household's members or a person's full record: audited
+    like a reveal (who, when, from where, which record, through which page), without values."""
+    audit_write(
+        user=user,
+        action=f"{obj._meta.model_name}.read",
+        obj=obj,
+        request=request,
+        detail={"via": via},
+    )
+
+
 def person_reveal(
     *, user, person_id: int, field: str, request: HttpRequest | None = None, purpose: str = ""
 ) -> str:

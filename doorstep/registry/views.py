@@ -47,6 +47,7 @@ def household_list_view(request):
 def household_detail_view(request, household_id: int):
     household = selectors.access_household(request.user, household_id)
     members = selectors.household_members(request.user, household)
+    services.record_read(user=request.user, obj=household, via="roster", request=request)
     changes = household.changes.select_related("user", "person")[:30]
     return render(
         request,
@@ -86,6 +87,8 @@ def person_edit_view(request, person_id: int):
     if not request.user.manages_roster:
         raise PermissionDenied
     form = PersonForm.for_person(person, data=request.POST or None)
+    if request.method != "POST":
+        services.record_read(user=request.user, obj=person, via="person_edit", request=request)
     if request.method == "POST" and form.is_valid():
         try:
             services.person_update(
@@ -137,6 +140,8 @@ def person_reveal_view(request, person_id: int, field: str):
     """htmx: swap a masked value for the full one; the service audits the reveal."""
     if field not in ("id_number", "phone"):
         raise PermissionDenied
+    # Out of scope looks like absent (404) for everyone, before "you may not reveal" (403).
+    selectors.access_person(request.user, person_id)
     value = services.person_reveal(
         user=request.user,
         person_id=person_id,

@@ -4,19 +4,39 @@ batched, idempotent by client UUID; coverage by area."""
 import datetime
 import uuid
 from decimal import Decimal
+from typing import Annotated, Any
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
+from pydantic import AfterValidator, BaseModel, field_validator
 
 from doorstep.areas.models import Area
 from doorstep.areas.selectors import areas_visible_to
 from doorstep.core.masking import mask_id_number, mask_phone
+from doorstep.registry.services import record_read
 
 from . import coverage, selectors, services
 from .rules import PersonCheckInput
 
 router = Router(tags=["screening"])
+
+# Ids as the database stores them (64-bit): a larger number is refused here with a 422 instead
+# of overflowing in the database driver (SQLite raises OverflowError on such a parameter).
+MAX_ROW_ID = 2**63 - 1
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+
+
+def _refuse_nul(value):
+    # PostgreSQL text cannot hold a NUL character (the database driver raises), and Django's
+    # form fields refuse it too.
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError(_("NUL characters are not allowed"))
+    return value
+
+
+NulFreeStr = Annotated[str, AfterValidator(_refuse_nul)]
 
 
 class CampaignOut(Schema):
@@ -57,15 +77,25 @@ class HouseholdRowOut(Schema):
     persons_total: int
 
 
-class NewPersonIn(Schema):
+class BodyIn(BaseModel):
+    """A part of a request body. Plain pydantic, not ninja's Schema: Schema reads any value by
+    its attributes, so `[null]` or `5` would pass as a check with every field at its default."""
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul_in_text(cls, value):
+        return _refuse_nul(value)
+
+
+class NewPersonIn(BodyIn):
     name: str = Field(max_length=50)
     relation: str = Field("", max_length=20)
     id_number: str = Field("", max_length=32)
     phone: str = Field("", max_length=20)
 
 
-class PersonCheckIn(Schema):
-    person_id: int | None = None
+class PersonCheckIn(BodyIn):
+    person_id: RowId | None = None
     new_person: NewPersonIn | None = None
     presence: str = "present"
     whereabouts: str = Field("", max_length=100)
@@ -79,9 +109,9 @@ class PersonCheckIn(Schema):
     notes: str = Field("", max_length=300)
 
 
-class VisitIn(Schema):
+class VisitIn(BodyIn):
     client_uuid: uuid.UUID
-    household_id: int
+    household_id: RowId
     outcome: str
     visited_at: datetime.datetime
     source: str = "field"
@@ -91,7 +121,7 @@ class VisitIn(Schema):
     def to_input(self) -> services.VisitInput:
         checks = []
         for c in self.person_checks:
-            data = c.dict()
+            data = c.model_dump()
             new_person = data.pop("new_person")
             if isinstance(data["temperature"], Decimal):
                 data["temperature"] = str(data["temperature"])
@@ -122,7 +152,24 @@ class ErrorOut(Schema):
     field: str = ""
 
 
-class BatchIn(Schema):
+class ValidationIssueOut(Schema):
+    type: str
+    loc: list[str | int]
+    msg: str
+
+
+class ValidationErrorOut(Schema):
+    """The answer (422) of the validation layer to a request that does not fit this schema."""
+
+    detail: list[ValidationIssueOut]
+
+
+# Besides its own answers every operation with a campaign id may say "not found" (404, which is
+# also what out of scope looks like) or refuse a request that does not fit the schema (422).
+NOT_FOUND_OR_INVALID: dict[int, Any] = {404: ErrorOut, 422: ValidationErrorOut}
+
+
+class BatchIn(BodyIn):
     visits: list[VisitIn] = Field(max_length=500)
 
 
@@ -160,9 +207,11 @@ def campaign_list(request):
     return list(selectors.campaigns_visible_to(request.user).order_by("-starts_at")[:100])
 
 
-@router.get("/{campaign_id}/households", response=list[HouseholdRowOut])
+@router.get(
+    "/{campaign_id}/households", response={200: list[HouseholdRowOut], **NOT_FOUND_OR_INVALID}
+)
 @paginate(LimitOffsetPagination)
-def worker_households(request, campaign_id: int, only: str = ""):
+def worker_households(request, campaign_id: RowId, only: str = ""):
     """The caller's household list in walking order (a worker: their assignment)."""
     campaign = selectors.access_campaign(request.user, campaign_id)
     rows = selectors.worker_household_list(request.user, campaign, only=only)
@@ -187,10 +236,14 @@ def _household_row(progress) -> dict:
     }
 
 
-@router.get("/{campaign_id}/households/{household_id}/members", response=list[MemberOut])
-def household_members(request, campaign_id: int, household_id: int):
+@router.get(
+    "/{campaign_id}/households/{household_id}/members",
+    response={200: list[MemberOut], **NOT_FOUND_OR_INVALID},
+)
+def household_members(request, campaign_id: RowId, household_id: RowId):
     campaign = selectors.access_campaign(request.user, campaign_id)
     progress = selectors.access_progress(request.user, campaign, household_id)
+    record_read(user=request.user, obj=progress.household, via="api", request=request)
     return [
         {
             "id": p.pk,
@@ -206,9 +259,17 @@ def household_members(request, campaign_id: int, household_id: int):
 
 
 @router.post(
-    "/{campaign_id}/visits", response={200: VisitOut, 201: VisitOut, 409: ErrorOut, 422: ErrorOut}
+    "/{campaign_id}/visits",
+    response={
+        200: VisitOut,
+        201: VisitOut,
+        404: ErrorOut,
+        409: ErrorOut,
+        # A visit the rules refuse names the field; a body that does not fit lists the issues.
+        422: ErrorOut | ValidationErrorOut,
+    },
 )
-def submit_visit(request, campaign_id: int, body: VisitIn):
+def submit_visit(request, campaign_id: RowId, body: VisitIn):
     """Record one visit. Same client_uuid and body again → 200 with the first visit; same
     client_uuid with another body → 409; a household outside your assignment → 404."""
     campaign = selectors.access_campaign(request.user, campaign_id)
@@ -237,8 +298,10 @@ def submit_visit(request, campaign_id: int, body: VisitIn):
     )
 
 
-@router.post("/{campaign_id}/visits/batch", response=list[BatchItemOut])
-def submit_visit_batch(request, campaign_id: int, body: BatchIn):
+@router.post(
+    "/{campaign_id}/visits/batch", response={200: list[BatchItemOut], **NOT_FOUND_OR_INVALID}
+)
+def submit_visit_batch(request, campaign_id: RowId, body: BatchIn):
     """Record up to 500 visits; each item gets its own status: created, duplicate, conflict,
     rejected (with the reason) or not_found. Valid items are kept whatever the others do."""
     campaign = selectors.access_campaign(request.user, campaign_id)
@@ -251,8 +314,8 @@ def submit_visit_batch(request, campaign_id: int, body: BatchIn):
     return [r.__dict__ for r in results]
 
 
-@router.get("/{campaign_id}/coverage", response=CoverageOut)
-def campaign_coverage(request, campaign_id: int, area: str = ""):
+@router.get("/{campaign_id}/coverage", response={200: CoverageOut, **NOT_FOUND_OR_INVALID})
+def campaign_coverage(request, campaign_id: RowId, area: NulFreeStr = ""):
     """Coverage of an area (default: your jurisdiction) and of each area below it."""
     campaign = selectors.access_campaign(request.user, campaign_id)
     if area:

@@ -1,21 +1,22 @@
 """Coverage (不漏一户、不漏一人): households and persons by state, rolled up the area tree.
 
-One GROUP BY over the campaign's progress rows by grid and state (an index-only scan of
-`progress_rollup`), then a fold into the children of the area asked for; every level reads the
-same figures, so district, street, community and grid always add up.
+The area rollup reads the grid tallies (`tally.py`: one row per grid and state, kept in each
+visit's transaction) and folds them into the children of the area asked for; every level reads
+the same figures, so district, street, community and grid always add up. Per-worker figures
+group the progress rows themselves (a worker's share is small).
 """
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Sum
 from django.utils.translation import gettext_lazy as _
 
 from doorstep.accounts.models import User
 from doorstep.areas.models import Area, AreaLevel
 from doorstep.core.db import in_values_q, prefix_q
 
-from .models import Campaign, HouseholdProgress, ProgressState
+from .models import Campaign, GridTally, HouseholdProgress, ProgressState
+from .tally import SUM_COLUMNS, progress_sums
 
 STATE_COLUMNS = [
     ("not_started", _("not started")),
@@ -78,17 +79,7 @@ def _grouped(campaign: Campaign, area: Area, by: str, grid_ids=None):
         rows = rows.filter(
             in_values_q("grid_id", _grid_ids_under(area) if grid_ids is None else grid_ids)
         )
-    return (
-        rows.values(by, "state")
-        .annotate(
-            n=Count("id"),
-            persons=Sum("persons_total"),
-            seen=Sum("persons_seen"),
-            elsewhere=Sum("persons_elsewhere"),
-            flagged=Sum("persons_flagged"),
-        )
-        .order_by()
-    )
+    return rows.values(by, "state").annotate(**progress_sums()).order_by()
 
 
 def coverage_by_child_area(campaign: Campaign, area: Area) -> tuple[CoverageRow, list[CoverageRow]]:
@@ -103,17 +94,12 @@ def coverage_by_child_area(campaign: Campaign, area: Area) -> tuple[CoverageRow,
         )
     )
     total = CoverageRow(key=area, label=area.name)
-    for item in _grouped(campaign, area, "grid_id", grid_ids=list(grid_paths)):
-        values = (
-            item["state"],
-            item["n"],
-            item["persons"] or 0,
-            item["seen"] or 0,
-            item["elsewhere"] or 0,
-            item["flagged"] or 0,
-        )
+    tallies = GridTally.objects.filter(campaign=campaign, households__gt=0)
+    if not campaign.scope_area.path.startswith(area.path):  # else: the whole campaign
+        tallies = tallies.filter(in_values_q("grid_id", list(grid_paths)))
+    for grid_id, *values in tallies.values_list("grid_id", "state", *SUM_COLUMNS):
         total.add(*values)
-        path = grid_paths.get(item["grid_id"])
+        path = grid_paths.get(grid_id)
         if path is None or area.level == AreaLevel.GRID:
             continue
         child_path = "/".join(path.split("/")[: depth + 1]) + "/"

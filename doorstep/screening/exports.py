@@ -152,10 +152,12 @@ def flagged_rows(checks) -> Iterator[list]:
         yield [
             household.grid.display_name,
             household.address_display,
-            person.name,
-            person.relation,
-            mask_id_number(person.id_number),
-            mask_phone(person.phone),
+            *(
+                (person.name, person.relation, mask_id_number(person.id_number))
+                if person is not None
+                else (_("anonymised"), "", "")
+            ),
+            mask_phone(person.phone) if person is not None else "",
             flag_text(check.flags),
             str(check.temperature) if check.temperature is not None else "",
             check.travel_from,

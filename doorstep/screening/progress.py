@@ -24,6 +24,7 @@ from .models import (
     Visit,
     VisitOutcome,
 )
+from .tally import tally_move, tally_of
 
 PROGRESS_FIELDS = (
     "state",
@@ -173,8 +174,12 @@ def progress_refresh(
         progress = HouseholdProgress.objects.select_for_update().get(
             campaign=campaign, household_id=household_id
         )
+    before = tally_of(progress)
     values = progress_values_for(campaign, household_id, persons_total)
     for name in PROGRESS_FIELDS:
         setattr(progress, name, getattr(values, name))
     progress.save(update_fields=list(PROGRESS_FIELDS))
+    tally_move(
+        campaign_id=campaign.pk, grid_id=progress.grid_id, before=before, after=tally_of(progress)
+    )
     return progress

@@ -69,9 +69,11 @@ def parse_temperature(raw) -> Decimal | None:
     try:
         value = Decimal(str(raw).strip().replace("℃", "").replace("°C", "").replace("°", ""))
     except InvalidOperation:
-        raise AnswerError(
-            "temperature", _("temperature “%(v)s” is not a number") % {"v": raw}
-        ) from None
+        value = None
+    # NaN, infinities and huge exponents parse as Decimals but are no temperature (and would
+    # overflow the arithmetic below).
+    if value is None or not value.is_finite() or value.adjusted() > 3:
+        raise AnswerError("temperature", _("temperature “%(v)s” is not a number") % {"v": raw})
     low, high = TEMPERATURE_RANGE
     if low <= value <= high:
         return value.quantize(Decimal("0.1"))

@@ -37,6 +37,7 @@ from .models import (
 from .progress import PROGRESS_FIELDS, fold_step, progress_refresh
 from .rules import AnswerError, PersonCheckInput, evaluate_flags, validate_check
 from .selectors import access_progress, progress_visible_to
+from .tally import tally_add_enrolled, tally_move, tally_of
 
 
 class VisitConflict(Exception):
@@ -139,14 +140,17 @@ def campaign_enrol_households(*, campaign: Campaign) -> int:
         WHERE {in_scope}
           AND NOT EXISTS (SELECT 1 FROM {progress} x WHERE x.campaign_id = %s
                           AND x.household_id = h.id)
+        RETURNING grid_id, persons_total
     """  # noqa: S608
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Check the foreign keys row by row as they are inserted rather than queueing a
             # million deferred checks for the commit.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(sql, params)
-        return cursor.rowcount
+        enrolled = cursor.fetchall()
+        tally_add_enrolled(campaign_id=campaign.pk, enrolled=enrolled)
+    return len(enrolled)
 
 
 def open_campaigns_enrol_new_households(*, area: Area) -> int:
@@ -166,6 +170,8 @@ def campaign_close(*, user: User, campaign: Campaign, request=None) -> Campaign:
     _require_manager(user)
     if not campaign.scope_area.path.startswith(user.jurisdiction_area.path):
         raise PermissionDenied
+    if campaign.closed_at is not None:
+        return campaign  # closing twice keeps the first closing time (and its audit event)
     campaign.closed_at = timezone.now()
     campaign.save(update_fields=["closed_at"])
     audit_write(user=user, action="campaign.close", obj=campaign, request=request)
@@ -538,9 +544,16 @@ def _visit_write(prepared: _PreparedVisit, *, digest: str, request) -> Visit:
     )
     if in_order:
         # The usual case: the newest knock moves progress one step, no visit is read again.
+        before = tally_of(progress)
         fold_step(progress, campaign, record, counts)
         progress.persons_total = active
         progress.save(update_fields=list(PROGRESS_FIELDS))
+        tally_move(
+            campaign_id=campaign.pk,
+            grid_id=progress.grid_id,
+            before=before,
+            after=tally_of(progress),
+        )
     else:
         # A paper form typed in the evening for a morning visit: fold all visits again.
         progress = progress_refresh(
@@ -651,6 +664,9 @@ def visit_verify(*, user: User, campaign: Campaign, visit_id: int, request=None)
     if visit is None:
         raise Http404
     access_progress(user, campaign, visit.household_id)
+    if not campaign.is_open:
+        # A closed campaign's figures are final (and may be archived and anonymised).
+        raise VisitRejected(_("the campaign is closed"), "campaign")
     if visit.verified_at is None:
         visit.verified_by, visit.verified_at = user, timezone.now()
         visit.save(update_fields=["verified_by", "verified_at"])

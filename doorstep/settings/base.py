@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PROJECT_DIR = BASE_DIR.parent
@@ -27,7 +28,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "django_htmx",
+    "csp",
+    "ninja",  # serves the API docs' Swagger UI from our own static files (no CDN, CSP-clean)
     "django_tasks",
     "django_tasks_db",
     "doorstep.core",
@@ -47,10 +52,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "doorstep.core.middleware.LoginRequiredByDefaultMiddleware",
+    "doorstep.core.ratelimit.PersonalDataRateLimitMiddleware",
+    "doorstep.accounts.middleware.TwoFactorRequiredMiddleware",
     # Last, so that a locked-out login is answered before any view runs.
     "axes.middleware.AxesMiddleware",
 ]
@@ -135,6 +144,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False
 
+# Two-factor login (TOTP) for command and admin accounts: the name authenticator apps show.
+OTP_TOTP_ISSUER = "Doorstep 门前"
+# The device admin (where a lost phone is reset) must not show anyone's key or QR code.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
@@ -186,6 +200,43 @@ LOGGING = {
     },
 }
 
+# One cache for every process: Redis in production (DOORSTEP_REDIS_URL), so per-user rate limits
+# and self-report limits hold across gunicorn workers; a per-process memory cache otherwise.
+if os.environ.get("DOORSTEP_REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["DOORSTEP_REDIS_URL"],
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Content Security Policy on every response: scripts only from our own files or with the
+# per-response nonce (no inline handlers), nothing framed, forms only to ourselves. Inline
+# style attributes are allowed: they cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
+X_FRAME_OPTIONS = "DENY"
+
+# Per caller (user, API token or address), reads of scoped endpoints and searches; see
+# core/ratelimit.py. A worker paging a list or typing paper forms stays far below these.
+DOORSTEP_RATE_SCOPED = os.environ.get("DOORSTEP_RATE_SCOPED", "600/m")
+DOORSTEP_RATE_SEARCH = os.environ.get("DOORSTEP_RATE_SEARCH", "60/m")
+
 NINJA_PAGINATION_PER_PAGE = 50
+NINJA_PAGINATION_MAX_LIMIT = 2000
 # bench/ only: exposes the one-INSERT floor endpoint next to the API.
 DOORSTEP_BENCH_ENDPOINTS = os.environ.get("DOORSTEP_BENCH_ENDPOINTS") == "1"

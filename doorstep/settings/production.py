@@ -30,3 +30,11 @@ STORAGES = {
 }
 AXES_IPWARE_PROXY_COUNT = int(os.environ.get("DOORSTEP_PROXY_COUNT", "1"))
 DOORSTEP_BENCH_ENDPOINTS = False
+
+# Rate limits and self-report limits must be shared by every gunicorn worker: Redis.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ.get("DOORSTEP_REDIS_URL", "redis://127.0.0.1:6379/0"),
+    }
+}

@@ -5,6 +5,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 IMPORT_FILE_DIR = VAR_DIR / "test-imports"  # noqa: F405
 ROSTER_IMPORT_CHUNK_ROWS = 50
+# Tests make hundreds of reads as one user; tests/test_rate_limits.py sets real limits.
+DOORSTEP_RATE_SCOPED = DOORSTEP_RATE_SEARCH = "100000/m"
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not pytest-django's shared in-memory database: concurrency tests need SQLite's real

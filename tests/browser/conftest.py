@@ -10,6 +10,9 @@ import re
 
 import pytest
 
+from doorstep.accounts.selectors import two_factor_required
+
+from ..two_factor import confirmed_device, fresh_code
 from .helpers import (
     CHROMIUM_ARGS,
     PASSWORD,
@@ -118,13 +121,19 @@ def shot(request):
 
 @pytest.fixture
 def login(live_server):
-    """Log a user in through the real form and wait for the overview page."""
+    """Log a user in through the real form and wait for the overview page. Command and admin
+    accounts also type the code of their (already enrolled) authenticator, as people do."""
 
     def do(page, user, password: str = PASSWORD):
+        device = confirmed_device(user) if two_factor_required(user) else None
         page.goto(f"{live_server.url}/accounts/login/")
         page.fill("#id_username", user.username)
         page.fill("#id_password", password)
         page.locator("main form button[type=submit]").click()
+        if device is not None:
+            expect(page).to_have_url(re.compile(r"/accounts/two-factor/\?next="))
+            page.fill("#id_code", fresh_code(device))
+            page.locator("#two-factor-form button[type=submit]").click()
         expect(page).to_have_url(re.compile(re.escape(live_server.url) + r"/(\?.*)?$"))
         return page
 

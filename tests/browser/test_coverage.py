@@ -97,6 +97,8 @@ def test_notice_slips_print_with_qr_codes(page, live_server, login, sweep, shot)
     campaign, assignment = sweep["campaign"], sweep["assignment"]
     login(page, sweep["worker"])
     page.goto(f"{live_server.url}/campaigns/{campaign.pk}/assignments/{assignment.pk}/slips/")
+    page.fill("#purpose", "张贴告知单")  # printing personal data states its purpose first
+    page.keyboard.press("Enter")
     slips = page.locator(".slip")
     expect(slips).to_have_count(3)  # the revisit and the two not started
     expect(slips.first.locator("svg")).to_be_visible()

@@ -10,6 +10,7 @@ from django.utils import timezone
 from python_calamine import CalamineWorkbook
 
 from doorstep.accounts.models import Role
+from doorstep.core.models import AuditEvent
 from doorstep.screening.models import Assignment, HouseholdProgress, PersonCheck, Visit
 from doorstep.screening.services import campaign_enrol_households, visit_record
 from doorstep.screening.sheets import COLUMNS
@@ -17,6 +18,8 @@ from tests.factories import HouseholdFactory, PersonFactory
 from tests.sheets import write_xlsx
 
 from .conftest import screened
+
+PURPOSE = {"purpose": "入户排查"}
 
 
 def login(user) -> Client:
@@ -172,7 +175,9 @@ def filled(rows: list[list], when: str) -> list[list]:
 
 def test_template_upload_and_reupload(worker, campaign, block, tmp_path):
     client = login(worker)
-    template = client.get(reverse("screening:assignment_template", args=[campaign.pk, block.pk]))
+    template = client.get(
+        reverse("screening:assignment_template", args=[campaign.pk, block.pk]), PURPOSE
+    )
     assert template.status_code == 200
     rows = sheet_rows(template.content)
     assert rows[0] == COLUMNS
@@ -191,13 +196,15 @@ def test_template_upload_and_reupload(worker, campaign, block, tmp_path):
     for index, number in enumerate(numbers, start=2):
         expected = {"HN-G1": "accepted", "HN-301": "rejected", "HN-401": "skipped"}[number]
         assert by_row[index] == expected, (index, number)
-    reasons = {int(r[0]): r[4] for r in sheet_rows(client.get(report_url).content)[1:]}
+    reasons = {int(r[0]): r[4] for r in sheet_rows(client.get(report_url, PURPOSE).content)[1:]}
     assert "36.5" in reasons[bad_row]
     other_row = next(i for i, r in enumerate(rows) if r[2] == "户主301") + 1
     assert str(bad_row) in reasons[other_row]  # not recorded because of the bad row
     assert Visit.objects.count() == 1 and Visit.objects.get().source == "sheet"
     assert PersonCheck.objects.count() == 2
-    report = client.get(reverse("screening:assignment_upload_report", args=[campaign.pk, block.pk]))
+    report = client.get(
+        reverse("screening:assignment_upload_report", args=[campaign.pk, block.pk]), PURPOSE
+    )
     report_rows = sheet_rows(report.content)
     assert len(report_rows) == 7
     assert any(int(r[0]) == bad_row and "36.5" in r[4] for r in report_rows[1:])
@@ -211,7 +218,7 @@ def test_template_upload_and_reupload(worker, campaign, block, tmp_path):
 def test_another_worker_cannot_use_the_sheet(user_for, worker, campaign, block, tmp_path):
     other = login(user_for(Role.GRID_WORKER, "G2"))
     template = reverse("screening:assignment_template", args=[campaign.pk, block.pk])
-    assert other.get(template).status_code == 404
+    assert other.get(template, PURPOSE).status_code == 404
     path = write_xlsx(
         tmp_path / "x.xlsx", [["HN-G1", "", "", "", "已排查", "09:00"]], header=COLUMNS
     )
@@ -228,7 +235,9 @@ def test_a_file_that_is_not_a_visit_sheet_is_refused(worker, campaign, block, tm
 
 def test_answers_on_a_shut_door_are_rejected_not_dropped(worker, campaign, block, tmp_path):
     client = login(worker)
-    template = client.get(reverse("screening:assignment_template", args=[campaign.pk, block.pk]))
+    template = client.get(
+        reverse("screening:assignment_template", args=[campaign.pk, block.pk]), PURPOSE
+    )
     rows = sheet_rows(template.content)
     when = (timezone.localtime() - timezone.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M")
     out = []
@@ -247,3 +256,17 @@ def test_answers_on_a_shut_door_are_rejected_not_dropped(worker, campaign, block
     statuses = {number: found[i] for i, number in enumerate([r[0] for r in out], start=2)}
     assert statuses["HN-301"] == "rejected" and statuses["HN-401"] == "rejected"
     assert not Visit.objects.filter(household__household_number__in=["HN-301", "HN-401"]).exists()
+
+
+def test_the_sheet_and_the_report_ask_for_a_purpose_first(worker, campaign, block, tmp_path):
+    client = login(worker)
+    url = reverse("screening:assignment_template", args=[campaign.pk, block.pk])
+    asked = client.get(url)
+    assert asked.status_code == 200 and asked["Content-Type"].startswith("text/html")
+    assert 'id="purpose-form"' in asked.content.decode()
+    assert client.get(url, {"purpose": "   "}).status_code == 400
+    assert not AuditEvent.objects.filter(action="assignment.template").exists()
+    sheet = client.get(url, {"purpose": "入户排查"})
+    assert sheet["Content-Type"].startswith("application/vnd.openxmlformats")
+    event = AuditEvent.objects.get(action="assignment.template")
+    assert (event.user, event.purpose) == (worker, "入户排查")

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from doorstep.accounts.models import Role
+from doorstep.core.models import AuditEvent
 from doorstep.screening.models import Assignment, SelfReportToken
 from doorstep.screening.services import assignment_create, campaign_enrol_households, visit_record
 from tests.factories import HouseholdFactory, PersonFactory
@@ -41,12 +42,27 @@ def as_user(user) -> Client:
     return client
 
 
-def forms_url(campaign, assignment):
-    return reverse("screening:paper_forms", args=[campaign.pk, assignment.pk])
+def forms_url(campaign, assignment, purpose="入户排查"):
+    url = reverse("screening:paper_forms", args=[campaign.pk, assignment.pk])
+    return f"{url}?purpose={purpose}" if purpose else url
 
 
-def slips_url(campaign, assignment):
-    return reverse("screening:notice_slips", args=[campaign.pk, assignment.pk])
+def slips_url(campaign, assignment, purpose="张贴告知单"):
+    url = reverse("screening:notice_slips", args=[campaign.pk, assignment.pk])
+    return f"{url}?purpose={purpose}" if purpose else url
+
+
+def test_printing_asks_for_the_purpose_and_records_it(campaign, worker, stairwell):
+    client = as_user(worker)
+    for make, action in ((forms_url, "paper.forms"), (slips_url, "paper.slips")):
+        asked = client.get(make(campaign, stairwell["assignment"], purpose=""))
+        body = asked.content.decode()
+        assert asked.status_code == 200 and 'id="purpose-form"' in body
+        assert "户主" not in body  # nothing of the households before the purpose
+        assert not AuditEvent.objects.filter(action=action).exists()
+        assert client.get(make(campaign, stairwell["assignment"])).status_code == 200
+        event = AuditEvent.objects.get(action=action)
+        assert event.user == worker and event.purpose in ("入户排查", "张贴告知单")
 
 
 def test_the_form_lists_households_in_walking_order_with_members_masked(

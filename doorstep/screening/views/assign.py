@@ -15,6 +15,7 @@ from doorstep.accounts.models import ROSTER_MANAGER_ROLES, Role, User
 from doorstep.areas.models import Area, AreaLevel
 from doorstep.areas.selectors import area_ancestors, areas_visible_to
 from doorstep.core.db import prefix_q
+from doorstep.core.purpose import ask_purpose, export_purpose
 from doorstep.core.services import audit_write
 from doorstep.core.urlaccess import SCOPED, access
 from doorstep.imports.readers import UnreadableFile
@@ -267,12 +268,16 @@ def _assignment(user, campaign, assignment_id):
 def assignment_template_view(request, campaign_id: int, assignment_id: int):
     campaign = selectors.access_campaign(request.user, campaign_id)
     assignment, rows = _assignment(request.user, campaign, assignment_id)
+    purpose = export_purpose(request)
+    if not purpose:
+        return ask_purpose(request, title=_("Download the visit sheet"), note=str(assignment))
     data = sheets.assignment_rows(assignment, list(rows))
     audit_write(
         user=request.user,
         action="assignment.template",
         obj=assignment,
         request=request,
+        purpose=purpose,
         detail={"rows": len(data)},
     )
     response = HttpResponse(
@@ -338,6 +343,17 @@ def assignment_upload_report_view(request, campaign_id: int, assignment_id: int)
     stored = request.session.get(REPORT_SESSION_KEY)
     if not stored or stored.get("assignment") != assignment.pk:
         raise Http404
+    purpose = export_purpose(request)
+    if not purpose:
+        return ask_purpose(request, title=_("Download the upload report"), note=str(assignment))
+    audit_write(
+        user=request.user,
+        action="assignment.upload_report",
+        obj=assignment,
+        request=request,
+        purpose=purpose,
+        detail={"rows": len(stored["rows"])},
+    )
     response = HttpResponse(
         sheets.report_workbook(stored["rows"]),
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

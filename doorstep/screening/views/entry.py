@@ -16,6 +16,7 @@ from doorstep.accounts.models import ROSTER_MANAGER_ROLES, Role
 from doorstep.core.urlaccess import SCOPED, access
 from doorstep.registry.models import PersonStatus
 from doorstep.registry.selectors import household_members
+from doorstep.registry.services import record_read
 
 from .. import forms, selectors, services
 from ..models import Presence, VisitOutcome, VisitSource
@@ -111,6 +112,7 @@ def entry_household_view(request, campaign_id: int):
     if progress is None:
         context["not_found"] = number
     else:
+        record_read(user=request.user, obj=progress.household, via="entry", request=request)
         context["form"] = _household_context(request.user, campaign, progress)
     return render(request, "screening/entry/_household.html", context)
 

@@ -2,6 +2,7 @@
 
 import uuid
 
+from django.contrib import messages
 from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -13,6 +14,7 @@ from django.views.decorators.http import require_POST
 from doorstep.core.urlaccess import SCOPED, access
 from doorstep.registry.models import PersonStatus
 from doorstep.registry.selectors import household_head_names, household_members
+from doorstep.registry.services import record_read
 
 from .. import forms, selectors, services
 from ..models import Presence, ProgressState, VisitOutcome, VisitSource
@@ -125,6 +127,7 @@ def visit_view(request, campaign_id: int, household_id: int):
     household = progress.household
     members = list(_members(user, household))
     if request.method != "POST":
+        record_read(user=user, obj=household, via="visit_form", request=request)
         cards = forms.member_cards(members)
         return render(
             request,
@@ -201,5 +204,10 @@ def visit_verify_view(request, campaign_id: int, household_id: int, visit_id: in
     )
     if not pending:
         raise Http404
-    services.visit_verify(user=request.user, campaign=campaign, visit_id=visit_id, request=request)
+    try:
+        services.visit_verify(
+            user=request.user, campaign=campaign, visit_id=visit_id, request=request
+        )
+    except services.VisitRejected as error:
+        messages.error(request, str(error))
     return redirect("screening:visit", campaign_id=campaign.pk, household_id=household_id)

@@ -1,11 +1,12 @@
 import sys
 from pathlib import Path
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
 from doorstep.demo.generator import write_roster_csv
-from doorstep.demo.services import DEMO_PASSWORD, demo_areas_create, demo_load
+from doorstep.demo.services import demo_areas_create, demo_load
 
 
 class Command(BaseCommand):
@@ -36,10 +37,9 @@ class Command(BaseCommand):
                 bar.total, bar.n = job.rows_total or None, job.rows_done
                 bar.refresh()
 
-        district, logins, job = demo_load(persons=persons, seed=seed, on_progress=progress)
+        district, _logins, job = demo_load(persons=persons, seed=seed, on_progress=progress)
         if bar is not None:
             bar.close()
         self.stdout.write(f"demo district {district.name}: {job.summary_line()}")
-        self.stdout.write(f"demo logins (password for all: {DEMO_PASSWORD}):")
-        for username, role, area in logins:
-            self.stdout.write(f"  {username:<12} {role:<36} {area}")
+        # One list of logins, with the two-factor note, whether the demo was just built or not.
+        call_command("demo_logins", stdout=self.stdout)

@@ -1,0 +1,57 @@
+"""Two-factor login: a command or admin account whose session has not yet been verified by its
+authenticator reaches only the steps that verify it (and logging out, and the language switch).
+"""
+
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from .selectors import two_factor_required, two_factor_verified
+
+TWO_FACTOR_STEPS = {
+    "accounts:two_factor_verify",
+    "accounts:two_factor_enrol",
+    "accounts:logout",
+    "set_language",
+}
+
+
+class TwoFactorRequiredMiddleware:
+    """After django-otp's OTPMiddleware (which sets `user.is_verified()`) and after the
+    login-by-default middleware (anonymous visitors were already sent to the login page)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if getattr(view_func, "doorstep_public", False):
+            return None  # public pages show no personal data to anybody
+        if request.path_info.startswith(settings.STATIC_URL):
+            return None
+        user = request.user
+        if not two_factor_required(user) or two_factor_verified(user):
+            return None
+        match = request.resolver_match
+        if match is not None and match.view_name in TWO_FACTOR_STEPS:
+            return None
+        if request.path_info.startswith("/api/"):
+            # A session half-way through logging in must not read the API either; bearer-token
+            # requests carry no session and are not concerned.
+            return JsonResponse({"detail": _("Two-factor verification required.")}, status=403)
+        target = (
+            f"{reverse('accounts:two_factor_verify')}"
+            f"?{urlencode({'next': request.get_full_path()})}"
+        )
+        if getattr(request, "htmx", False):
+            # htmx would swap the verify page into a fragment; make it load the whole page.
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = target
+            return response
+        return redirect(target)
