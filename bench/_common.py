@@ -226,10 +226,11 @@ def _pg_admin_query(sql: str, params=()) -> list[tuple]:
         return list(conn.execute(sql, params).fetchall())
 
 
-def template_db(kind: str, persons: int, csv_path: Path) -> BenchDB:
+def template_db(kind: str, persons: int, csv_path: Path, prefix: str = "doorstep_bench") -> BenchDB:
     """The migrated database with the demo area tree for `persons`; writes the roster CSV with
-    `manage.py demo --csv-only` when it is not there yet (one CSV per size and seed)."""
-    template = BenchDB(kind, f"doorstep_bench_tpl_{persons}")
+    `manage.py demo --csv-only` when it is not there yet (one CSV per size and seed). Scripts
+    that may run beside another one pass their own `prefix`, so their templates never meet."""
+    template = BenchDB(kind, f"{prefix}_tpl_{persons}")
     template.create_empty()
     t0 = time.perf_counter()
     manage(["migrate", "-v0"], template.url)
@@ -241,7 +242,7 @@ def template_db(kind: str, persons: int, csv_path: Path) -> BenchDB:
         )
         manage(["shell", "-c", code], template.url)
     else:
-        partial = csv_path.with_suffix(".part.csv")
+        partial = csv_path.with_suffix(f".part-{os.getpid()}.csv")
         manage(
             ["demo", "--persons", str(persons), "--seed", "1", "--csv-only", str(partial)],
             template.url,
