@@ -215,7 +215,31 @@ def worker_households(request, campaign_id: RowId, only: str = ""):
     """The caller's household list in walking order (a worker: their assignment)."""
     campaign = selectors.access_campaign(request.user, campaign_id)
     rows = selectors.worker_household_list(request.user, campaign, only=only)
-    return [_household_row(p) for p in rows]
+    return RowsOfPage(rows, _household_row)
+
+
+PAST_ANY_LIST = 2**62  # fits a 64-bit integer with room for offset + limit
+
+
+class RowsOfPage:
+    """A queryset as the paginator sees it: counted in SQL and sliced before any row is built,
+    so a page of a district-wide list reads one page of rows, not the district."""
+
+    def __init__(self, queryset, build):
+        self.queryset, self.build = queryset, build
+
+    def all(self):
+        return self
+
+    def count(self) -> int:
+        return self.queryset.count()
+
+    def __getitem__(self, page: slice) -> list:
+        start, stop = page.start or 0, page.stop
+        if start >= PAST_ANY_LIST:
+            return []  # an offset past any list reads nothing (and no database takes it)
+        stop = PAST_ANY_LIST if stop is None else min(stop, PAST_ANY_LIST)
+        return [self.build(row) for row in self.queryset[start:stop]]
 
 
 def _household_row(progress) -> dict:
