@@ -109,3 +109,18 @@ class PersonFactory(factory.django.DjangoModelFactory):
     )
     phone = factory.Sequence(lambda n: f"138{n:08d}")
     relation = "户主"
+
+
+def open_district_campaign(commander: User, name: str = "全区拉网式摸排"):
+    """A sweep over the commander's area, opened a day ago, due in two days."""
+    from django.utils import timezone
+
+    from doorstep.screening.services import campaign_create
+
+    return campaign_create(
+        user=commander,
+        name=name,
+        scope_area=commander.jurisdiction_area,
+        starts_at=timezone.now() - datetime.timedelta(days=1),
+        deadline=timezone.now() + datetime.timedelta(days=2),
+    )

@@ -2,12 +2,9 @@
 which page; rows hold no plaintext personal data; nothing in the application can change or
 remove a row, and the database refuses it too."""
 
-import datetime
-
 import pytest
 from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
-from django.utils import timezone
 
 from doorstep.accounts.models import Role
 from doorstep.accounts.services import api_token_create
@@ -15,7 +12,7 @@ from doorstep.core.models import AuditEvent
 from doorstep.core.services import audit_write
 from doorstep.core.urlaccess import STAFF, access_class
 from doorstep.registry.models import Person
-from doorstep.screening.services import campaign_create
+from tests.factories import open_district_campaign
 
 
 def events(action: str):
@@ -51,13 +48,7 @@ def test_an_out_of_scope_read_records_nothing_and_answers_404(client_for, househ
 
 def test_api_member_lists_are_recorded(user_for, households, client):
     commander = user_for(Role.COMMAND, "D")
-    campaign = campaign_create(
-        user=commander,
-        name="c",
-        scope_area=commander.jurisdiction_area,
-        starts_at=timezone.now() - datetime.timedelta(days=1),
-        deadline=timezone.now() + datetime.timedelta(days=2),
-    )
+    campaign = open_district_campaign(commander, "c")
     worker = user_for(Role.COMMUNITY_ADMIN, "C1")
     _token, key = api_token_create(user=worker, name="phone")
     household = households["G1"]

@@ -4,7 +4,6 @@ Runs on the suite's engine (SQLite, or PostgreSQL under DATABASE_URL). The data 
 (transactional tests), because a backup only ever sees committed data.
 """
 
-import datetime
 import io
 import shutil
 import stat
@@ -17,7 +16,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
-from django.utils import timezone, translation
+from django.utils import translation
 
 from doorstep.accounts.models import Role
 from doorstep.core import backup
@@ -33,7 +32,8 @@ from doorstep.core.db import sqlite_writer_turn
 from doorstep.core.services import audit_write
 from doorstep.registry.models import Household, Person
 from doorstep.screening.models import Campaign, Visit
-from doorstep.screening.services import assignment_create, campaign_create, visit_record
+from doorstep.screening.services import assignment_create, visit_record
+from tests.factories import open_district_campaign
 
 from .factories import HouseholdFactory, PersonFactory
 from .screening.conftest import screened
@@ -47,13 +47,7 @@ ROSTER_TABLES = ("areas_area", "registry_household", "registry_person", "core_au
 def district(households, user_for, areas):
     """The roster of tests/conftest.py, a campaign with one visit, and an audit event."""
     commander = user_for(Role.COMMAND, "D")
-    campaign = campaign_create(
-        user=commander,
-        name="全区拉网式摸排",
-        scope_area=areas["D"],
-        starts_at=timezone.now() - datetime.timedelta(days=1),
-        deadline=timezone.now() + datetime.timedelta(days=2),
-    )
+    campaign = open_district_campaign(commander, "全区拉网式摸排")
     worker = user_for(Role.GRID_WORKER, "G1")
     assignment_create(user=commander, campaign=campaign, worker=worker, grid=areas["G1"])
     visit_record(user=worker, campaign=campaign, visit=screened(households["G1"]))

@@ -33,7 +33,8 @@ from doorstep.demo.services import demo_areas_create
 from doorstep.imports.models import ImportJob, ImportRejection, ImportStatus
 from doorstep.registry.models import Household, Person, RecordChange
 from doorstep.screening.models import PersonCheck, Visit
-from doorstep.screening.services import assignment_create, campaign_create
+from doorstep.screening.services import assignment_create
+from tests.factories import open_district_campaign
 
 from .crash_helpers import (
     PATIENCE_S,
@@ -396,13 +397,7 @@ def test_visits_acknowledged_before_a_server_kill_are_kept_and_resending_does_no
         for i, h in enumerate(households)
     }
     commander = user_for(Role.COMMAND, "D")
-    campaign = campaign_create(
-        user=commander,
-        name="全区拉网式摸排",
-        scope_area=areas["D"],
-        starts_at=timezone.now() - datetime.timedelta(days=1),
-        deadline=timezone.now() + datetime.timedelta(days=2),
-    )
+    campaign = open_district_campaign(commander, "全区拉网式摸排")
     worker = user_for(Role.GRID_WORKER, "G1")
     admin = user_for(Role.COMMUNITY_ADMIN, "C1")
     assignment_create(user=admin, campaign=campaign, worker=worker, grid=areas["G1"])

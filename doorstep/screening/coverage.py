@@ -70,15 +70,13 @@ class CoverageRow:
         self.persons_flagged += flagged
 
 
-def _grouped(campaign: Campaign, area: Area, by: str, grid_ids=None):
+def _grouped(campaign: Campaign, area: Area, by: str):
     """Progress rows of the area's grids grouped by `by` and state. The grids are named by id
-    (one list, read from the small area table) so the GROUP BY reads only the covering index,
-    never joining a third of a million progress rows to their areas."""
+    (one list, read from the small area table) so the GROUP BY never joins a third of a million
+    progress rows to their areas."""
     rows = HouseholdProgress.objects.filter(campaign=campaign)
     if not campaign.scope_area.path.startswith(area.path):  # else: the whole campaign
-        rows = rows.filter(
-            in_values_q("grid_id", _grid_ids_under(area) if grid_ids is None else grid_ids)
-        )
+        rows = rows.filter(in_values_q("grid_id", _grid_ids_under(area)))
     return rows.values(by, "state").annotate(**progress_sums()).order_by()
 
 

@@ -2,15 +2,14 @@
 the nonce-carrying inline scripts, our static behaviour file) with nothing refused, and an
 injected inline script is refused."""
 
-import datetime
 import re
 
 import pytest
-from django.utils import timezone
 
 from doorstep.accounts.models import Role
 from doorstep.screening.models import Assignment, RiskArea
-from doorstep.screening.services import assignment_create, campaign_create
+from doorstep.screening.services import assignment_create
+from tests.factories import open_district_campaign
 
 from .helpers import expect
 
@@ -33,13 +32,7 @@ def watched_page(new_page):
 def campaign(households, user_for, areas):
     RiskArea.objects.create(name="湖北")
     commander = user_for(Role.COMMAND, "D")
-    campaign = campaign_create(
-        user=commander,
-        name="全区拉网式摸排",
-        scope_area=commander.jurisdiction_area,
-        starts_at=timezone.now() - datetime.timedelta(days=1),
-        deadline=timezone.now() + datetime.timedelta(days=2),
-    )
+    campaign = open_district_campaign(commander, "全区拉网式摸排")
     return campaign
 
 

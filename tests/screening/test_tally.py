@@ -15,12 +15,11 @@ from doorstep.screening.coverage import coverage_by_child_area
 from doorstep.screening.models import GridTally, RiskArea
 from doorstep.screening.services import (
     assignment_create,
-    campaign_create,
     campaign_enrol_households,
     visit_record,
 )
 from doorstep.screening.tally import tallies_from_progress, tally_differences
-from tests.factories import HouseholdFactory, PersonFactory
+from tests.factories import HouseholdFactory, PersonFactory, open_district_campaign
 
 from .conftest import knock, screened
 
@@ -100,13 +99,7 @@ def test_concurrent_visits_in_one_grid_add_up(areas, user_for):
         PersonFactory(household=household)
         homes.append(household)
     commander = user_for(Role.COMMAND, "D")
-    campaign = campaign_create(
-        user=commander,
-        name="c",
-        scope_area=areas["D"],
-        starts_at=timezone.now() - datetime.timedelta(days=1),
-        deadline=timezone.now() + datetime.timedelta(days=1),
-    )
+    campaign = open_district_campaign(commander, "c")
     worker = user_for(Role.GRID_WORKER, "G1")
     assignment_create(user=commander, campaign=campaign, worker=worker, grid=areas["G1"])
     errors = []

@@ -27,6 +27,7 @@ from doorstep.screening.services import (
     visit_record,
     visit_verify,
 )
+from tests.factories import open_district_campaign
 
 from .conftest import knock, screened
 
@@ -67,17 +68,10 @@ def test_same_uuid_with_a_different_body_is_a_conflict(campaign, worker, househo
 @pytest.mark.django_db(transaction=True)
 def test_fifty_concurrent_copies_leave_one_visit_and_one_answer(households, user_for, areas):
     from doorstep.screening.models import RiskArea
-    from doorstep.screening.services import campaign_create
 
     RiskArea.objects.create(name="湖北")
     commander = user_for(Role.COMMAND, "D")
-    campaign = campaign_create(
-        user=commander,
-        name="c",
-        scope_area=areas["D"],
-        starts_at=timezone.now() - datetime.timedelta(days=1),
-        deadline=timezone.now() + datetime.timedelta(days=1),
-    )
+    campaign = open_district_campaign(commander, "c")
     worker = user_for(Role.GRID_WORKER, "G1")
     assignment_create(user=commander, campaign=campaign, worker=worker, grid=areas["G1"])
     item = screened(households["G1"])
