@@ -258,7 +258,15 @@ def probe_user_create() -> str:
             "is_active": True,
         },
     )
-    return api_token_create(user=user, name="bench load probe")[1]
+    # A command token is made against a code from the user's authenticator.
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device, _ = TOTPDevice.objects.get_or_create(
+        user=user, name="bench load", defaults={"confirmed": True}
+    )
+    code = f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):06d}"
+    return api_token_create(user=user, name="bench load probe", code=code, days=1)[1]
 
 
 # -- the run ---------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ from doorstep.screening.services import visit_record
 
 from .factories import HouseholdFactory, PersonFactory
 from .screening.conftest import campaign, knock, screened, worker  # noqa: F401 (fixtures)
+from .two_factor import api_key_for
 
 # Every role with the jurisdiction it usually holds; the roles outside the area tree hold none.
 ROLE_AREAS = {
@@ -212,8 +213,7 @@ def role_token(request, district, user_for, worker):  # noqa: F811
     """A bearer key of one role; the grid worker is the one holding the G1 assignment."""
     role = request.param
     user = worker if role == Role.GRID_WORKER else user_for(role, ROLE_AREAS[role])
-    _token, key = api_token_create(user=user, name="fuzz")
-    return key
+    return api_key_for(user, "fuzz")
 
 
 def _holds(case, key: str) -> None:

@@ -35,7 +35,6 @@ from django.utils import timezone
 from python_calamine import CalamineWorkbook
 
 from doorstep.accounts.models import Role, User
-from doorstep.accounts.services import api_token_create
 from doorstep.core.masking import mask_id_number, mask_phone
 from doorstep.core.models import AuditEvent
 from doorstep.imports.models import ImportJob, ImportKind, ImportRejection, ImportStatus
@@ -54,6 +53,7 @@ from doorstep.screening.sheets import COLUMNS
 
 from .factories import HouseholdFactory, PersonFactory, UserFactory, area_tree
 from .test_access import all_urls, example_url
+from .two_factor import api_key_for
 
 GRIDS = ("G1", "G2", "G3", "G4")
 TARGETS = (*GRIDS, "XG1")  # XG1: a grid of another district, out of everybody's scope
@@ -829,7 +829,7 @@ def _clients(case: RoleCase, world: World, client_for) -> tuple[Client, Client]:
     else:
         session = client_for(case.role, case.area, is_active=case.active)
         user = session.user
-    _token, key = api_token_create(user=user, name="matrix")
+    key = api_key_for(user, "matrix")
     return session, Client(HTTP_AUTHORIZATION=f"Bearer {key}")
 
 

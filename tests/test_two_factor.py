@@ -13,7 +13,6 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from doorstep.accounts.models import Role
-from doorstep.accounts.services import api_token_create
 from doorstep.core.models import AuditEvent
 
 from .two_factor import confirmed_device, fresh_code, wrong_code
@@ -209,6 +208,18 @@ def test_with_a_device_the_commander_is_asked_for_a_code_and_the_right_one_lets_
     assert (event.user, event.object_id) == (enrolled_commander, str(device.pk))
 
 
+def test_while_the_code_is_owed_the_page_shows_no_menu(enrolled_commander):
+    client = logged_in(enrolled_commander)
+    owed = client.get(VERIFY + "?next=/").content.decode()
+    for link in ("/roster/", "/campaigns/", reverse("accounts:password_change")):
+        assert f'href="{link}"' not in owed
+    assert reverse("accounts:logout") in owed  # the way out stays
+    device = TOTPDevice.objects.get(user=enrolled_commander)
+    verify(client, fresh_code(device))
+    home = client.get("/roster/").content.decode()
+    assert 'href="/roster/"' in home and reverse("accounts:password_change") in home
+
+
 def test_a_code_cannot_be_used_twice(enrolled_commander):
     device = TOTPDevice.objects.get(user=enrolled_commander)
     code = fresh_code(device)
@@ -278,14 +289,6 @@ def test_a_next_address_elsewhere_is_not_followed(enrolled_commander):
     device = TOTPDevice.objects.get(user=enrolled_commander)
     response = verify(client, fresh_code(device), "https://evil.example/")
     assert response["Location"] == "/"
-
-
-def test_bearer_tokens_are_not_asked_for_a_code(commander):
-    """Documents today's behaviour: the API is not interactive, its tokens are the factor."""
-    _token, key = api_token_create(user=commander, name="integration")
-    response = Client(HTTP_AUTHORIZATION=f"Bearer {key}").get("/api/me")
-    assert response.status_code == 200
-    assert response.json()["username"] == commander.username
 
 
 def assert_no_secret_in_audit(device, code):

@@ -7,7 +7,12 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import hotp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from doorstep.accounts.selectors import TOTP_DEVICE_NAME, totp_device_confirmed
+from doorstep.accounts.selectors import (
+    TOTP_DEVICE_NAME,
+    totp_device_confirmed,
+    two_factor_required,
+)
+from doorstep.accounts.services import api_token_create
 
 
 def confirmed_device(user) -> TOTPDevice:
@@ -47,3 +52,10 @@ def verify_session(client, user) -> TOTPDevice:
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session.save()
     return device
+
+
+def api_key_for(user, name: str = "test") -> str:
+    """A bearer key for any user: made with a code from their authenticator when they log in
+    with two factors (as `create_api_token` asks for it)."""
+    code = fresh_code(confirmed_device(user)) if two_factor_required(user) else ""
+    return api_token_create(user=user, name=name, code=code)[1]

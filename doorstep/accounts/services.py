@@ -4,6 +4,7 @@ two-factor enrolment and verification (TOTP) for command and admin accounts."""
 import hashlib
 import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -27,7 +28,12 @@ from doorstep.imports.readers import UnreadableFile, open_sheet
 from doorstep.registry.validation import FieldError, validate_phone
 
 from .models import AREA_ROLE_LEVELS, ROSTER_MANAGER_ROLES, ApiToken, Role, User
-from .selectors import TOTP_DEVICE_NAME, totp_device_confirmed, totp_device_pending
+from .selectors import (
+    TOTP_DEVICE_NAME,
+    totp_device_confirmed,
+    totp_device_pending,
+    two_factor_required,
+)
 
 USER_COLUMNS = {
     "username": ("用户名", "账号", "登录名", "username"),
@@ -157,21 +163,83 @@ def _user_header(rows):
     raise UnreadableFile(_("no header row with username and role found"))
 
 
-def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
-    """A new token for `user`; the plain key is returned once and never stored."""
+# A token is a credential of its own: for a user who must log in with two factors it is made
+# only against a current code from their authenticator (as a verified session would be), and it
+# does not outlive this many days.
+TWO_FACTOR_TOKEN_MAX_DAYS = 30
+
+
+class ApiTokenRefused(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def api_token_create(
+    *, user: User, name: str, code: str = "", days: int | None = None
+) -> tuple[ApiToken, str]:
+    """A new token for `user`; the plain key is returned once and never stored. For a user who
+    needs two factors (two_factor_required) the token needs `code` from their confirmed
+    authenticator and expires after `days` (at most, and by default, TWO_FACTOR_TOKEN_MAX_DAYS);
+    otherwise it expires after `days` when given. Raises ApiTokenRefused, with nothing made."""
+    if days is not None and days < 1:
+        raise ApiTokenRefused(_("a token must last at least one day"))
+    if two_factor_required(user):
+        if days is not None and days > TWO_FACTOR_TOKEN_MAX_DAYS:
+            raise ApiTokenRefused(
+                _("a token of this account lasts at most %(days)d days")
+                % {"days": TWO_FACTOR_TOKEN_MAX_DAYS}
+            )
+        refusal = _token_code_refusal(user=user, code=code)
+        if refusal:
+            raise ApiTokenRefused(refusal)
+        days = days or TWO_FACTOR_TOKEN_MAX_DAYS
     key = "dst_" + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(
-        user=user,
-        name=name[:100],
-        key_hash=hashlib.sha256(key.encode()).hexdigest(),
-        prefix=key[:10],
-    )
-    audit_write(user=user, action="api_token.create", obj=token)
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user,
+            name=name[:100],
+            key_hash=hashlib.sha256(key.encode()).hexdigest(),
+            prefix=key[:10],
+            expires_at=timezone.now() + timedelta(days=days) if days else None,
+        )
+        audit_write(
+            user=user,
+            action="api_token.create",
+            obj=token,
+            detail={"days": days} if days else None,
+        )
     return token, key
 
 
+@transaction.atomic
+def _token_code_refusal(*, user: User, code: str) -> str:
+    """Why `code` does not prove the authenticator, or "" when it does. The device's back-off
+    applies as at login; a wrong code is audited (the device, never the code). Returns instead of
+    raising so that the failure count and the audit row are kept."""
+    device = totp_device_confirmed(user)
+    if device is None:
+        return _("this account must enrol an authenticator (two-factor login) first")
+    device = TOTPDevice.objects.select_for_update().get(pk=device.pk)
+    allowed, _reason = device.verify_is_allowed()
+    if not allowed:
+        audit_write(user=user, action="api_token.create_throttled", obj=device)
+        return _("too many wrong codes: wait a minute and try again")
+    if not device.verify_token(code.replace(" ", "")):
+        audit_write(
+            user=user,
+            action="api_token.create_failure",
+            obj=device,
+            detail={"failures": device.throttling_failure_count},
+        )
+        return _("the code from the authenticator is wrong or missing")
+    return ""
+
+
 def api_token_user(key: str) -> User | None:
-    """The active user behind a bearer key, or None (unknown, revoked, or user deactivated)."""
+    """The active user behind a bearer key, or None (unknown, revoked, expired, user
+    deactivated, or a token without an expiry of a user who needs two factors: one made before
+    the rule, or before the user's role changed)."""
     token = (
         ApiToken.objects.select_related("user", "user__jurisdiction_area")
         .filter(key_hash=hashlib.sha256(key.encode()).hexdigest(), revoked_at__isnull=True)
@@ -180,6 +248,10 @@ def api_token_user(key: str) -> User | None:
     if token is None or not token.user.is_active:
         return None
     now = timezone.now()
+    if token.expires_at is None and two_factor_required(token.user):
+        return None
+    if token.expires_at is not None and token.expires_at <= now:
+        return None
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 300:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user
