@@ -108,6 +108,7 @@ class World:
     pending_visits: dict[str, Visit] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     jobs: dict[str, ImportJob] = field(default_factory=dict)
+    failed_jobs: dict[str, ImportJob] = field(default_factory=dict)  # resumable
 
     def campaign_of(self, key: str) -> Campaign:
         return self.campaign_x if key.startswith("X") else self.campaign
@@ -130,7 +131,8 @@ class World:
             found[f"masked ID number of {p.name}"] = mask_id_number(p.id_number)
             found[f"phone of {p.name}"] = p.phone
             found[f"masked phone of {p.name}"] = mask_phone(p.phone)
-        found[f"import file {self.jobs[key].original_name}"] = self.jobs[key].original_name
+        for job in (self.jobs[key], self.failed_jobs[key]):
+            found[f"import file {job.original_name}"] = job.original_name
         return found
 
     def full_numbers(self) -> dict[str, str]:
@@ -240,6 +242,20 @@ def _populate_existing(world: World, key: str, grid, homes, admin) -> None:
         reason="duplicate",
     )
     world.jobs[key] = job
+    world.failed_jobs[key] = ImportJob.objects.create(
+        kind=ImportKind.ROSTER,
+        created_by=admin,
+        area=grid,
+        original_name=f"中断名单-{key}.csv",
+        stored_path="/nonexistent/roster-2.csv",
+        file_sha256="1" * 64,
+        header=["户号", "姓名"],
+        status=ImportStatus.FAILED,
+        rows_total=10,
+        rows_done=4,
+        last_row_committed=5,
+        error_message="internal error",
+    )
 
 
 # -- how to call each URL ----------------------------------------------------------------------
@@ -391,6 +407,7 @@ def import_calls(w: World, t: str) -> dict[str, list[Call]]:
             post(reverse("imports:job_start", args=[job.pk]), {"column_0": "name"})
         ],
         "imports:job_progress": [get(reverse("imports:job_progress", args=[job.pk]), htmx=True)],
+        "imports:job_resume": [post(reverse("imports:job_resume", args=[w.failed_jobs[t].pk]))],
         "imports:job_rejections": [
             get(reverse("imports:job_rejections", args=[job.pk]), {"purpose": "核对"}, write=True),
             post(reverse("imports:job_rejections", args=[job.pk]), {"purpose": "核对"}),
@@ -678,7 +695,8 @@ def target_rows(world: World, key: str) -> dict[str, list]:
     homes = [h.pk for h in world.households[key]]
     refs = Q(object_type="registry.household", object_id__in=[str(pk) for pk in homes])
     refs |= Q(object_type="registry.person", object_id__in=[str(p.pk) for p in world.persons[key]])
-    refs |= Q(object_type="imports.importjob", object_id=str(world.jobs[key].pk))
+    jobs = [str(world.jobs[key].pk), str(world.failed_jobs[key].pk)]
+    refs |= Q(object_type="imports.importjob", object_id__in=jobs)
     tables = {
         "households": Household.objects.filter(pk__in=homes),
         "persons": Person.objects.filter(Q(household__in=homes) | Q(household__grid=grid)),

@@ -7,12 +7,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from python_calamine import CalamineWorkbook
 from stdnum.cn import ric
 
-from doorstep.imports.models import ImportJob, ImportStatus
+from doorstep.imports.models import ImportJob
 from doorstep.imports.readers import UnreadableFile
 from doorstep.imports.reports import rejections_workbook
 from doorstep.imports.services import (
     roster_import_create,
-    roster_import_resume,
     roster_import_run,
     roster_import_start,
 )
@@ -244,34 +243,6 @@ def test_rejected_rows_workbook_holds_row_numbers_values_and_reasons(areas, tmp_
     assert sheet[0][1:7] == HEADER
     assert sheet[1][0] == 3 and sheet[1][2] == "坏号" and sheet[1][3] == bad
     assert sheet[1][-1]
-
-
-def test_a_killed_import_resumes_after_its_last_committed_batch(areas, tmp_path, settings):
-    settings.ROSTER_IMPORT_CHUNK_ROWS = 10
-    rows = [
-        [f"H{i}", f"人{i}", unique_id_number(), "", "户主", f"天生路1号{100 + i}"]
-        for i in range(35)
-    ]
-    path = write_csv(tmp_path / "k.csv", rows)
-    with open(path, "rb") as stream:
-        job = roster_import_create(user=None, area=areas["G1"], stream=stream, original_name="k")
-    roster_import_start(user=None, job=job, enqueue=False)
-
-    class Killed(Exception):
-        pass
-
-    def die_after_two_batches(j):
-        if j.rows_done >= 20:
-            raise Killed
-
-    with pytest.raises(Killed):
-        roster_import_run(job_id=job.pk, on_progress=die_after_two_batches)
-    job.refresh_from_db()
-    assert (job.status, job.rows_done, job.last_row_committed) == ("failed", 20, 21)
-    assert Person.objects.count() == 20
-    job = roster_import_resume(job_id=job.pk)
-    assert (job.status, job.created_count, job.rows_done) == (ImportStatus.DONE, 35, 35)
-    assert Person.objects.count() == 35
 
 
 def test_existing_member_without_id_matched_by_name(areas, tmp_path):

@@ -33,6 +33,7 @@ URL_ACCESS: dict[str, str] = {
     "imports:job": SCOPED,
     "imports:job_start": SCOPED,
     "imports:job_progress": SCOPED,
+    "imports:job_resume": SCOPED,
     "imports:job_rejections": SCOPED,
 }
 # The API authenticates every operation itself (bearer token or session) and scopes through the

@@ -629,6 +629,7 @@ class RosterImporter:
             updated_count=F("updated_count") + result.updated,
             unchanged_count=F("unchanged_count") + result.unchanged,
             rejected_count=F("rejected_count") + len(result.rejections),
+            heartbeat_at=timezone.now(),
         )
         self.job.refresh_from_db(
             fields=[

@@ -11,6 +11,8 @@ from typing import BinaryIO
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -21,6 +23,7 @@ from doorstep.core.services import audit_write
 from .columns import FIELD_LABELS, ROSTER_FIELDS, find_header, missing_required
 from .models import ImportJob, ImportKind, ImportStatus
 from .readers import UnreadableFile, open_sheet, read_head
+from .selectors import import_job_interrupted, import_runner_id
 
 logger = logging.getLogger(__name__)
 
@@ -164,19 +167,26 @@ def _data_rows(job: ImportJob, source) -> Iterator[tuple[int, list]]:
 def roster_import_run(
     *, job_id, on_progress: Callable[[ImportJob], None] | None = None
 ) -> ImportJob:
-    """Run (or resume after the last committed row) one roster import job."""
+    """Run (or resume after the last committed row) one queued roster import job. The job is
+    claimed first: a second delivery of the same task, or a second resume, finds it taken and
+    changes nothing."""
     from .roster import RosterImporter
 
+    now = timezone.now()
+    claimed = ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(
+        status=ImportStatus.RUNNING,
+        runner=import_runner_id(),
+        heartbeat_at=now,
+        started_at=Coalesce("started_at", Value(now)),
+    )
     job = ImportJob.objects.select_related("area", "created_by").get(pk=job_id)
-    if job.status == ImportStatus.DONE:
-        return job
-    job.status = ImportStatus.RUNNING
-    job.started_at = job.started_at or timezone.now()
+    if not claimed:
+        return job  # done, running elsewhere, or never started: nothing to do here
     try:
         source = open_sheet(Path(job.stored_path))
         if not job.rows_total and (estimate := source.row_count_estimate()) is not None:
             job.rows_total = max(0, estimate - job.header_row)
-        job.save(update_fields=["status", "started_at", "rows_total"])
+            job.save(update_fields=["rows_total"])
         importer = RosterImporter(job)
 
         def progress(current: ImportJob) -> None:
@@ -230,9 +240,50 @@ def _fail(job: ImportJob, message: str) -> ImportJob:
     return job
 
 
-def roster_import_resume(*, job_id) -> ImportJob:
-    """Put a failed or interrupted job back to work from its last committed row."""
-    ImportJob.objects.filter(
-        pk=job_id, status__in=[ImportStatus.FAILED, ImportStatus.RUNNING, ImportStatus.QUEUED]
+class ImportStillRunning(Exception):
+    """The job's runner is alive (or was heard from too recently to tell)."""
+
+
+def roster_import_requeue(*, job: ImportJob, user=None, request=None) -> bool:
+    """Put a failed or interrupted job back in the queue, to go on after its last committed row.
+    False when there is nothing to resume (done, or someone else resumed it first); raises
+    ImportStillRunning for a job whose runner is still at work."""
+    if job.status == ImportStatus.RUNNING and not import_job_interrupted(job):
+        raise ImportStillRunning(
+            _("the import is still running (last progress at row %(row)s)")
+            % {"row": f"{job.last_row_committed:,}"}
+        )
+    # Compare and set: of two people resuming the same job, one puts it back in the queue.
+    requeued = ImportJob.objects.filter(
+        pk=job.pk,
+        status=job.status,
+        heartbeat_at=job.heartbeat_at,
+        status__in=[ImportStatus.FAILED, ImportStatus.RUNNING, ImportStatus.QUEUED],
     ).update(status=ImportStatus.QUEUED, error_message="", finished_at=None)
+    job.refresh_from_db()
+    if requeued:
+        audit_write(
+            user=user,
+            action="import.resume",
+            obj=job,
+            request=request,
+            detail={"after_row": job.last_row_committed},
+        )
+    return bool(requeued)
+
+
+def roster_import_resume_queued(*, user, job: ImportJob, request=None) -> bool:
+    """The page's "resume": back in the queue, and the background worker takes it."""
+    if not roster_import_requeue(job=job, user=user, request=request):
+        return False
+    from .tasks import run_import_job
+
+    transaction.on_commit(lambda: run_import_job.enqueue(str(job.pk)))
+    return True
+
+
+def roster_import_resume(*, job_id) -> ImportJob:
+    """Resume a failed or interrupted job here and now (the command line's --resume)."""
+    job = ImportJob.objects.get(pk=job_id)
+    roster_import_requeue(job=job)
     return roster_import_run(job_id=job_id)

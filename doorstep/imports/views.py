@@ -1,6 +1,7 @@
 import os
 
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse
 from django.shortcuts import redirect, render
@@ -18,7 +19,7 @@ from .columns import FIELD_LABELS
 from .models import ImportStatus
 from .readers import UnreadableFile, open_sheet, read_head
 from .reports import rejections_workbook
-from .selectors import access_import_job, import_jobs_visible_to
+from .selectors import access_import_job, import_job_interrupted, import_jobs_visible_to
 
 
 class RosterUploadForm(forms.Form):
@@ -59,8 +60,8 @@ def roster_upload_view(request):
             )
             return redirect("imports:job", job_id=job.pk)
         except (UnreadableFile, ValidationError) as error:
-            messages = error.messages if isinstance(error, ValidationError) else [str(error)]
-            for message in messages:
+            problems = error.messages if isinstance(error, ValidationError) else [str(error)]
+            for message in problems:
                 form.add_error("file", message)
     return render(request, "imports/roster_upload.html", {"form": form})
 
@@ -68,7 +69,7 @@ def roster_upload_view(request):
 def job_view(request, job_id):
     job = access_import_job(request.user, job_id)
     if job.status != ImportStatus.UPLOADED:
-        return render(request, "imports/job_progress.html", {"job": job})
+        return render(request, "imports/job_progress.html", _progress_context(job))
     preview = []
     try:
         head = read_head(open_sheet(job.stored_path), limit=job.header_row + 8)
@@ -127,7 +128,28 @@ def job_start_view(request, job_id):
 
 def job_progress_partial(request, job_id):
     job = access_import_job(request.user, job_id)
-    return render(request, "imports/_job_progress.html", {"job": job})
+    return render(request, "imports/_job_progress.html", _progress_context(job))
+
+
+def _progress_context(job) -> dict:
+    interrupted = import_job_interrupted(job)
+    return {
+        "job": job,
+        "interrupted": interrupted,
+        "resumable": interrupted or job.status == ImportStatus.FAILED,
+    }
+
+
+@require_POST
+def job_resume_view(request, job_id):
+    """Go on after the last committed row of a failed or interrupted import."""
+    job = access_import_job(request.user, job_id)
+    try:
+        if not services.roster_import_resume_queued(user=request.user, job=job, request=request):
+            messages.info(request, _("There was nothing to resume: the import is done or queued."))
+    except services.ImportStillRunning as running:
+        messages.error(request, str(running))
+    return redirect("imports:job", job_id=job.pk)
 
 
 def job_rejections_download(request, job_id):

@@ -181,6 +181,9 @@ TASKS = {
 
 # Roster import tuning: rows per transaction.
 ROSTER_IMPORT_CHUNK_ROWS = int(os.environ.get("DOORSTEP_IMPORT_CHUNK_ROWS", "5000"))
+# A running import commits a batch every second or so; one silent this long is taken as dead
+# (on its own host a dead process is seen at once, without waiting).
+IMPORT_STALE_AFTER_SECONDS = int(os.environ.get("DOORSTEP_IMPORT_STALE_AFTER_SECONDS", "300"))
 
 LOGGING = {
     "version": 1,

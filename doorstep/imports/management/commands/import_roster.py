@@ -7,9 +7,10 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from doorstep.areas.models import Area
-from doorstep.imports.models import ImportStatus
+from doorstep.imports.models import ImportJob, ImportStatus
 from doorstep.imports.readers import UnreadableFile
 from doorstep.imports.services import (
+    ImportStillRunning,
     roster_import_create,
     roster_import_resume,
     roster_import_run,
@@ -32,7 +33,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if options["resume"]:
-            job = roster_import_resume(job_id=options["resume"])
+            try:
+                job = roster_import_resume(job_id=options["resume"])
+            except (ImportJob.DoesNotExist, ValidationError):
+                raise CommandError(f"no import job {options['resume']}", returncode=2) from None
+            except ImportStillRunning as running:
+                raise CommandError(f"job {options['resume']}: {running}", returncode=2) from None
+            if job.status == ImportStatus.RUNNING:  # resumed by someone else a moment ago
+                raise CommandError(f"job {job.pk} is running under {job.runner}", returncode=2)
             return self._finish(job)
         if not options["file"] or not options["area"]:
             raise CommandError("FILE and --area are required", returncode=2)
