@@ -132,3 +132,66 @@ def test_upload_of_a_non_spreadsheet_shows_an_error(
     expect(page.locator("select[name=area]")).to_have_value("G1")  # the choice is kept
     assert not ImportJob.objects.exists()
     shot(page, "error")
+
+
+def test_an_interrupted_import_is_resumed_from_its_page(
+    page, live_server, user_for, login, tmp_path, settings, shot
+):
+    """The process died after two batches: the page says so, and one click finishes the file
+    from the next row, each row once."""
+    import subprocess
+
+    from django.utils import timezone
+
+    from doorstep.imports.models import ImportStatus
+    from doorstep.imports.selectors import import_runner_id
+    from doorstep.imports.services import (
+        roster_import_create,
+        roster_import_run,
+        roster_import_start,
+    )
+
+    settings.ROSTER_IMPORT_CHUNK_ROWS = 10
+    user = user_for(Role.COMMUNITY_ADMIN)  # C1
+    path = tmp_path / "大名单.csv"
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(
+            [HEADER]
+            + [
+                [f"H-{i}", f"居民{i}", unique_id_number(), "", "户主", f"天生路3号{100 + i}"]
+                for i in range(35)
+            ]
+        )
+    area = user.jurisdiction_area.children.get(code="G1")
+    with open(path, "rb") as stream:
+        job = roster_import_create(user=user, area=area, stream=stream, original_name=path.name)
+    roster_import_start(user=user, job=job, enqueue=False)
+
+    def killed_after_two_batches(current):
+        if current.rows_done >= 20:
+            raise KeyboardInterrupt  # not caught by the run: the job stays "running"
+
+    with pytest.raises(KeyboardInterrupt):
+        roster_import_run(job_id=job.pk, on_progress=killed_after_two_batches)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    host = import_runner_id().rsplit(":", 1)[0]
+    ImportJob.objects.filter(pk=job.pk).update(
+        runner=f"{host}:{gone.pid}", heartbeat_at=timezone.now()
+    )
+    assert ImportJob.objects.get(pk=job.pk).status == ImportStatus.RUNNING
+
+    login(page, user)
+    page.goto(f"{live_server.url}/imports/{job.pk}/")
+    expect(page.locator("#job-interrupted")).to_contain_text("21")
+    expect(page.locator("#job-status")).to_have_text("已中断")
+    expect(page.locator("#job-counts .stat b").nth(0)).to_have_text("20")
+    shot(page, "interrupted")
+    page.locator("#resume-import").click()
+    card = page.locator("#job-card")
+    expect(card).to_have_attribute("data-status", "done", timeout=20_000)
+    expect(page.locator("#job-counts .stat b").nth(0)).to_have_text("35")
+    expect(page.locator("#resume-import")).to_have_count(0)
+    shot(page, "resumed")
+    names = Person.objects.filter(household__grid__code="G1").values_list("name", flat=True)
+    assert sorted(names) == sorted(f"居民{i}" for i in range(35))
