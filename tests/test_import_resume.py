@@ -3,6 +3,7 @@ and is resumed from its page or the command line after its last committed row: e
 file ends imported exactly once. A live import is never resumed twice at once."""
 
 import subprocess
+import time
 from datetime import timedelta
 
 import pytest
@@ -182,3 +183,28 @@ def test_resume_is_404_outside_the_jurisdiction(half_done_job, client_for):
     half_done_job.refresh_from_db()
     assert half_done_job.status == ImportStatus.FAILED
     assert not AuditEvent.objects.filter(action="import.resume").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_busy_between_batches_still_gives_signs_of_life(areas, tmp_path, settings):
+    """Parsing a large workbook can take minutes before the first batch: the heartbeat comes from
+    a thread of its own, so the run is not taken for dead meanwhile."""
+    settings.ROSTER_IMPORT_CHUNK_ROWS = 10
+    settings.IMPORT_HEARTBEAT_SECONDS = 0.05
+    rows = [[f"H{i}", f"人{i}", unique_id_number(), "", "户主", f"路{i}"] for i in range(15)]
+    path = write_csv(tmp_path / "慢.csv", rows)
+    with open(path, "rb") as stream:
+        job = roster_import_create(user=None, area=areas["G1"], stream=stream, original_name="s")
+    roster_import_start(user=None, job=job, enqueue=False)
+    seen = []
+
+    def slow_after_the_first_batch(current):
+        if not seen:
+            seen.append(ImportJob.objects.get(pk=job.pk).heartbeat_at)
+            time.sleep(0.5)  # no batch commits meanwhile
+            seen.append(ImportJob.objects.get(pk=job.pk).heartbeat_at)
+
+    job = roster_import_run(job_id=job.pk, on_progress=slow_after_the_first_batch)
+    assert job.status == ImportStatus.DONE and Person.objects.count() == 15
+    before, after = seen
+    assert after > before  # beats arrived while no batch was written

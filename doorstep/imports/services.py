@@ -3,14 +3,16 @@
 import hashlib
 import logging
 import shutil
+import threading
 import traceback
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -183,20 +185,21 @@ def roster_import_run(
     if not claimed:
         return job  # done, running elsewhere, or never started: nothing to do here
     try:
-        source = open_sheet(Path(job.stored_path))
-        if not job.rows_total and (estimate := source.row_count_estimate()) is not None:
-            job.rows_total = max(0, estimate - job.header_row)
-            job.save(update_fields=["rows_total"])
-        importer = RosterImporter(job)
+        with _heartbeat_while_running(job.pk):
+            source = open_sheet(Path(job.stored_path))
+            if not job.rows_total and (estimate := source.row_count_estimate()) is not None:
+                job.rows_total = max(0, estimate - job.header_row)
+                job.save(update_fields=["rows_total"])
+            importer = RosterImporter(job)
 
-        def progress(current: ImportJob) -> None:
-            if not current.rows_total and source.height:  # a workbook, now parsed
-                current.rows_total = max(0, source.height - job.header_row)
-                ImportJob.objects.filter(pk=job.pk).update(rows_total=current.rows_total)
-            if on_progress is not None:
-                on_progress(current)
+            def progress(current: ImportJob) -> None:
+                if not current.rows_total and source.height:  # a workbook, now parsed
+                    current.rows_total = max(0, source.height - job.header_row)
+                    ImportJob.objects.filter(pk=job.pk).update(rows_total=current.rows_total)
+                if on_progress is not None:
+                    on_progress(current)
 
-        importer.run(_data_rows(job, source), progress)
+            importer.run(_data_rows(job, source), progress)
     except (UnreadableFile, OSError) as error:
         return _fail(job, str(error))
     except Exception:
@@ -222,6 +225,31 @@ def roster_import_run(
         user=job.created_by, action="import.finish", obj=job, detail={"summary": job.summary_line()}
     )
     return job
+
+
+@contextmanager
+def _heartbeat_while_running(job_id) -> Iterator[None]:
+    """Move the job's heartbeat_at every IMPORT_HEARTBEAT_SECONDS from a thread of its own, so a
+    run busy for minutes between batches (parsing a large workbook) is not taken for dead."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(settings.IMPORT_HEARTBEAT_SECONDS):
+                with suppress(DatabaseError):  # a busy database: the next beat tries again
+                    ImportJob.objects.filter(pk=job_id, status=ImportStatus.RUNNING).update(
+                        heartbeat_at=timezone.now()
+                    )
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"import-heartbeat-{job_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _refresh_planner_statistics() -> None:
