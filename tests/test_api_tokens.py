@@ -122,12 +122,23 @@ def test_a_worker_token_needs_no_code_and_does_not_expire_unless_asked(worker):
     assert me(key).status_code == 200
 
 
-def test_a_token_without_expiry_stops_when_its_user_needs_two_factors(worker):
+@pytest.mark.parametrize("days", [None, 3650], ids=["no expiry", "ten years"])
+def test_a_token_made_without_a_code_stops_when_its_user_needs_two_factors(worker, days):
     """A token made before the rule, or before the user became command staff, is not a way
-    around the second factor."""
-    _token, key = api_token_create(user=worker, name="phone")
+    around the second factor, however long it was made to last."""
+    _token, key = api_token_create(user=worker, name="phone", days=days)
+    assert me(key).status_code == 200
     worker.role = Role.COMMAND
     worker.save(update_fields=["role"])
+    assert me(key).status_code == 401
+
+
+def test_a_token_made_before_the_rule_is_refused(commander):
+    """Tokens of command users from before this rule have no code behind them."""
+    token, key = api_token_create(
+        user=commander, name="x", code=fresh_code(confirmed_device(commander))
+    )
+    ApiToken.objects.filter(pk=token.pk).update(made_with_second_factor=False)
     assert me(key).status_code == 401
 
 

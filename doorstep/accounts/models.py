@@ -72,6 +72,9 @@ class ApiToken(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     # Set for every token of a user who logs in with two factors (see api_token_create).
     expires_at = models.DateTimeField(null=True, blank=True)
+    # Made against a code from the user's authenticator (at most TWO_FACTOR_TOKEN_MAX_DAYS long):
+    # only such a token works for a user who must log in with two factors.
+    made_with_second_factor = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"{self.prefix}… {self.name}"

@@ -202,6 +202,7 @@ def api_token_create(
             key_hash=hashlib.sha256(key.encode()).hexdigest(),
             prefix=key[:10],
             expires_at=timezone.now() + timedelta(days=days) if days else None,
+            made_with_second_factor=two_factor_required(user),
         )
         audit_write(
             user=user,
@@ -238,8 +239,8 @@ def _token_code_refusal(*, user: User, code: str) -> str:
 
 def api_token_user(key: str) -> User | None:
     """The active user behind a bearer key, or None (unknown, revoked, expired, user
-    deactivated, or a token without an expiry of a user who needs two factors: one made before
-    the rule, or before the user's role changed)."""
+    deactivated, or a token of a user who needs two factors that was not made with a code: one
+    made before the rule, or before the user became command staff)."""
     token = (
         ApiToken.objects.select_related("user", "user__jurisdiction_area")
         .filter(key_hash=hashlib.sha256(key.encode()).hexdigest(), revoked_at__isnull=True)
@@ -248,7 +249,7 @@ def api_token_user(key: str) -> User | None:
     if token is None or not token.user.is_active:
         return None
     now = timezone.now()
-    if token.expires_at is None and two_factor_required(token.user):
+    if not token.made_with_second_factor and two_factor_required(token.user):
         return None
     if token.expires_at is not None and token.expires_at <= now:
         return None
