@@ -35,11 +35,12 @@ class Killed(Exception):
     pass
 
 
-def dead_pid() -> int:
-    """The pid of a process of this host that has exited (and been reaped)."""
+def dead_runner() -> str:
+    """The runner name of a process of this host that has exited (and been reaped)."""
     process = subprocess.Popen(["true"])
     process.wait()
-    return process.pid
+    host, namespace, _pid, nonce = import_runner_id().split(":")
+    return f"{host}:{namespace}:{process.pid}:{nonce}"
 
 
 @pytest.fixture
@@ -83,7 +84,7 @@ def as_if_running(job, *, runner: str, silent_for: float = 0) -> ImportJob:
 def test_a_job_whose_process_died_is_resumed_from_its_page(
     half_done_job, client_for, django_capture_on_commit_callbacks
 ):
-    job = as_if_running(half_done_job, runner=f"{import_runner_id().split(':')[0]}:{dead_pid()}")
+    job = as_if_running(half_done_job, runner=dead_runner())
     assert import_job_interrupted(job)
     client = client_for(Role.COMMUNITY_ADMIN, "C1")
     page = client.get(reverse("imports:job", args=[job.pk])).content.decode()
@@ -121,7 +122,8 @@ def test_a_failed_job_offers_resume_too(half_done_job, client_for):
 
 
 def test_a_job_still_at_work_is_not_resumed(half_done_job, client_for):
-    job = as_if_running(half_done_job, runner=import_runner_id())  # this very process
+    alive = import_runner_id()  # a run of this very process
+    job = as_if_running(half_done_job, runner=alive)
     assert not import_job_interrupted(job)
     client = client_for(Role.COMMUNITY_ADMIN, "C1")
     page = client.get(reverse("imports:job", args=[job.pk])).content.decode()
@@ -132,22 +134,21 @@ def test_a_job_still_at_work_is_not_resumed(half_done_job, client_for):
         call_command("import_roster", resume=str(job.pk))
     assert refused.value.returncode == 2
     job.refresh_from_db()
-    assert (job.status, job.rows_done, job.runner) == (ImportStatus.RUNNING, 20, import_runner_id())
+    assert (job.status, job.rows_done, job.runner) == (ImportStatus.RUNNING, 20, alive)
     assert Person.objects.count() == 20
     assert not AuditEvent.objects.filter(action="import.resume").exists()
 
 
 def test_a_runner_on_another_host_counts_as_gone_only_after_the_silence(half_done_job, settings):
     settings.IMPORT_STALE_AFTER_SECONDS = 300
-    job = as_if_running(half_done_job, runner="worker-7:4242", silent_for=60)
+    job = as_if_running(half_done_job, runner="worker-7:4026531836:4242:5eed", silent_for=60)
     assert not import_job_interrupted(job)
-    job = as_if_running(half_done_job, runner="worker-7:4242", silent_for=301)
+    job = as_if_running(half_done_job, runner="worker-7:4026531836:4242:5eed", silent_for=301)
     assert import_job_interrupted(job)
 
 
 def test_the_command_line_resumes_a_killed_job(half_done_job, capsys):
-    host = import_runner_id().split(":")[0]
-    job = as_if_running(half_done_job, runner=f"{host}:{dead_pid()}")
+    job = as_if_running(half_done_job, runner=dead_runner())
     call_command("import_roster", resume=str(job.pk))
     job.refresh_from_db()
     assert (job.status, job.created_count) == (ImportStatus.DONE, ROWS)
@@ -156,12 +157,12 @@ def test_the_command_line_resumes_a_killed_job(half_done_job, capsys):
 
 
 def test_a_second_delivery_of_the_task_changes_nothing(half_done_job):
-    job = as_if_running(half_done_job, runner="worker-7:4242")
+    job = as_if_running(half_done_job, runner="worker-7:4026531836:4242:5eed")
     again = roster_import_run(job_id=job.pk)
     assert (again.status, again.rows_done, again.runner) == (
         ImportStatus.RUNNING,
         20,
-        "worker-7:4242",
+        "worker-7:4026531836:4242:5eed",
     )
     assert Person.objects.count() == 20
 
@@ -208,3 +209,39 @@ def test_a_run_busy_between_batches_still_gives_signs_of_life(areas, tmp_path, s
     assert job.status == ImportStatus.DONE and Person.objects.count() == 15
     before, after = seen
     assert after > before  # beats arrived while no batch was written
+
+
+def test_resuming_a_queued_job_again_does_nothing(half_done_job):
+    assert roster_import_requeue(job=ImportJob.objects.get(pk=half_done_job.pk)) is True
+    assert roster_import_requeue(job=ImportJob.objects.get(pk=half_done_job.pk)) is False
+    assert AuditEvent.objects.filter(action="import.resume").count() == 1
+
+
+def test_a_run_taken_for_dead_writes_nothing_after_the_resumed_run(
+    areas, tmp_path, settings, monkeypatch
+):
+    """Run A stalls (a paused machine), is taken for dead and resumed as run B, which finishes
+    the file; when A wakes up its next batch is rolled back and it stops: every row once, one
+    finish."""
+    settings.ROSTER_IMPORT_CHUNK_ROWS = 10
+    rows = [[f"H{i}", f"人{i}", unique_id_number(), "", "户主", f"路{i}"] for i in range(ROWS)]
+    path = write_csv(tmp_path / "停顿.csv", rows)
+    with open(path, "rb") as stream:
+        job = roster_import_create(user=None, area=areas["G1"], stream=stream, original_name="p")
+    roster_import_start(user=None, job=job, enqueue=False)
+    monkeypatch.setattr("doorstep.imports.services.import_job_interrupted", lambda job: True)
+    resumed = []
+
+    def stall_then_wake_up(current):
+        if not resumed:  # while A "sleeps" after its first batch, B takes the job over
+            resumed.append(roster_import_resume(job_id=job.pk))
+
+    job_after_a = roster_import_run(job_id=job.pk, on_progress=stall_then_wake_up)
+    (b,) = resumed
+    assert b.status == ImportStatus.DONE and b.runner != ""
+    job.refresh_from_db()
+    assert job_after_a.runner == job.runner == b.runner  # A left B's job as B left it
+    assert (job.status, job.rows_done, job.created_count) == (ImportStatus.DONE, ROWS, ROWS)
+    assert job.unchanged_count == 0 and job.rows_total == ROWS
+    assert Person.objects.count() == ROWS
+    assert AuditEvent.objects.filter(action="import.finish").count() == 1

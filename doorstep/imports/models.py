@@ -60,8 +60,9 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # Who runs it ("host:pid") and its last sign of life (each committed batch): a job that
-    # says "running" after its process died is told apart from one still at work.
+    # Who runs it (host:pid-namespace:pid:nonce, one per run) and its last sign of life (each
+    # committed batch, and a heartbeat thread of the run): a job that says "running" after its
+    # process died is told apart from one still at work.
     runner = models.CharField(max_length=100, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
 

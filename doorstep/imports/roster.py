@@ -51,7 +51,7 @@ from doorstep.registry.validation import (
     validate_phone,
 )
 
-from .models import ImportJob, ImportRejection
+from .models import ImportJob, ImportRejection, ImportStatus
 
 HOUSEHOLD_KEYS = ("road", "house_number", "building", "unit", "room", "address", "kind")
 PERSON_KEYS = (
@@ -622,7 +622,11 @@ class RosterImporter:
         self.batch_cells = {}
 
     def _count(self, last_row: int, rows: int, result: BatchResult) -> None:
-        ImportJob.objects.filter(pk=self.job.pk).update(
+        # Only while the job is still ours: a run taken for dead and resumed elsewhere must not
+        # add a batch after the new runner's (the batch's transaction rolls back).
+        counted = ImportJob.objects.filter(
+            pk=self.job.pk, status=ImportStatus.RUNNING, runner=self.job.runner
+        ).update(
             rows_done=F("rows_done") + rows,
             last_row_committed=last_row,
             created_count=F("created_count") + result.created,
@@ -631,6 +635,8 @@ class RosterImporter:
             rejected_count=F("rejected_count") + len(result.rejections),
             heartbeat_at=timezone.now(),
         )
+        if not counted:
+            raise ImportTakenOver(self.job.pk)
         self.job.refresh_from_db(
             fields=[
                 "rows_done",
@@ -641,6 +647,11 @@ class RosterImporter:
                 "rejected_count",
             ]
         )
+
+
+class ImportTakenOver(Exception):
+    """The job has another runner now (this one was taken for dead and the job resumed): stop
+    without writing anything more."""
 
 
 def _cells_as_text(cells: list) -> list[str]:

@@ -1,5 +1,7 @@
 import os
+import secrets
 import socket
+from enum import StrEnum
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -30,23 +32,47 @@ def access_import_job(user, job_id) -> ImportJob:
 
 
 def import_runner_id() -> str:
-    """This process, as a job's `runner` names it."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """A new run of this process, as a job's `runner` names it: host, PID namespace, pid, and a
+    nonce of the run (two runs of one process are two runners)."""
+    return f"{socket.gethostname()}:{_pid_namespace()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class Interruption(StrEnum):
+    NONE = ""
+    PROCESS_GONE = "process_gone"  # its process no longer exists (seen from its own host)
+    SILENT = "silent"  # no sign of life for IMPORT_STALE_AFTER_SECONDS
+
+
+def import_job_interruption(job: ImportJob) -> Interruption:
+    """Why a job that says "running" is taken to have no runner any more, or NONE."""
+    if job.status != ImportStatus.RUNNING:
+        return Interruption.NONE
+    parts = job.runner.split(":")
+    if len(parts) == 4:
+        host, namespace, pid, _nonce = parts
+        # The pid means something only in the runner's own process table.
+        same_table = host == socket.gethostname() and namespace == _pid_namespace()
+        if same_table and pid.isdigit() and not _process_alive(int(pid)):
+            return Interruption.PROCESS_GONE
+    last_sign = job.heartbeat_at or job.started_at
+    if last_sign is None:
+        return Interruption.SILENT
+    silent = (timezone.now() - last_sign).total_seconds()
+    return (
+        Interruption.SILENT if silent > settings.IMPORT_STALE_AFTER_SECONDS else Interruption.NONE
+    )
 
 
 def import_job_interrupted(job: ImportJob) -> bool:
-    """A job that says "running" but whose runner is gone: its process no longer exists on this
-    host, or it has given no sign of life (a committed batch) for IMPORT_STALE_AFTER_SECONDS."""
-    if job.status != ImportStatus.RUNNING:
-        return False
-    host, _, pid = job.runner.rpartition(":")
-    if host == socket.gethostname() and pid.isdigit() and not _process_alive(int(pid)):
-        return True
-    last_sign = job.heartbeat_at or job.started_at
-    if last_sign is None:
-        return True
-    silent = (timezone.now() - last_sign).total_seconds()
-    return silent > settings.IMPORT_STALE_AFTER_SECONDS
+    return import_job_interruption(job) != Interruption.NONE
+
+
+def _pid_namespace() -> str:
+    """Which process table this process sees (containers of one host may each have their own)."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return "-"
 
 
 def _process_alive(pid: int) -> bool:

@@ -6,14 +6,14 @@ import shutil
 import threading
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import DatabaseError, connection, transaction
-from django.db.models import Value
+from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -171,64 +171,75 @@ def roster_import_run(
 ) -> ImportJob:
     """Run (or resume after the last committed row) one queued roster import job. The job is
     claimed first: a second delivery of the same task, or a second resume, finds it taken and
-    changes nothing."""
-    from .roster import RosterImporter
+    changes nothing. Every write of the run names the runner, so a run taken for dead (and
+    resumed by another) writes nothing more once it wakes up."""
+    from .roster import ImportTakenOver, RosterImporter
 
-    now = timezone.now()
+    me, now = import_runner_id(), timezone.now()
     claimed = ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(
         status=ImportStatus.RUNNING,
-        runner=import_runner_id(),
+        runner=me,
         heartbeat_at=now,
         started_at=Coalesce("started_at", Value(now)),
     )
     job = ImportJob.objects.select_related("area", "created_by").get(pk=job_id)
-    if not claimed:
+    if not claimed or job.runner != me:
         return job  # done, running elsewhere, or never started: nothing to do here
+    ours = ImportJob.objects.filter(pk=job.pk, status=ImportStatus.RUNNING, runner=me)
     try:
-        with _heartbeat_while_running(job.pk):
+        with _heartbeat_while_running(job.pk, me):
             source = open_sheet(Path(job.stored_path))
             if not job.rows_total and (estimate := source.row_count_estimate()) is not None:
                 job.rows_total = max(0, estimate - job.header_row)
-                job.save(update_fields=["rows_total"])
+                ours.update(rows_total=job.rows_total)
             importer = RosterImporter(job)
 
             def progress(current: ImportJob) -> None:
                 if not current.rows_total and source.height:  # a workbook, now parsed
                     current.rows_total = max(0, source.height - job.header_row)
-                    ImportJob.objects.filter(pk=job.pk).update(rows_total=current.rows_total)
+                    ours.update(rows_total=current.rows_total)
                 if on_progress is not None:
                     on_progress(current)
 
             importer.run(_data_rows(job, source), progress)
+    except ImportTakenOver:
+        logger.warning("import %s: resumed by another runner; this run stops", job.pk)
+        job.refresh_from_db()
+        return job
     except (UnreadableFile, OSError) as error:
-        return _fail(job, str(error))
+        return _fail(job, str(error), runner=me)
     except Exception:
         # The message names the exception only: a traceback may quote row values.
         logger.error("import %s failed:\n%s", job.pk, traceback.format_exc(limit=5))
         _fail(
             job,
             _("internal error; the rows committed so far are kept and the import can be resumed"),
+            runner=me,
         )
         raise
-    job.refresh_from_db()
-    # New households join the open campaigns that cover them (an explicit side effect).
+    # New households join the open campaigns that cover them (an explicit side effect; a
+    # second run of it enrols nothing more).
     from doorstep.screening.services import open_campaigns_enrol_new_households
 
     open_campaigns_enrol_new_households(area=job.area)
     if job.created_count > 10_000:
         _refresh_planner_statistics()
-    job.status = ImportStatus.DONE
-    job.rows_total = job.rows_done
-    job.finished_at = timezone.now()
-    job.save(update_fields=["status", "rows_total", "finished_at"])
-    audit_write(
-        user=job.created_by, action="import.finish", obj=job, detail={"summary": job.summary_line()}
+    finished = ours.update(
+        status=ImportStatus.DONE, rows_total=F("rows_done"), finished_at=timezone.now()
     )
+    job.refresh_from_db()
+    if finished:
+        audit_write(
+            user=job.created_by,
+            action="import.finish",
+            obj=job,
+            detail={"summary": job.summary_line()},
+        )
     return job
 
 
 @contextmanager
-def _heartbeat_while_running(job_id) -> Iterator[None]:
+def _heartbeat_while_running(job_id, runner: str) -> Iterator[None]:
     """Move the job's heartbeat_at every IMPORT_HEARTBEAT_SECONDS from a thread of its own, so a
     run busy for minutes between batches (parsing a large workbook) is not taken for dead."""
     stop = threading.Event()
@@ -236,10 +247,19 @@ def _heartbeat_while_running(job_id) -> Iterator[None]:
     def beat() -> None:
         try:
             while not stop.wait(settings.IMPORT_HEARTBEAT_SECONDS):
-                with suppress(DatabaseError):  # a busy database: the next beat tries again
-                    ImportJob.objects.filter(pk=job_id, status=ImportStatus.RUNNING).update(
-                        heartbeat_at=timezone.now()
-                    )
+                close_old_connections()  # a connection the database dropped is opened anew
+                try:
+                    with transaction.atomic():
+                        if connection.vendor == "postgresql":
+                            # Never wait behind the run's own batch holding the row.
+                            with connection.cursor() as cursor:
+                                cursor.execute("SET LOCAL lock_timeout = '2s'")
+                        ImportJob.objects.filter(
+                            pk=job_id, status=ImportStatus.RUNNING, runner=runner
+                        ).update(heartbeat_at=timezone.now())
+                except DatabaseError as error:  # busy or gone: the next beat tries again
+                    logger.warning("import %s: heartbeat not written (%s)", job_id, type(error))
+                    connection.close()
         finally:
             connection.close()  # this thread's own connection
 
@@ -249,7 +269,7 @@ def _heartbeat_while_running(job_id) -> Iterator[None]:
         yield
     finally:
         stop.set()
-        thread.join()
+        thread.join(timeout=10)  # a beat stuck in the database must not hold up the run
 
 
 def _refresh_planner_statistics() -> None:
@@ -260,8 +280,8 @@ def _refresh_planner_statistics() -> None:
     refresh_planner_statistics(Area, Household, Person)
 
 
-def _fail(job: ImportJob, message: str) -> ImportJob:
-    ImportJob.objects.filter(pk=job.pk).update(
+def _fail(job: ImportJob, message: str, *, runner: str) -> ImportJob:
+    ImportJob.objects.filter(pk=job.pk, status=ImportStatus.RUNNING, runner=runner).update(
         status=ImportStatus.FAILED, error_message=message, finished_at=timezone.now()
     )
     job.refresh_from_db()
@@ -285,8 +305,9 @@ def roster_import_requeue(*, job: ImportJob, user=None, request=None) -> bool:
     requeued = ImportJob.objects.filter(
         pk=job.pk,
         status=job.status,
+        runner=job.runner,
         heartbeat_at=job.heartbeat_at,
-        status__in=[ImportStatus.FAILED, ImportStatus.RUNNING, ImportStatus.QUEUED],
+        status__in=[ImportStatus.FAILED, ImportStatus.RUNNING],
     ).update(status=ImportStatus.QUEUED, error_message="", finished_at=None)
     job.refresh_from_db()
     if requeued:
@@ -311,7 +332,9 @@ def roster_import_resume_queued(*, user, job: ImportJob, request=None) -> bool:
 
 
 def roster_import_resume(*, job_id) -> ImportJob:
-    """Resume a failed or interrupted job here and now (the command line's --resume)."""
+    """Resume a failed or interrupted job here and now, or run a queued one (the command
+    line's --resume)."""
     job = ImportJob.objects.get(pk=job_id)
-    roster_import_requeue(job=job)
+    if job.status != ImportStatus.QUEUED:
+        roster_import_requeue(job=job)
     return roster_import_run(job_id=job_id)

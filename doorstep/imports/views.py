@@ -1,6 +1,7 @@
 import os
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse
@@ -19,7 +20,12 @@ from .columns import FIELD_LABELS
 from .models import ImportStatus
 from .readers import UnreadableFile, open_sheet, read_head
 from .reports import rejections_workbook
-from .selectors import access_import_job, import_job_interrupted, import_jobs_visible_to
+from .selectors import (
+    Interruption,
+    access_import_job,
+    import_job_interruption,
+    import_jobs_visible_to,
+)
 
 
 class RosterUploadForm(forms.Form):
@@ -132,11 +138,13 @@ def job_progress_partial(request, job_id):
 
 
 def _progress_context(job) -> dict:
-    interrupted = import_job_interrupted(job)
+    interruption = import_job_interruption(job)
     return {
         "job": job,
-        "interrupted": interrupted,
-        "resumable": interrupted or job.status == ImportStatus.FAILED,
+        "interrupted": bool(interruption),
+        "process_gone": interruption == Interruption.PROCESS_GONE,
+        "silent_minutes": max(1, settings.IMPORT_STALE_AFTER_SECONDS // 60),
+        "resumable": bool(interruption) or job.status == ImportStatus.FAILED,
     }
 
 

@@ -184,7 +184,8 @@ ROSTER_IMPORT_CHUNK_ROWS = int(os.environ.get("DOORSTEP_IMPORT_CHUNK_ROWS", "500
 # A running import commits a batch every second or so; one silent this long is taken as dead
 # (on its own host a dead process is seen at once, without waiting).
 IMPORT_STALE_AFTER_SECONDS = int(os.environ.get("DOORSTEP_IMPORT_STALE_AFTER_SECONDS", "300"))
-IMPORT_HEARTBEAT_SECONDS = 30.0  # a running import's sign of life, also between batches
+# A running import's sign of life, also between batches.
+IMPORT_HEARTBEAT_SECONDS = float(os.environ.get("DOORSTEP_IMPORT_HEARTBEAT_SECONDS", "30"))
 
 LOGGING = {
     "version": 1,

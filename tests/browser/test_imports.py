@@ -175,9 +175,9 @@ def test_an_interrupted_import_is_resumed_from_its_page(
         roster_import_run(job_id=job.pk, on_progress=killed_after_two_batches)
     gone = subprocess.Popen(["true"])
     gone.wait()
-    host = import_runner_id().rsplit(":", 1)[0]
+    host, namespace, _pid, nonce = import_runner_id().split(":")
     ImportJob.objects.filter(pk=job.pk).update(
-        runner=f"{host}:{gone.pid}", heartbeat_at=timezone.now()
+        runner=f"{host}:{namespace}:{gone.pid}:{nonce}", heartbeat_at=timezone.now()
     )
     assert ImportJob.objects.get(pk=job.pk).status == ImportStatus.RUNNING
 
