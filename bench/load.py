@@ -262,9 +262,9 @@ def probe_user_create() -> str:
     from django_otp.oath import totp
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    device, _ = TOTPDevice.objects.get_or_create(
-        user=user, name="bench load", defaults={"confirmed": True}
-    )
+    # A new authenticator each run: a code is accepted once, and two runs may fall in one step.
+    TOTPDevice.objects.filter(user=user).delete()
+    device = TOTPDevice.objects.create(user=user, name="bench load", confirmed=True)
     code = f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):06d}"
     return api_token_create(user=user, name="bench load probe", code=code, days=1)[1]
 
