@@ -11,9 +11,7 @@ row that repeats an ID number, or gives a household number another address, is r
 database as "written by an earlier row of this file".
 """
 
-import datetime
 import hashlib
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -23,7 +21,6 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from doorstep.areas.models import Area, AreaLevel
 from doorstep.areas.selectors import grid_lookup_under
@@ -37,7 +34,6 @@ from doorstep.registry.models import (
     Person,
     RecordChange,
     Residency,
-    Sex,
 )
 from doorstep.registry.services import PERSON_FIELDS, floor_from_room, masked_value
 from doorstep.registry.validation import (
@@ -52,6 +48,17 @@ from doorstep.registry.validation import (
 )
 
 from .models import ImportJob, ImportRejection, ImportStatus
+from .words import (
+    KIND_LABEL,
+    KIND_WORDS,
+    RESIDENCY_LABEL,
+    RESIDENCY_WORDS,
+    SEX_WORDS,
+    RowRejected,
+    WordTable,
+    cells_as_text,
+    split_address,
+)
 
 HOUSEHOLD_KEYS = ("road", "house_number", "building", "unit", "room", "address", "kind")
 PERSON_KEYS = (
@@ -83,80 +90,12 @@ HOUSEHOLD_COLUMNS = [
 # plus the household and the bookkeeping).
 PERSON_COLUMNS = ["household", *PERSON_FIELDS, "is_new", "created_at", "updated_at"]
 
-_KIND_WORDS = (
-    (("集体",), HouseholdKind.COLLECTIVE),
-    (("租", "rent"), HouseholdKind.RENTED),
-    (("户籍", "家庭", "常住", "registered", "自有", "自住"), HouseholdKind.REGISTERED),
-)
-_RESIDENCY_WORDS = (
-    (("暂住", "temporary"), Residency.TEMPORARY),
-    (("流动", "floating"), Residency.FLOATING),
-    (("常住", "户籍", "permanent"), Residency.PERMANENT),
-)
-_SEX_WORDS = {
-    "男": Sex.MALE,
-    "女": Sex.FEMALE,
-    "m": Sex.MALE,
-    "f": Sex.FEMALE,
-    "male": Sex.MALE,
-    "female": Sex.FEMALE,
-}
 # Cells read with their own parsers (numbers from Excel, dates), not as plain text.
 _TYPED_FIELDS = frozenset({"id_number", "birth_date", "phone"})
 _HOUSEHOLD_TEXT = ("address", "road", "house_number", "building", "unit", "room", "household_kind")
 _FEW_VALUES = frozenset(
     {"grid", "community", "relation", "household_kind", "residency", "id_type", "sex", "road"}
 )
-_KIND_LABEL = gettext_lazy("household kind")
-_RESIDENCY_LABEL = gettext_lazy("residency")
-
-_BUILDING = re.compile(r"(\d+)(?:栋|幢|号楼|座)")
-_UNIT = re.compile(r"(\d+)单元")
-_ROOM = re.compile(r"(\d{3,4})(?:室|号)?$")
-_ROAD = re.compile(r"^(.*?[路街巷道])(\d+(?:-\d+)?号)")
-
-
-class RowRejected(Exception):
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-class WordTable:
-    """Free text → a choice, through a table of words; answers are remembered per text, since
-    a million rows hold a handful of distinct spellings."""
-
-    def __init__(self, table, label):
-        self.table, self.label, self.known = table, label, {}
-
-    def __call__(self, text: str):
-        if not text:
-            return None
-        if text not in self.known:
-            lowered = text.lower()
-            self.known[text] = next(
-                (value for words, value in self.table if any(w in lowered for w in words)), None
-            )
-        value = self.known[text]
-        if value is None:
-            raise RowRejected(
-                _("unknown %(label)s “%(value)s”") % {"label": self.label, "value": text}
-            )
-        return value
-
-
-def split_address(address: str) -> dict[str, str]:
-    """'双元大道88号3栋2单元501' → road, house number, building, unit, room."""
-    parts = {"road": "", "house_number": "", "building": "", "unit": "", "room": ""}
-    if m := _ROAD.search(address):
-        parts["road"], parts["house_number"] = m[1], m[2]
-    if m := _BUILDING.search(address):
-        parts["building"] = m[1]
-    if m := _UNIT.search(address):
-        parts["unit"] = m[1]
-    if m := _ROOM.search(address):
-        parts["room"] = m[1]
-    return parts
 
 
 @dataclass(slots=True)
@@ -185,8 +124,8 @@ class RosterImporter:
         self.grids = grid_lookup_under(self.area) if self.needs_grid else {}
         self.grid_cache: dict[tuple[str, str], Area | str] = {}
         self._fresh_household_ids: list[int] = []  # households created by the current batch
-        self.kinds = WordTable(_KIND_WORDS, _KIND_LABEL)
-        self.residencies = WordTable(_RESIDENCY_WORDS, _RESIDENCY_LABEL)
+        self.kinds = WordTable(KIND_WORDS, KIND_LABEL)
+        self.residencies = WordTable(RESIDENCY_WORDS, RESIDENCY_LABEL)
         self.today = timezone.localdate()
         # The job's timestamp on every row it writes: how later batches recognise earlier rows.
         self.now = timezone.now()
@@ -259,9 +198,9 @@ class RosterImporter:
         if id_type == IdType.RESIDENT_ID:
             person["sex"] = sex_from_resident_id(id_number)
         elif sex_text := text.get("sex", "").lower():
-            if sex_text not in _SEX_WORDS:
+            if sex_text not in SEX_WORDS:
                 raise RowRejected(_("unknown sex “%(value)s”") % {"value": sex_text})
-            person["sex"] = _SEX_WORDS[sex_text]
+            person["sex"] = SEX_WORDS[sex_text]
         if birth is not None:
             person["birth_date"] = birth
         if phone:
@@ -354,7 +293,7 @@ class RosterImporter:
             ImportRejection(
                 job=self.job,
                 row_number=plan.row_number,
-                values=_cells_as_text(self.batch_cells.get(plan.row_number, [])),
+                values=cells_as_text(self.batch_cells.get(plan.row_number, [])),
                 reason=reason,
             )
         )
@@ -601,7 +540,7 @@ class RosterImporter:
                     ImportRejection(
                         job=self.job,
                         row_number=row_number,
-                        values=_cells_as_text(cells),
+                        values=cells_as_text(cells),
                         reason=rejected.reason,
                     )
                 )
@@ -652,14 +591,3 @@ class RosterImporter:
 class ImportTakenOver(Exception):
     """The job has another runner now (this one was taken for dead and the job resumed): stop
     without writing anything more."""
-
-
-def _cells_as_text(cells: list) -> list[str]:
-    out = []
-    for value in cells:
-        if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-            value = int(value)
-        elif isinstance(value, datetime.datetime | datetime.date):
-            value = value.isoformat()
-        out.append("" if value is None else str(value))
-    return out
