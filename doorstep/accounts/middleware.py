@@ -4,11 +4,12 @@ authenticator reaches only the steps that verify it (and logging out, and the la
 
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
+
+from doorstep.core.middleware import exempt_from_login
 
 from .selectors import two_factor_required, two_factor_verified
 
@@ -31,10 +32,8 @@ class TwoFactorRequiredMiddleware:
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
-        if getattr(view_func, "doorstep_public", False):
+        if exempt_from_login(request, view_func):
             return None  # public pages show no personal data to anybody
-        if request.path_info.startswith(settings.STATIC_URL):
-            return None
         user = request.user
         if not two_factor_required(user) or two_factor_verified(user):
             return None

@@ -10,6 +10,13 @@ def public_view(view):
     return view
 
 
+def exempt_from_login(request, view_func) -> bool:
+    """Public views and static files: no login, hence no second factor either."""
+    return getattr(view_func, "doorstep_public", False) or request.path_info.startswith(
+        settings.STATIC_URL
+    )
+
+
 class LoginRequiredByDefaultMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -18,10 +25,9 @@ class LoginRequiredByDefaultMiddleware:
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
-        if getattr(view_func, "doorstep_public", False):
+        if exempt_from_login(request, view_func):
             return None
-        path = request.path_info
-        if path.startswith(settings.STATIC_URL) or path.startswith("/api/"):
+        if request.path_info.startswith("/api/"):
             # The API authenticates itself (session or token) and answers 401, not a redirect.
             return None
         if request.user.is_authenticated:

@@ -16,9 +16,13 @@ def export_purpose(request: HttpRequest) -> str:
     return " ".join(value.split())[:PURPOSE_MAX_LENGTH]
 
 
-def ask_purpose(request: HttpRequest, *, title: str, note: str = "") -> HttpResponse:
-    """The form that asks for the purpose; the request's other query parameters ride along."""
+def ask_purpose(
+    request: HttpRequest, *, title: str, note: str = "", method: str = "get"
+) -> HttpResponse:
+    """The form that asks for the purpose, sent back to the same URL with the request's other
+    query parameters. `method="post"` for a download that should not be a link (the coverage
+    exports); a GET form lets a print page be reloaded."""
     keep = [(k, v) for k, v in request.GET.items() if k != "purpose"]
     missing = "purpose" in request.GET or "purpose" in request.POST
-    context = {"title": title, "note": note, "keep": keep, "missing": missing}
+    context = {"title": title, "note": note, "keep": keep, "missing": missing, "method": method}
     return render(request, "core/export_purpose.html", context, status=400 if missing else 200)

@@ -296,6 +296,8 @@ def roster_import_requeue(*, job: ImportJob, user=None, request=None) -> bool:
     """Put a failed or interrupted job back in the queue, to go on after its last committed row.
     False when there is nothing to resume (done, or someone else resumed it first); raises
     ImportStillRunning for a job whose runner is still at work."""
+    if job.status not in (ImportStatus.FAILED, ImportStatus.RUNNING):
+        return False  # done, queued already, or not started: nothing to resume
     if job.status == ImportStatus.RUNNING and not import_job_interrupted(job):
         raise ImportStillRunning(
             _("the import is still running (last progress at row %(row)s)")
@@ -307,7 +309,6 @@ def roster_import_requeue(*, job: ImportJob, user=None, request=None) -> bool:
         status=job.status,
         runner=job.runner,
         heartbeat_at=job.heartbeat_at,
-        status__in=[ImportStatus.FAILED, ImportStatus.RUNNING],
     ).update(status=ImportStatus.QUEUED, error_message="", finished_at=None)
     job.refresh_from_db()
     if requeued:

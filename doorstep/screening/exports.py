@@ -149,15 +149,19 @@ def flagged_rows(checks) -> Iterator[list]:
     for check in checks.iterator(chunk_size=CHUNK):
         person, visit = check.person, check.visit
         household = visit.household
+        if person is None:  # the campaign was anonymised: the answer no longer names anyone
+            who = [_("anonymised"), "", "", ""]
+        else:
+            who = [
+                person.name,
+                person.relation,
+                mask_id_number(person.id_number),
+                mask_phone(person.phone),
+            ]
         yield [
             household.grid.display_name,
             household.address_display,
-            *(
-                (person.name, person.relation, mask_id_number(person.id_number))
-                if person is not None
-                else (_("anonymised"), "", "")
-            ),
-            mask_phone(person.phone) if person is not None else "",
+            *who,
             flag_text(check.flags),
             str(check.temperature) if check.temperature is not None else "",
             check.travel_from,

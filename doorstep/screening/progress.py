@@ -178,8 +178,18 @@ def progress_refresh(
     values = progress_values_for(campaign, household_id, persons_total)
     for name in PROGRESS_FIELDS:
         setattr(progress, name, getattr(values, name))
+    progress_save(progress, before=before)
+    return progress
+
+
+def progress_save(progress: HouseholdProgress, *, before) -> None:
+    """Store a household's new progress and move it between its grid's tallies: every change
+    of a progress row goes through here, so the tallies the rollup reads stay the sum of the
+    rows (`before` is `tally_of(progress)` taken before the change)."""
     progress.save(update_fields=list(PROGRESS_FIELDS))
     tally_move(
-        campaign_id=campaign.pk, grid_id=progress.grid_id, before=before, after=tally_of(progress)
+        campaign_id=progress.campaign_id,
+        grid_id=progress.grid_id,
+        before=before,
+        after=tally_of(progress),
     )
-    return progress

@@ -34,10 +34,10 @@ from .models import (
     VisitOutcome,
     VisitSource,
 )
-from .progress import PROGRESS_FIELDS, fold_step, progress_refresh
+from .progress import fold_step, progress_refresh, progress_save
 from .rules import AnswerError, PersonCheckInput, evaluate_flags, validate_check
 from .selectors import access_progress, progress_visible_to
-from .tally import tally_add_enrolled, tally_move, tally_of
+from .tally import tally_add_enrolled, tally_of
 
 
 class VisitConflict(Exception):
@@ -547,13 +547,7 @@ def _visit_write(prepared: _PreparedVisit, *, digest: str, request) -> Visit:
         before = tally_of(progress)
         fold_step(progress, campaign, record, counts)
         progress.persons_total = active
-        progress.save(update_fields=list(PROGRESS_FIELDS))
-        tally_move(
-            campaign_id=campaign.pk,
-            grid_id=progress.grid_id,
-            before=before,
-            after=tally_of(progress),
-        )
+        progress_save(progress, before=before)
     else:
         # A paper form typed in the evening for a morning visit: fold all visits again.
         progress = progress_refresh(

@@ -391,6 +391,12 @@ def test_exports_ask_a_purpose_mask_and_audit(client_for, sweep, name, query, ac
     # given the purpose form: showing it records nothing
     form = client.get(url)
     assert form.status_code == 200 and b'name="purpose"' in form.content
+    page = form.content.decode()
+    # the one purpose form of every export, posting back to this very URL
+    assert 'id="purpose-form"' in page and 'method="post"' in page
+    assert f'action="{url.replace("&", "&amp;")}"' in page
+    # a purpose in a link does not export: the file comes only from the form's POST
+    assert client.get(url + "&purpose=x").status_code == 400
     assert not AuditEvent.objects.filter(action=action).exists()
     # an export without a purpose is refused and records nothing
     assert client.post(url, {"purpose": "  "}).status_code == 400

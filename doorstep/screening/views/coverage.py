@@ -23,6 +23,7 @@ from doorstep.accounts.models import Role
 from doorstep.areas.models import Area, AreaLevel
 from doorstep.areas.selectors import area_ancestors
 from doorstep.core.db import prefix_q
+from doorstep.core.purpose import ask_purpose, export_purpose
 from doorstep.core.services import audit_write
 from doorstep.core.urlaccess import SCOPED, access
 from doorstep.registry.selectors import household_head_names
@@ -312,16 +313,12 @@ def flagged_view(request, campaign_id: int):
 # -- exports -----------------------------------------------------------------------------------
 def _export(request, campaign: Campaign, area: Area, *, what: str, title: str, build):
     """GET: ask for the purpose. POST: write the workbook, audit with the purpose, send it."""
-    purpose = request.POST.get("purpose", "").strip()[:200] if request.method == "POST" else ""
+    purpose = export_purpose(request) if request.method == "POST" else ""
     if not purpose:
-        context = {
-            "campaign": campaign,
-            "area": area,
-            "title": title,
-            "missing": request.method == "POST",
-        }
-        status = 400 if request.method == "POST" else 200
-        return render(request, "screening/coverage/export_purpose.html", context, status=status)
+        note = f"{campaign.name} · {area.display_name}. " + _(
+            "ID numbers and phones are masked in the file."
+        )
+        return ask_purpose(request, title=_("Export") + f": {title}", note=note, method="post")
     sheet, header, rows = build()
     path, count = exports.write_workbook(sheet, header, rows)
     audit_write(
