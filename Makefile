@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_PERSONS ?= 20000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/doorstep
 
-.PHONY: install run test test-sqlite test-postgres lint format bench audit clean
+.PHONY: install run test test-sqlite test-postgres lint format messages bench audit clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,12 @@ format: install
 
 audit: install
 	$(BIN)/pip-audit --strict --progress-spinner off -r requirements.txt -r requirements-dev.txt
+
+# The Chinese catalog: one file for every app, without source locations (they moved with every
+# edit and made two branches' catalogs collide); translate the new empty msgstr, then compile.
+messages: install
+	cd doorstep && ../$(BIN)/django-admin makemessages -l zh_Hans --no-location --no-obsolete -v0
+	cd doorstep && ../$(BIN)/django-admin compilemessages -l zh_Hans -v0
 
 bench: install
 	$(BIN)/python bench/run_all.py
