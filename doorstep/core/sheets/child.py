@@ -75,7 +75,13 @@ def _reader(request: dict, limits: SheetLimits):
             declared_rows = None
 
             def rows(self) -> Iterator[SheetRow]:
-                return csv_rows(path, request["encoding"], request["delimiter"], limits)
+                return csv_rows(
+                    path,
+                    request["encoding"],
+                    request["delimiter"],
+                    limits,
+                    cr_lines=request.get("cr_lines", False),
+                )
 
             def close(self) -> None:
                 pass

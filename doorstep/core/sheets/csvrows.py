@@ -59,11 +59,30 @@ def _text_lines(handle, encoding: str, flags: list) -> Iterator[str]:
         yield line
 
 
-def csv_rows(path: str, encoding: str, delimiter: str, limits: SheetLimits) -> Iterator[SheetRow]:
+class _CarriageReturnsAsNewlines(io.RawIOBase):
+    """A file whose lines end in CR alone (old Mac Excel), read as if they ended in LF."""
+
+    def __init__(self, raw) -> None:
+        self.raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.raw.read(len(buffer)).replace(b"\r", b"\n")
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def csv_rows(
+    path: str, encoding: str, delimiter: str, limits: SheetLimits, *, cr_lines: bool = False
+) -> Iterator[SheetRow]:
     csv.field_size_limit(LINE_BYTES)  # a quoted cell running over many lines stops there
     max_rows, max_columns, max_chars = limits.max_rows, limits.max_columns, limits.max_cell_chars
     flags: list[RowProblem] = []  # what the line reader found in the record being read
     with open(path, "rb") as handle:
+        if cr_lines:
+            handle = io.BufferedReader(_CarriageReturnsAsNewlines(handle), 1 << 16)
         if encoding.startswith("utf-16"):
             lines = _text_lines(handle, encoding, flags)
         else:

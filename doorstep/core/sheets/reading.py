@@ -125,6 +125,7 @@ class SheetSource:
     limits: SheetLimits
     encoding: str = ""
     delimiter: str = ","
+    cr_lines: bool = False  # a CSV whose lines end in CR alone (Excel for Mac)
     line_count: int | None = None  # of a CSV file, counted when it is opened
     stats: ReaderStats = field(default_factory=ReaderStats)
 
@@ -141,6 +142,7 @@ class SheetSource:
             "format": self.format,
             "encoding": self.encoding,
             "delimiter": self.delimiter,
+            "cr_lines": self.cr_lines,
             "after_row": after_row,
         }
         self.stats = ReaderStats()
@@ -174,11 +176,11 @@ class SheetSource:
         return self.line_count if self.format == "csv" else self.declared_rows
 
 
-def _count_lines(path: Path) -> int:
+def _count_lines(path: Path, end: bytes) -> int:
     count = 0
     with open(path, "rb") as handle:
         while block := handle.read(1 << 20):
-            count += block.count(b"\n")
+            count += block.count(end)
     return count
 
 
@@ -235,7 +237,8 @@ def open_sheet(path: Path | str, *, limits: SheetLimits | None = None) -> SheetS
         delimiter = ","
     if text.lstrip().startswith(("<", "%PDF", "{")):
         raise UnreadableFile(refusal_message("not_a_sheet", {}), "not_a_sheet")
-    lines = _count_lines(path)
+    cr_lines = b"\r" in head and b"\n" not in head
+    lines = _count_lines(path, b"\r" if cr_lines else b"\n")
     # Refused before a row is read (a record spanning lines makes the count only an upper bound).
     if lines > limits.max_rows:
         params = {"limit": limits.max_rows}
@@ -246,6 +249,7 @@ def open_sheet(path: Path | str, *, limits: SheetLimits | None = None) -> SheetS
         limits=limits,
         encoding=encoding,
         delimiter=delimiter,
+        cr_lines=cr_lines,
         line_count=lines,
     )
 

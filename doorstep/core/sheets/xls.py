@@ -133,10 +133,10 @@ def _declared_cells(stream: bytes, at: int, length: int, limits: SheetLimits) ->
         first_row, last_row, first_column, last_column = struct.unpack_from("<HHHH", stream, at)
     else:
         raise SheetRefused("damaged")
-    if last_row > limits.max_rows:
-        raise SheetRefused("too_many_rows", limit=limits.max_rows)
     if last_column > limits.max_columns:
         raise SheetRefused("too_many_columns", limit=limits.max_columns)
+    if last_row > limits.max_rows:
+        raise SheetRefused("too_many_rows", limit=limits.max_rows)
     if first_column > 0xFF or last_column < first_column:
         first_column = 0
     return max(0, last_row - first_row) * max(0, last_column - first_column)
