@@ -323,3 +323,17 @@ def test_refusals_name_the_declared_range_and_the_zip_ratio(tmp_path):
     ]:
         with pytest.raises(UnreadableFile, match=expected):
             new_rows(path)
+
+
+def test_a_large_shared_strings_table_is_counted_before_it_is_parsed(tmp_path, monkeypatch):
+    from doorstep.core.sheets import xlsx
+    from doorstep.core.sheets.limits import SheetLimits
+    from doorstep.core.sheets.problems import SheetRefused
+
+    path = hostile.huge_shared_strings(tmp_path / "many.xlsx", 50, declared=0)
+    parsed = []
+    monkeypatch.setattr(xlsx, "_COUNT_STRINGS_ABOVE", 0)  # count even this small one
+    monkeypatch.setattr(xlsx.SharedStrings, "_make_parser", lambda self: parsed.append(1))
+    with pytest.raises(SheetRefused) as refused:
+        list(xlsx.XlsxReader(str(path), SheetLimits(max_shared_strings=20)).rows())
+    assert refused.value.code == "too_many_strings" and parsed == []

@@ -49,6 +49,7 @@ _SHEET_KINDS = {
 }
 _REF = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})")
 _ASCII_SPACE = " \t\r\n"
+_COUNT_STRINGS_ABOVE = 64 * 1024 * 1024
 # Built-in number formats that show a date or time. 14–22, 45–47 as python-calamine; 27–36 and
 # 50–58 are the East Asian date formats (年月日) of Chinese Excel, which it reads as numbers.
 _BUILTIN_KINDS = {n: DATETIME for n in (*range(14, 23), 45, 47, *range(27, 37), *range(50, 59))}
@@ -97,8 +98,21 @@ class SharedStrings:
         self._chunks: Iterator[bytes] = iter(())
         self._done = name is None
         if name is not None:
+            if book.parts[name].file_size > _COUNT_STRINGS_ABOVE:
+                self._count(book, name)
             self._chunks = read_chunks(book.open(name), 1 << 16)
             self._parser = self._make_parser()
+
+    def _count(self, book: ZippedWorkbook, name: str) -> None:
+        """A large table is counted before it is parsed (bytes.count runs at the speed of the
+        unzipping; parsing eight million strings would take half a minute to refuse them)."""
+        count = 0
+        with book.open(name) as stream:
+            for chunk in read_chunks(stream):
+                count += chunk.count(b"si>") // 2 + chunk.count(b"si/>")
+                if count > self.limits.max_shared_strings:
+                    raise SheetRefused("too_many_strings", limit=self.limits.max_shared_strings)
+        book.unpacked -= book.parts[name].file_size  # counted once, when it is read for real
 
     def _make_parser(self):
         parser = secure_parser()
