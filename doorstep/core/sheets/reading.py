@@ -21,10 +21,11 @@ from django.utils.translation import gettext as _
 from .cells import column_letters
 from .limits import SheetLimits
 from .problems import RowProblem, SheetRefused, SheetRow
-from .sandbox import ReaderStats, ReaderUnavailable, read_rows
+from .sandbox import AHEAD_BYTES, ReaderStats, ReaderUnavailable, read_rows
 
 logger = logging.getLogger(__name__)
 
+HEAD_AHEAD_BYTES = 256 * 1024  # a column check reads a dozen rows: buffer little beyond them
 _ZIP = b"PK\x03\x04"
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
@@ -134,7 +135,7 @@ class SheetSource:
         """The sheet's last row as the file declares it, once the reading has started."""
         return self.stats.declared_rows
 
-    def rows(self, *, after_row: int = 0) -> Iterator[SheetRow]:
+    def rows(self, *, after_row: int = 0, ahead_bytes: int = AHEAD_BYTES) -> Iterator[SheetRow]:
         """Every row with a non-empty cell (after `after_row`), its problem as a sentence.
         UnreadableFile when the file is refused, part-way or before the first row."""
         request = {
@@ -147,7 +148,7 @@ class SheetSource:
         }
         self.stats = ReaderStats()
         try:
-            for row in read_rows(request, self.limits, self.stats):
+            for row in read_rows(request, self.limits, self.stats, ahead_bytes=ahead_bytes):
                 if row.problem is None:
                     yield row
                 else:
@@ -257,7 +258,7 @@ def open_sheet(path: Path | str, *, limits: SheetLimits | None = None) -> SheetS
 def read_head(source: SheetSource, limit: int = 12) -> list[SheetRow]:
     """The first `limit` rows with content; the reading process ends as soon as they are in."""
     rows: list[SheetRow] = []
-    iterator = source.rows()
+    iterator = source.rows(ahead_bytes=HEAD_AHEAD_BYTES)
     try:
         for row in iterator:
             rows.append(row)

@@ -17,11 +17,12 @@ import io
 import json
 import os
 import pickle
-import select
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from .limits import SheetLimits
 from .problems import RowProblem, SheetRefused, SheetRow
 
 MAX_FRAME = 64 * 1024 * 1024
+AHEAD_BYTES = 16 * 1024 * 1024  # rows read ahead of the caller, pickled (a few 100,000 rows)
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
 _BOOT = (
     "import sys; sys.path.insert(0, {root!r}); from doorstep.core.sheets.child import main; main()"
@@ -68,11 +70,16 @@ class ReaderStats:
 
 
 def read_rows(
-    request: dict, limits: SheetLimits, stats: ReaderStats | None = None
+    request: dict,
+    limits: SheetLimits,
+    stats: ReaderStats | None = None,
+    *,
+    ahead_bytes: int = AHEAD_BYTES,
 ) -> Iterator[SheetRow]:
     """Rows from a reading process for `request` (path, format, encoding, delimiter, after_row);
     SheetRefused when the file is refused, ReaderUnavailable when no process could start. Closing
-    the iterator early ends the process."""
+    the iterator early ends the process. Up to `ahead_bytes` of rows are read ahead of the
+    caller (little for a caller that wants a few rows)."""
     stats = stats if stats is not None else ReaderStats()
     started = time.monotonic()
     try:
@@ -87,6 +94,7 @@ def read_rows(
         )
     except OSError as error:
         raise ReaderUnavailable(str(error)) from None
+    pump: _Pump | None = None
     try:
         assert process.stdin is not None and process.stdout is not None
         try:
@@ -95,8 +103,9 @@ def read_rows(
             process.stdin.close()
         except BrokenPipeError:
             pass  # it died at once; its exit status says why below
-        frames = _Frames(process.stdout.fileno(), limits.timeout_seconds)
-        for kind, body in frames:
+        pump = _Pump(process.stdout, ahead_bytes)
+        pump.start()
+        for kind, body in pump.frames_within(limits.timeout_seconds):
             if kind == b"R":
                 batch = _RowsUnpickler(io.BytesIO(body)).load()
                 stats.rows += len(batch)
@@ -122,6 +131,10 @@ def read_rows(
         raise SheetRefused("damaged") from None
     finally:
         _end(process, stats, started, kill=True)
+        if pump is not None:
+            pump.stop()
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def _limits_dict(limits: SheetLimits) -> dict:
@@ -135,9 +148,8 @@ def _death_reason(status: int | None) -> str:
 
 
 def _end(process: subprocess.Popen, stats: ReaderStats, started: float, *, kill: bool) -> None:
-    for stream in (process.stdout, process.stdin):
-        if stream is not None and not stream.closed and kill:
-            stream.close()
+    if process.stdin is not None and not process.stdin.closed:
+        process.stdin.close()
     if process.returncode is not None:
         return
     if kill:
@@ -159,38 +171,71 @@ class _Timeout(Exception):
     pass
 
 
-class _Frames:
-    """Frames read from a pipe, each within `timeout` seconds of asking for it."""
+class _Pump(threading.Thread):
+    """Takes the reading process's frames off the pipe as they come, into a buffer of at most
+    AHEAD_BYTES: the reading process goes on parsing while the caller works on the rows it has
+    (a pipe holds 64 KB, and without this the two would take turns instead of overlapping).
+    Only bytes move here; rows are unpickled by the caller."""
 
-    def __init__(self, fd: int, timeout: float):
-        self.fd, self.timeout = fd, timeout
-        self.buffer = bytearray()
-        self.poll = select.poll()
-        self.poll.register(fd, select.POLLIN | select.POLLHUP)
+    def __init__(self, stream, ahead_bytes: int) -> None:
+        super().__init__(daemon=True, name="sheet-reader-pump")
+        self.stream, self.ahead_bytes = stream, ahead_bytes
+        self.frames: deque[tuple[bytes, bytes]] = deque()
+        self.size = 0
+        self.finished = self.closed = False
+        self.too_large = False
+        self.ready = threading.Condition()
 
-    def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
+    def run(self) -> None:
+        read = self.stream.read
+        try:
+            while True:
+                head = read(FRAME.size)
+                if len(head) < FRAME.size:
+                    return
+                length, kind = FRAME.unpack(head)
+                if length > MAX_FRAME:
+                    self.too_large = True
+                    return
+                body = read(length)
+                if len(body) < length:
+                    return
+                with self.ready:
+                    while self.size > self.ahead_bytes and not self.closed:
+                        self.ready.wait()
+                    if self.closed:
+                        return
+                    self.frames.append((bytes([kind]), body))
+                    self.size += len(body)
+                    self.ready.notify_all()
+        except (OSError, ValueError):
+            return  # the pipe was closed under us: the caller is done
+        finally:
+            with self.ready:
+                self.finished = True
+                self.ready.notify_all()
+
+    def frames_within(self, timeout: float) -> Iterator[tuple[bytes, bytes]]:
+        """Each frame as it comes, within `timeout` seconds of asking for it."""
         while True:
-            head = self._take(FRAME.size)
-            if head is None:
-                return
-            length, kind = FRAME.unpack(head)
-            if length > MAX_FRAME:
-                raise SheetRefused("memory")
-            body = self._take(length)
-            if body is None:
-                return
-            yield bytes([kind]), body
+            deadline = time.monotonic() + timeout
+            with self.ready:
+                while not self.frames:
+                    if self.finished:
+                        if self.too_large:
+                            raise SheetRefused("memory")
+                        return
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise _Timeout
+                    self.ready.wait(left)
+                frame = self.frames.popleft()
+                self.size -= len(frame[1])
+                self.ready.notify_all()
+            yield frame
 
-    def _take(self, size: int) -> bytes | None:
-        deadline = time.monotonic() + self.timeout
-        while len(self.buffer) < size:
-            left = deadline - time.monotonic()
-            if left <= 0 or not self.poll.poll(left * 1000):
-                raise _Timeout
-            chunk = os.read(self.fd, max(1 << 20, size - len(self.buffer)))
-            if not chunk:
-                return None
-            self.buffer += chunk
-        taken = bytes(self.buffer[:size])
-        del self.buffer[:size]
-        return taken
+    def stop(self) -> None:
+        with self.ready:
+            self.closed = True
+            self.ready.notify_all()
+        self.join(timeout=10)
