@@ -9,7 +9,6 @@ from enum import StrEnum
 from pathlib import Path
 
 from axes.handlers.proxy import AxesProxyHandler
-from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -24,7 +23,7 @@ from doorstep.areas.models import Area
 from doorstep.areas.selectors import areas_visible_to
 from doorstep.core.services import audit_write
 from doorstep.core.sheets.headers import header_columns
-from doorstep.core.sheets.reading import UnreadableFile, open_sheet, sheet_limits
+from doorstep.core.sheets.reading import UnreadableFile, open_sheet, small_sheet_limits
 from doorstep.core.text import clean_text, compact_text
 from doorstep.registry.validation import FieldError, validate_phone
 
@@ -87,7 +86,7 @@ def users_import(*, admin: User, path: Path, request=None) -> UserImportResult:
     gets a random first password, shown once to the admin; every row is created or rejected."""
     if not may_manage_users(admin):
         raise PermissionDenied
-    source = open_sheet(path, limits=sheet_limits(max_rows=settings.SHEET_MAX_ROWS_SMALL))
+    source = open_sheet(path, limits=small_sheet_limits())
     rows = list(source.rows())
     found = header_columns([row.cells for row in rows], USER_COLUMNS, {"username", "role"})
     if found is None:

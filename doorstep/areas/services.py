@@ -3,12 +3,11 @@
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from doorstep.core.sheets.headers import header_columns
-from doorstep.core.sheets.reading import UnreadableFile, open_sheet, sheet_limits
+from doorstep.core.sheets.reading import UnreadableFile, open_sheet, small_sheet_limits
 from doorstep.core.text import clean_text, compact_text
 
 from .models import Area, AreaLevel
@@ -68,7 +67,7 @@ def areas_import(*, path: Path) -> AreaImportResult:
     Existing codes are updated (name); a code whose level or parent would change is rejected,
     since households and users hang below it.
     """
-    source = open_sheet(path, limits=sheet_limits(max_rows=settings.SHEET_MAX_ROWS_SMALL))
+    source = open_sheet(path, limits=small_sheet_limits())
     rows = list(source.rows())
     found = header_columns([row.cells for row in rows], AREA_COLUMNS, {"code", "name", "level"})
     if found is None:

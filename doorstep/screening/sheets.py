@@ -19,12 +19,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from doorstep.core.sheets.reading import UnreadableFile, open_sheet, sheet_limits
+from doorstep.core.sheets.reading import UnreadableFile, open_sheet, small_sheet_limits
 from doorstep.core.sheets.writing import new_workbook, write_cell, write_cells
 from doorstep.registry.models import Person, PersonStatus
 
@@ -211,7 +210,7 @@ def _cell(value) -> str:
 def read_sheet_rows(path: Path) -> list[SheetRow]:
     """The rows below the header row, keyed by column name; UnreadableFile when the file is
     not a visit sheet (or the sheet reader refuses it)."""
-    source = open_sheet(path, limits=sheet_limits(max_rows=settings.SHEET_MAX_ROWS_SMALL))
+    source = open_sheet(path, limits=small_sheet_limits())
     header, rows = None, []
     for number, raw, problem in source.rows():
         cells = [_cell(c) for c in raw]

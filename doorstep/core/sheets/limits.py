@@ -18,7 +18,7 @@ class SheetLimits:
     cpu_seconds: int = 900  # RLIMIT_CPU of the reading process
     timeout_seconds: float = 60.0  # longest wait for the next rows from the reading process
 
-    def narrowed(self, **changes) -> "SheetLimits":
+    def replaced(self, **changes) -> "SheetLimits":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def to_json(self) -> str:

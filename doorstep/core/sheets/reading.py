@@ -49,9 +49,15 @@ class UnreadableFile(ValueError):
         self.code = code
 
 
-def sheet_limits(**narrowed) -> SheetLimits:
-    """The configured limits, with some made tighter for one kind of upload."""
-    return SheetLimits.from_dict(settings.SHEET_LIMITS).narrowed(**narrowed)
+def sheet_limits(**changes) -> SheetLimits:
+    """The configured limits, with `changes` (the tests loosen or tighten them)."""
+    return SheetLimits.from_dict(settings.SHEET_LIMITS).replaced(**changes)
+
+
+def small_sheet_limits() -> SheetLimits:
+    """For the sheets read whole into memory (accounts, areas, a visit sheet): fewer rows."""
+    limits = sheet_limits()
+    return limits.replaced(max_rows=min(limits.max_rows, settings.SHEET_MAX_ROWS_SMALL))
 
 
 def _mb(size: int) -> str:
