@@ -24,6 +24,7 @@ def main() -> int:
         ["search_roster.py", "--persons", persons, "--db", "both"],
         ["sweep.py", "--persons", persons, "--db", "sqlite"],
         ["sweep.py", "--persons", persons, "--db", "postgres"],
+        ["hostile_files.py"],
     ]
     failed = 0
     for step in steps:

@@ -97,3 +97,18 @@ def test_log_lines_are_read_as_the_console_writes_them_tracebacks_included():
         handler.handle(_record("import failed", exc_info=sys.exc_info()))
     # The scrub filter rewrites the traceback too: the number in the exception is masked.
     assert recorder.records_read == 2 and recorder.violations == []
+
+
+def test_numbers_written_in_groups_with_dashes_or_full_width_are_found_too():
+    number = unique_id_number()
+    wide = number.translate(str.maketrans("0123456789X", "０１２３４５６７８９Ｘ"))
+    page = (
+        f"<td>{number[:6]} {number[6:14]} {number[14:]}</td><td>{wide}</td>"
+        "<td>180-3070-3945</td><td>+86 139 1234 5678</td><td>户号 500109001001010001</td>"
+    )
+    recorder = _check(HttpResponse(page))
+    assert sorted(v.kind for v in recorder.violations) == ["ID number"] * 2 + ["mobile"] * 2
+    assert number not in str(recorder.violations) and "3070-3945" not in str(recorder.violations)
+    # the same numbers sent by the request come back as its echo, in any of their forms
+    echoed = _check(HttpResponse(f"<input value='{wide}'>"), q=number)
+    assert echoed.violations == [] and echoed.echoes_allowed == 1

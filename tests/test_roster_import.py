@@ -7,8 +7,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from python_calamine import CalamineWorkbook
 from stdnum.cn import ric
 
+from doorstep.core.sheets.reading import UnreadableFile
 from doorstep.imports.models import ImportJob
-from doorstep.imports.readers import UnreadableFile
 from doorstep.imports.reports import rejections_workbook
 from doorstep.imports.services import (
     roster_import_create,

@@ -22,9 +22,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from doorstep.areas.models import Area
 from doorstep.areas.selectors import areas_visible_to
 from doorstep.core.services import audit_write
+from doorstep.core.sheets.headers import header_columns
+from doorstep.core.sheets.reading import UnreadableFile, open_sheet, small_sheet_limits
 from doorstep.core.text import clean_text, compact_text
-from doorstep.imports.columns import normalize_header
-from doorstep.imports.readers import UnreadableFile, open_sheet
 from doorstep.registry.validation import FieldError, validate_phone
 
 from .models import AREA_ROLE_LEVELS, ROSTER_MANAGER_ROLES, ApiToken, Role, User
@@ -86,18 +86,24 @@ def users_import(*, admin: User, path: Path, request=None) -> UserImportResult:
     gets a random first password, shown once to the admin; every row is created or rejected."""
     if not may_manage_users(admin):
         raise PermissionDenied
-    source = open_sheet(path)
+    source = open_sheet(path, limits=small_sheet_limits())
     rows = list(source.rows())
-    header_index, columns = _user_header(rows)
+    found = header_columns([row.cells for row in rows], USER_COLUMNS, {"username", "role"})
+    if found is None:
+        raise UnreadableFile(_("no header row with username and role found"))
+    header_index, columns = found
     visible = areas_visible_to(admin)
     result = UserImportResult()
     seen: set[str] = set()
-    for row_number, cells in enumerate(rows[header_index + 1 :], start=header_index + 2):
+    for row_number, cells, problem in rows[header_index + 1 :]:
 
         def cell(name, cells=cells):
             i = columns.get(name)
             return cells[i] if i is not None and i < len(cells) else ""
 
+        if problem:  # the sheet reader's reason (a cell too long, not text): nothing is made
+            result.rejected.append((row_number, problem))
+            continue
         username = compact_text(cell("username"))
         if not any(clean_text(c) for c in cells):
             continue
@@ -148,19 +154,6 @@ def _user_from_row(*, username, full_name, role_text, area_code, phone_raw, visi
     user.save()
     seen.add(username)
     return user, password
-
-
-def _user_header(rows):
-    for index, row in enumerate(rows[:10]):
-        columns = {}
-        for i, value in enumerate(row):
-            header = normalize_header(value)
-            for name, variants in USER_COLUMNS.items():
-                if header in variants and name not in columns:
-                    columns[name] = i
-        if {"username", "role"} <= set(columns):
-            return index, columns
-    raise UnreadableFile(_("no header row with username and role found"))
 
 
 # A token is a credential of its own: for a user who must log in with two factors it is made

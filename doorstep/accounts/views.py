@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
 from doorstep.core.middleware import public_view
-from doorstep.imports.readers import UnreadableFile
+from doorstep.core.sheets.reading import UnreadableFile
 
 from .forms import TwoFactorCodeForm
 from .selectors import totp_device_confirmed, two_factor_required, two_factor_verified

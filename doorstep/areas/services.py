@@ -6,9 +6,9 @@ from pathlib import Path
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from doorstep.core.sheets.headers import header_columns
+from doorstep.core.sheets.reading import UnreadableFile, open_sheet, small_sheet_limits
 from doorstep.core.text import clean_text, compact_text
-from doorstep.imports.columns import normalize_header
-from doorstep.imports.readers import UnreadableFile, open_sheet
 
 from .models import Area, AreaLevel
 
@@ -67,17 +67,23 @@ def areas_import(*, path: Path) -> AreaImportResult:
     Existing codes are updated (name); a code whose level or parent would change is rejected,
     since households and users hang below it.
     """
-    source = open_sheet(path)
+    source = open_sheet(path, limits=small_sheet_limits())
     rows = list(source.rows())
-    header_index, columns = _area_header(rows)
+    found = header_columns([row.cells for row in rows], AREA_COLUMNS, {"code", "name", "level"})
+    if found is None:
+        raise UnreadableFile(_("no header row with code, name and level found"))
+    header_index, columns = found
     result = AreaImportResult()
     pending: dict[str, tuple[int, str, int, str]] = {}
-    for row_number, cells in enumerate(rows[header_index + 1 :], start=header_index + 2):
+    for row_number, cells, problem in rows[header_index + 1 :]:
 
         def cell(name, cells=cells):
             i = columns.get(name)
             return cells[i] if i is not None and i < len(cells) else ""
 
+        if problem:  # the sheet reader's reason (a cell too long, not text)
+            result.rejected.append((row_number, problem))
+            continue
         code, name = compact_text(cell("code")), clean_text(cell("name"))
         level = parse_level(clean_text(cell("level")))
         parent_code = compact_text(cell("parent_code"))
@@ -131,16 +137,3 @@ def areas_import(*, path: Path) -> AreaImportResult:
                 result.unchanged += 1
     result.rejected.sort()
     return result
-
-
-def _area_header(rows: list[list]) -> tuple[int, dict[str, int]]:
-    for index, row in enumerate(rows[:10]):
-        columns: dict[str, int] = {}
-        for i, cellvalue in enumerate(row):
-            header = normalize_header(cellvalue)
-            for name, variants in AREA_COLUMNS.items():
-                if header in variants and name not in columns:
-                    columns[name] = i
-        if {"code", "name", "level"} <= set(columns):
-            return index, columns
-    raise UnreadableFile(_("no header row with code, name and level found"))

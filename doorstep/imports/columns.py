@@ -1,14 +1,13 @@
 """Recognising roster columns from the headers people actually write."""
 
-import re
 from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
 
-from doorstep.core.text import clean_text
+from doorstep.core.sheets.headers import normalize_header
 
 # field → header variants, most specific first. Matching is on the header with spaces, asterisks
-# (required markers) and bracketed notes removed.
+# (required markers) and bracketed notes removed (core.sheets.headers.normalize_header).
 ROSTER_FIELDS: dict[str, tuple[str, ...]] = {
     "household_number": (
         "户号",
@@ -78,12 +77,6 @@ FIELD_LABELS = {
     "household_kind": _("household kind"),
     "residency": _("residency"),
 }
-
-_NOISE = re.compile(r"[\s*＊:：]|[(（\[【].*?[)）\]】]")
-
-
-def normalize_header(cell: object) -> str:
-    return _NOISE.sub("", clean_text(cell)).lower()
 
 
 def field_for_header(cell: object) -> str | None:

@@ -46,6 +46,9 @@ class ImportJob(models.Model):
     header_row = models.PositiveIntegerField(default=1)  # 1-based row number in the file
     header = models.JSONField(default=list)  # the header cells, as text
     mapping = models.JSONField(default=dict)  # {"column index": "field"}
+    # The first rows after the header as the column check shows them: taken once at upload,
+    # bounded and masked (imports/preview.py), so the page never parses the file again.
+    preview = models.JSONField(default=list, blank=True)
     status = models.CharField(
         max_length=16, choices=ImportStatus.choices, default=ImportStatus.UPLOADED
     )
@@ -57,6 +60,9 @@ class ImportJob(models.Model):
     unchanged_count = models.PositiveIntegerField(default=0)
     rejected_count = models.PositiveIntegerField(default=0)
     error_message = models.TextField(blank=True)
+    # Failed for a reason of the file itself (refused by the reader's limits, damaged): resuming
+    # would only fail again, so the job is not offered for it.
+    failure_is_final = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -26,6 +26,7 @@ from doorstep.areas.models import Area, AreaLevel
 from doorstep.areas.selectors import grid_lookup_under
 from doorstep.core.bulk import insert_rows
 from doorstep.core.db import in_values_q
+from doorstep.core.sheets.problems import SheetRow
 from doorstep.core.text import clean_text
 from doorstep.registry.models import (
     Household,
@@ -520,20 +521,22 @@ class RosterImporter:
             RecordChange.objects.bulk_create(history)
 
     # -- the run -----------------------------------------------------------------------------
-    def run(self, rows: Iterable[tuple[int, list]], on_progress: Callable[[ImportJob], None]):
+    def run(self, rows: Iterable[SheetRow], on_progress: Callable[[ImportJob], None]):
         batch_size = settings.ROSTER_IMPORT_CHUNK_ROWS
-        iterator: Iterator[tuple[int, list]] = iter(rows)
+        iterator: Iterator[SheetRow] = iter(rows)
         while batch := list(islice(iterator, batch_size)):
             self._run_batch(batch)
             on_progress(self.job)
 
-    def _run_batch(self, batch: list[tuple[int, list]]) -> None:
+    def _run_batch(self, batch: list[SheetRow]) -> None:
         result = BatchResult()
         plans: list[RowPlan] = []
         seen: dict = {}
-        self.batch_cells = dict(batch)
-        for row_number, cells in batch:
+        self.batch_cells = {row.number: row.cells for row in batch}
+        for row_number, cells, problem in batch:
             try:
+                if problem:  # the reader's reason: a cell too long, not text, a NUL
+                    raise RowRejected(problem)
                 plans.append(self.prepare(row_number, cells, seen))
             except RowRejected as rejected:
                 result.rejections.append(

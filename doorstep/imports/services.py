@@ -21,10 +21,12 @@ from django.utils.translation import gettext as _
 from doorstep.areas.models import Area, AreaLevel
 from doorstep.areas.selectors import areas_visible_to
 from doorstep.core.services import audit_write
+from doorstep.core.sheets.problems import SheetRow
+from doorstep.core.sheets.reading import SheetSource, UnreadableFile, open_sheet, read_head
 
 from .columns import FIELD_LABELS, ROSTER_FIELDS, find_header, missing_required
 from .models import ImportJob, ImportKind, ImportStatus
-from .readers import UnreadableFile, open_sheet, read_head
+from .preview import header_cells, preview_rows
 from .selectors import import_job_interrupted, import_runner_id
 
 logger = logging.getLogger(__name__)
@@ -63,25 +65,28 @@ def roster_import_create(
     stream: BinaryIO,
     original_name: str,
     request=None,
-    run_here: bool = False,
 ) -> ImportJob:
     """Store the file, find its header row and propose a column mapping; nothing is imported yet.
 
-    Raises UnreadableFile for an empty or non-spreadsheet file, ValidationError when required
-    columns are missing (before anything is written to the roster). `run_here`: the caller runs
-    the import in this same process next, so a parsed workbook is kept for it.
+    Raises UnreadableFile for a file the sheet reader refuses (empty, not a spreadsheet, past its
+    limits), ValidationError when required columns are missing (before anything is written to
+    the roster). The first rows after the header are kept on the job, masked, for the column
+    check.
     """
     _check_may_import_into(user, area)
     path, sha256, size = _store_file(stream=stream, original_name=original_name)
     try:
         source = open_sheet(path)
-        if run_here:
-            source.keep_parsed_sheet()
         head = read_head(source)
-        guess = find_header(head)
+        guess = find_header([row.cells for row in head])
         if guess is None:
             raise ValidationError(
                 _("no header row found in the first 10 rows: a column named 姓名 (name) is needed")
+            )
+        header = head[guess.row_index]
+        if header.problem:
+            raise UnreadableFile(
+                _("the header row cannot be read: %(problem)s") % {"problem": header.problem}
             )
     except (UnreadableFile, ValidationError):
         # A refused upload leaves nothing behind: the file may hold personal data.
@@ -97,9 +102,10 @@ def roster_import_create(
         file_sha256=sha256,
         file_size=size,
         file_format=source.format,
-        header_row=guess.row_index + 1,
-        header=[str(c) if c is not None else "" for c in head[guess.row_index]],
+        header_row=header.number,
+        header=header_cells(header.cells),
         mapping={str(i): f for i, f in guess.mapping.items()},
+        preview=preview_rows(head[guess.row_index + 1 :], guess.mapping),
     )
     audit_write(
         user=user,
@@ -155,15 +161,12 @@ def roster_import_start(*, user, job: ImportJob, enqueue: bool = True) -> Import
     return job
 
 
-def _data_rows(job: ImportJob, source) -> Iterator[tuple[int, list]]:
-    for row_number, cells in enumerate(source.rows(), start=1):
-        if row_number <= job.header_row or row_number <= job.last_row_committed:
-            continue
-        # Blank lines are not rows (cells that are empty, or only spaces). any(cells) settles
-        # almost every row on its first cell.
-        if not any(cells) or not any(str(c).strip() for c in cells if c):
-            continue
-        yield row_number, cells
+def _data_rows(job: ImportJob, source: SheetSource) -> Iterator[SheetRow]:
+    for row in source.rows(after_row=max(job.header_row, job.last_row_committed)):
+        # Rows of spaces only are not rows; a row the reader could not use is (it is rejected
+        # with the reader's reason). any(cells) settles almost every row on its first cell.
+        if row.problem or (any(row.cells) and any(str(c).strip() for c in row.cells if c)):
+            yield row
 
 
 def roster_import_run(
@@ -195,19 +198,26 @@ def roster_import_run(
             importer = RosterImporter(job)
 
             def progress(current: ImportJob) -> None:
-                if not current.rows_total and source.height:  # a workbook, now parsed
-                    current.rows_total = max(0, source.height - job.header_row)
+                if not current.rows_total and source.declared_rows:  # a workbook's dimension
+                    current.rows_total = max(0, source.declared_rows - job.header_row)
                     ours.update(rows_total=current.rows_total)
                 if on_progress is not None:
                     on_progress(current)
 
-            importer.run(_data_rows(job, source), progress)
+            rows = _data_rows(job, source)
+            try:
+                importer.run(rows, progress)
+            finally:
+                rows.close()  # ends the reading process now, whatever stopped the run
     except ImportTakenOver:
         logger.warning("import %s: resumed by another runner; this run stops", job.pk)
         job.refresh_from_db()
         return job
     except (UnreadableFile, OSError) as error:
-        return _fail(job, str(error), runner=me)
+        # The file itself (past the reader's limits, damaged, gone): a resume would only fail
+        # again. The rows committed before are kept.
+        message = str(error) if isinstance(error, UnreadableFile) else _("the file is gone")
+        return _fail(job, message, runner=me, final=True)
     except Exception:
         # The message names the exception only: a traceback may quote row values.
         logger.error("import %s failed:\n%s", job.pk, traceback.format_exc(limit=5))
@@ -280,9 +290,12 @@ def _refresh_planner_statistics() -> None:
     refresh_planner_statistics(Area, Household, Person)
 
 
-def _fail(job: ImportJob, message: str, *, runner: str) -> ImportJob:
+def _fail(job: ImportJob, message: str, *, runner: str, final: bool = False) -> ImportJob:
     ImportJob.objects.filter(pk=job.pk, status=ImportStatus.RUNNING, runner=runner).update(
-        status=ImportStatus.FAILED, error_message=message, finished_at=timezone.now()
+        status=ImportStatus.FAILED,
+        error_message=message,
+        failure_is_final=final,
+        finished_at=timezone.now(),
     )
     job.refresh_from_db()
     return job
@@ -296,8 +309,8 @@ def roster_import_requeue(*, job: ImportJob, user=None, request=None) -> bool:
     """Put a failed or interrupted job back in the queue, to go on after its last committed row.
     False when there is nothing to resume (done, or someone else resumed it first); raises
     ImportStillRunning for a job whose runner is still at work."""
-    if job.status not in (ImportStatus.FAILED, ImportStatus.RUNNING):
-        return False  # done, queued already, or not started: nothing to resume
+    if job.status not in (ImportStatus.FAILED, ImportStatus.RUNNING) or job.failure_is_final:
+        return False  # done, queued, not started, or failed for good: nothing to resume
     if job.status == ImportStatus.RUNNING and not import_job_interrupted(job):
         raise ImportStillRunning(
             _("the import is still running (last progress at row %(row)s)")

@@ -11,14 +11,14 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from doorstep.areas.selectors import areas_visible_to
-from doorstep.core.logging import scrub
 from doorstep.core.purpose import ask_purpose, export_purpose
 from doorstep.core.services import audit_write
+from doorstep.core.sheets.reading import UnreadableFile
 
 from . import services
 from .columns import FIELD_LABELS
 from .models import ImportStatus
-from .readers import UnreadableFile, open_sheet, read_head
+from .preview import PREVIEW_COLUMNS, remasked
 from .reports import rejections_workbook
 from .selectors import (
     Interruption,
@@ -76,15 +76,9 @@ def job_view(request, job_id):
     job = access_import_job(request.user, job_id)
     if job.status != ImportStatus.UPLOADED:
         return render(request, "imports/job_progress.html", _progress_context(job))
-    preview = []
-    try:
-        head = read_head(open_sheet(job.stored_path), limit=job.header_row + 8)
-        # The preview is for checking columns, not reading people: long numbers are masked.
-        preview = [
-            [scrub(str(c)) if c is not None else "" for c in row] for row in head[job.header_row :]
-        ]
-    except UnreadableFile as error:
-        job.error_message = str(error)
+    # Taken and masked at upload; masked again for the mapping as it stands now.
+    mapping = {int(i): f for i, f in job.mapping.items()}
+    preview = remasked(job.preview, mapping)
     columns = [
         {"index": i, "header": h, "field": job.mapping.get(str(i), "")}
         for i, h in enumerate(job.header)
@@ -96,6 +90,7 @@ def job_view(request, job_id):
             "job": job,
             "columns": columns,
             "preview": preview,
+            "preview_columns": columns[:PREVIEW_COLUMNS],
             "fields": list(FIELD_LABELS.items()),
             "problems": services.mapping_problems(job),
         },
@@ -144,7 +139,8 @@ def _progress_context(job) -> dict:
         "interrupted": bool(interruption),
         "process_gone": interruption == Interruption.PROCESS_GONE,
         "silent_minutes": max(1, settings.IMPORT_STALE_AFTER_SECONDS // 60),
-        "resumable": bool(interruption) or job.status == ImportStatus.FAILED,
+        "resumable": (bool(interruption) or job.status == ImportStatus.FAILED)
+        and not job.failure_is_final,
     }
 
 

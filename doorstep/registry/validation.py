@@ -203,3 +203,67 @@ def validate_birth_date(value: datetime.date | None, *, on: datetime.date | None
     if value is not None and value > (on or today()):
         raise FieldError("birth_date", _("birth date is in the future"))
     return value
+
+
+_MOBILE_SHAPE = re.compile(r"1[3-9]\d{9}")
+
+
+def personal_number_in(raw: object) -> tuple[str, str] | None:
+    """("id_number" or "phone", the number) when this cell, once the importer has normalised it
+    (normalize_id_number, normalize_phone), is a resident ID number (check digit and birth date
+    right) or a mobile number; None otherwise. What every masked view and the leak check take
+    for a personal number, however it was typed: "500103 19630111 2736", full-width digits,
+    "180-3070-3945". A household number or a grid code is neither."""
+    number = normalize_id_number(raw)
+    if (
+        len(number) == 18
+        and _RESIDENT_ID.fullmatch(number)
+        and ric.calc_check_digit(number) == number[-1]
+    ):
+        try:
+            datetime.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+        except ValueError:
+            pass
+        else:
+            return "id_number", number
+    phone = normalize_phone(raw)
+    if len(phone) == 11 and _MOBILE_SHAPE.fullmatch(phone):
+        return "phone", phone
+    return None
+
+
+# A run of digits (half- or full-width) that spaces, dashes or a +86 may split into groups, not
+# glued to a letter or digit on either side: where a personal number may hide in free text.
+_DIGIT = "0-9\uff10-\uff19"
+_SEPARATOR = " \t\u00a0\u3000\\-\uff0d\u2010\u2013\u2014"
+_NUMBER_RUN = re.compile(
+    rf"(?<![{_DIGIT}A-Za-z\uff21-\uff3a\uff41-\uff5a])"
+    rf"(?:[+\uff0b]86[{_SEPARATOR}]{{0,2}})?[{_DIGIT}]"
+    rf"(?:[{_SEPARATOR}]{{0,2}}[{_DIGIT}Xx\uff38\uff58]){{9,}}"
+    rf"(?![{_DIGIT}A-Za-z\uff21-\uff3a\uff41-\uff5a])"
+)
+_GROUP = re.compile(rf"[^{_SEPARATOR}]+")
+
+
+def find_personal_numbers(text: str) -> list[tuple[int, int, str, str]]:
+    """(start, end, kind, number) of every resident ID number and mobile number in free text,
+    written whole or in groups (personal_number_in decides on each run of groups)."""
+    found: list[tuple[int, int, str, str]] = []
+    for run in _NUMBER_RUN.finditer(text):
+        groups = [(g.start() + run.start(), g.end() + run.start()) for g in _GROUP.finditer(run[0])]
+        i = 0
+        while i < len(groups):
+            hit = None
+            for j in range(len(groups) - 1, i - 1, -1):  # the longest run of groups first
+                start, end = groups[i][0], groups[j][1]
+                if end - start > 40:
+                    continue
+                number = personal_number_in(text[start:end])
+                if number is not None:
+                    hit = (start, end, *number)
+                    i = j
+                    break
+            if hit is not None:
+                found.append(hit)
+            i += 1
+    return found

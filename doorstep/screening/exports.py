@@ -7,11 +7,11 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from itertools import islice
 
-import xlsxwriter
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from doorstep.core.masking import mask_id_number, mask_phone
+from doorstep.core.sheets.writing import new_workbook, write_cell, write_cells
 from doorstep.registry.models import Person, PersonStatus
 
 from .models import ProgressState, VisitOutcome
@@ -24,22 +24,16 @@ def write_workbook(sheet_name: str, header: list[str], rows: Iterable[list]) -> 
     """Write `rows` under `header` to a temporary XLSX file: (path, number of data rows)."""
     handle = tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False)  # noqa: SIM115
     handle.close()
-    workbook = xlsxwriter.Workbook(
-        handle.name, {"constant_memory": True, "strings_to_numbers": False}
-    )
+    workbook = new_workbook(handle.name, constant_memory=True)
     sheet = workbook.add_worksheet(sheet_name[:31])
     bold = workbook.add_format({"bold": True, "bg_color": "#EEF2F6"})
-    sheet.write_row(0, 0, header, bold)
+    write_cells(sheet, 0, header, bold)
     sheet.set_column(0, len(header) - 1, 14)
     count = 0
     for count, row in enumerate(rows, start=1):
         for column, value in enumerate(row):
-            if value is None or value == "":
-                continue
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                sheet.write_number(count, column, value)
-            else:
-                sheet.write_string(count, column, str(value))
+            if value != "":
+                write_cell(sheet, count, column, value)
     sheet.freeze_panes(1, 0)
     workbook.close()
     return handle.name, count

@@ -19,12 +19,12 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import xlsxwriter
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from doorstep.imports.readers import UnreadableFile, open_sheet
+from doorstep.core.sheets.reading import UnreadableFile, open_sheet, small_sheet_limits
+from doorstep.core.sheets.writing import new_workbook, write_cell, write_cells
 from doorstep.registry.models import Person, PersonStatus
 
 from .forms import parse_visited_at
@@ -110,17 +110,14 @@ def assignment_rows(assignment: Assignment, progress_rows) -> list[list]:
 
 def template_workbook(assignment: Assignment, rows: list[list]) -> bytes:
     output = io.BytesIO()
-    workbook = xlsxwriter.Workbook(output, {"in_memory": True, "strings_to_numbers": False})
+    workbook = new_workbook(output)
     sheet = workbook.add_worksheet("入户登记")
     head = workbook.add_format({"bold": True, "bg_color": "#EEF2F6", "border": 1})
     text = workbook.add_format({"num_format": "@"})
-    sheet.write_row(0, 0, COLUMNS, head)
+    write_cells(sheet, 0, COLUMNS, head)
     for index, row in enumerate(rows, start=1):
         for column, value in enumerate(row):
-            if isinstance(value, int):
-                sheet.write_number(index, column, value)
-            else:
-                sheet.write_string(index, column, value, text)
+            write_cell(sheet, index, column, value, None if isinstance(value, int) else text)
     widths = [14, 28, 10, 10, 11, 17, 7, 16, 14, 20, 10]
     for column, width in enumerate(widths):
         sheet.set_column(column, column, width, text if column in (0, 5) else None)
@@ -172,6 +169,7 @@ def template_workbook(assignment: Assignment, rows: list[list]) -> bytes:
 class SheetRow:
     number: int  # row number in the file, 1-based as Excel shows it
     values: dict[str, str]
+    problem: str = ""  # why the reader could not use the row (a cell too long, not text)
 
     def get(self, column: str) -> str:
         return self.values.get(column, "")
@@ -211,10 +209,10 @@ def _cell(value) -> str:
 
 def read_sheet_rows(path: Path) -> list[SheetRow]:
     """The rows below the header row, keyed by column name; UnreadableFile when the file is
-    not a visit sheet."""
-    source = open_sheet(path)
+    not a visit sheet (or the sheet reader refuses it)."""
+    source = open_sheet(path, limits=small_sheet_limits())
     header, rows = None, []
-    for number, raw in enumerate(source.rows(), start=1):
+    for number, raw, problem in source.rows():
         cells = [_cell(c) for c in raw]
         if header is None:
             if "户号" in cells and "姓名" in cells:
@@ -222,10 +220,10 @@ def read_sheet_rows(path: Path) -> list[SheetRow]:
             elif number > 10:
                 break
             continue
-        if not any(cells):
+        if not any(cells) and not problem:
             continue
         values = {name: cells[i] if i < len(cells) else "" for name, i in header.items()}
-        rows.append(SheetRow(number=number, values=values))
+        rows.append(SheetRow(number=number, values=values, problem=problem or ""))
     if header is None:
         raise UnreadableFile(_("this is not a visit sheet: no header row with 户号 and 姓名"))
     missing = [c for c in ("结果", "走访时间") if c not in header]
@@ -337,7 +335,10 @@ def visits_from_rows(
         number = row.get("户号")
         groups.setdefault(number, HouseholdGroup(household_number=number)).rows.append(row)
     for number, group in groups.items():
-        if not number:
+        unreadable = next((row for row in group.rows if row.problem), None)
+        if unreadable is not None:
+            _reject(group, unreadable.problem, unreadable)
+        elif not number:
             _reject(group, _("the household number (户号) is missing"))
         elif number not in households:
             _reject(group, _("household %(n)s is not in this assignment") % {"n": number})
@@ -408,17 +409,15 @@ STATUS_LABELS = {
 
 def report_workbook(reports: list[dict]) -> bytes:
     output = io.BytesIO()
-    workbook = xlsxwriter.Workbook(output, {"in_memory": True, "strings_to_numbers": False})
+    workbook = new_workbook(output)
     sheet = workbook.add_worksheet(_("upload report")[:31])
     head = workbook.add_format({"bold": True, "bg_color": "#FDE2E1"})
     header = [_("row in file"), "户号", "姓名", _("result"), _("reason")]
-    sheet.write_row(0, 0, header, head)
+    write_cells(sheet, 0, header, head)
     for index, report in enumerate(reports, start=1):
-        sheet.write_number(index, 0, report["number"])
-        sheet.write_string(index, 1, report["household_number"])
-        sheet.write_string(index, 2, report["name"])
-        sheet.write_string(index, 3, str(STATUS_LABELS.get(report["status"], report["status"])))
-        sheet.write_string(index, 4, report["reason"])
+        status = str(STATUS_LABELS.get(report["status"], report["status"]))
+        values = [report["number"], report["household_number"], report["name"], status]
+        write_cells(sheet, index, [*values, report["reason"]])
     sheet.set_column(1, 2, 14)
     sheet.set_column(3, 3, 16)
     sheet.set_column(4, 4, 60)

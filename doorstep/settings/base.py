@@ -187,6 +187,24 @@ IMPORT_STALE_AFTER_SECONDS = int(os.environ.get("DOORSTEP_IMPORT_STALE_AFTER_SEC
 # A running import's sign of life, also between batches.
 IMPORT_HEARTBEAT_SECONDS = float(os.environ.get("DOORSTEP_IMPORT_HEARTBEAT_SECONDS", "30"))
 
+# Uploaded sheets are read in a separate process under these limits (doorstep/core/sheets).
+# Rows and columns: a district roster of 1,048,576 XLSX rows still fits, ~100 columns is plenty.
+SHEET_LIMITS = {
+    "max_file_bytes": int(os.environ.get("DOORSTEP_SHEET_MAX_FILE_MB", "300")) * 1024 * 1024,
+    "max_rows": int(os.environ.get("DOORSTEP_SHEET_MAX_ROWS", "1048576")),
+    "max_columns": int(os.environ.get("DOORSTEP_SHEET_MAX_COLUMNS", "100")),
+    "max_cell_chars": int(os.environ.get("DOORSTEP_SHEET_MAX_CELL_CHARS", "32767")),
+    "max_unpacked_bytes": int(os.environ.get("DOORSTEP_SHEET_MAX_UNPACKED_MB", "2048"))
+    * 1024
+    * 1024,
+    "max_unpack_ratio": int(os.environ.get("DOORSTEP_SHEET_MAX_UNPACK_RATIO", "100")),
+    "memory_bytes": int(os.environ.get("DOORSTEP_SHEET_READER_MEMORY_MB", "1024")) * 1024 * 1024,
+    "cpu_seconds": int(os.environ.get("DOORSTEP_SHEET_READER_CPU_SECONDS", "900")),
+    "timeout_seconds": float(os.environ.get("DOORSTEP_SHEET_READER_TIMEOUT_SECONDS", "60")),
+}
+# Account, area and visit sheets are read whole into memory: fewer rows than a roster.
+SHEET_MAX_ROWS_SMALL = int(os.environ.get("DOORSTEP_SHEET_MAX_ROWS_SMALL", "50000"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

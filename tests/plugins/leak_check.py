@@ -42,7 +42,16 @@ What counts as a number
   every number of the test district, 500109, created in 1997).
 - Mobile: 1[3-9] and nine digits.
 Both must stand alone (no letter or digit right before or after), so a hex token or a longer
-run of digits is not taken for one.
+run of digits is not taken for one. They are found written whole, and also as the importer reads
+them: "500103 19630111 2736", full-width digits, "180-3070-3945" are the same numbers once its
+own normalisation has folded them (registry.validation.find_personal_numbers, built on
+normalize_id_number / normalize_phone), so a page that shows a number in groups leaks it too.
+
+Formulas
+- Every XLSX response is also read for formula cells (an `<f>` element in any worksheet): the
+  app writes text unless it made a number itself (core/sheets/writing.py), so a formula in a
+  download is a cell an upload or a form turned into one ("=HYPERLINK(…)"). Reported as a
+  violation of its own kind.
 """
 
 from __future__ import annotations
@@ -83,24 +92,42 @@ def mask(value: str) -> str:
 @dataclass(frozen=True)
 class Finding:
     kind: str  # "ID number" or "mobile"
-    value: str
+    value: str  # the number, normalised (what an echo is compared by)
     start: int
     end: int
+    raw: str = ""  # as written in the text, when it was written in groups
 
 
 def find_numbers(text: str) -> list[Finding]:
+    from doorstep.registry.validation import find_personal_numbers
+
     found = [
-        Finding("ID number", m.group(0), m.start(), m.end())
+        Finding("ID number", m.group(0).upper(), m.start(), m.end(), m.group(0))
         for m in _ID_CANDIDATE.finditer(text)
         if is_resident_id(m.group(0))
     ]
-    found += [Finding("mobile", m.group(0), m.start(), m.end()) for m in _MOBILE.finditer(text)]
+    found += [
+        Finding("mobile", m.group(0), m.start(), m.end(), m.group(0))
+        for m in _MOBILE.finditer(text)
+    ]
+    seen = {(f.start, f.end) for f in found}
+    for start, end, kind, number in find_personal_numbers(text):
+        if not any(start <= s and e <= end for s, e in seen):
+            found.append(
+                Finding(
+                    "ID number" if kind == "id_number" else "mobile",
+                    number,
+                    start,
+                    end,
+                    text[start:end],
+                )
+            )
     return found
 
 
 def masked_text(text: str) -> str:
-    for finding in find_numbers(text):
-        text = text.replace(finding.value, mask(finding.value))
+    for finding in sorted(find_numbers(text), key=lambda f: -f.start):
+        text = text[: finding.start] + mask(finding.value) + text[finding.end :]
     return text
 
 
@@ -177,6 +204,22 @@ def _json_strings(value, path="$"):
         yield path, str(value)
 
 
+_FORMULA = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
+
+
+def formula_cells(data: bytes) -> list[str]:
+    """The worksheets of an XLSX that hold a formula cell."""
+    try:
+        book = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        return []
+    return [
+        name
+        for name in book.namelist()
+        if name.startswith("xl/worksheets/") and _FORMULA.search(book.read(name))
+    ]
+
+
 def body_pieces(content_type: str, data: bytes):
     """(where, text) pieces of a response body, each read for numbers on its own."""
     if data[:2] == b"PK" and zipfile.is_zipfile(io.BytesIO(data)):
@@ -244,6 +287,9 @@ def check_response(request, response, recorder: LeakRecorder = RECORDER) -> None
     if url_name:
         source += f" ({url_name})"
     echoes = numbers_sent(request) if recorder.allow_echoes else set()
+    if data[:2] == b"PK":
+        for sheet in formula_cells(data):
+            recorder.add(source=source, where=sheet, kind="formula cell", snippet="<f>")
     for where, text in body_pieces(content_type, data):
         for finding in find_numbers(text):
             if _allowed(url_name, request, text, finding):
@@ -348,13 +394,14 @@ def pytest_terminal_summary(terminalreporter):
     reporter = terminalreporter
     summary = (
         f"leak check: {RECORDER.responses_read} responses and {RECORDER.records_read} log records "
-        f"read, {len(RECORDER.violations)} full ID or mobile numbers outside the allowed places "
+        f"read, {len(RECORDER.violations)} full ID or mobile numbers or formula cells outside "
+        "the allowed places "
         f"({RECORDER.echoes_allowed} echoes of a number the request sent let through)"
     )
     if not RECORDER.violations:
         reporter.write_line(summary)
         return
-    reporter.section("full ID / mobile numbers found (leak_check)", red=True)
+    reporter.section("full ID / mobile numbers or formulas found (leak_check)", red=True)
     for violation in RECORDER.violations:
         reporter.write_line(violation.line())
     reporter.write_line(summary, red=True)

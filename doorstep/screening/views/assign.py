@@ -17,8 +17,8 @@ from doorstep.areas.selectors import area_ancestors, areas_visible_to
 from doorstep.core.db import prefix_q
 from doorstep.core.purpose import ask_purpose, export_purpose
 from doorstep.core.services import audit_write
+from doorstep.core.sheets.reading import UnreadableFile
 from doorstep.core.urlaccess import SCOPED, access
-from doorstep.imports.readers import UnreadableFile
 from doorstep.registry.models import Person
 
 from .. import selectors, services, sheets

@@ -4,7 +4,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from doorstep.areas.services import areas_import
-from doorstep.imports.readers import UnreadableFile
+from doorstep.core.sheets.reading import UnreadableFile
 
 
 class Command(BaseCommand):

@@ -7,8 +7,8 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from doorstep.areas.models import Area
+from doorstep.core.sheets.reading import UnreadableFile
 from doorstep.imports.models import ImportJob, ImportStatus
-from doorstep.imports.readers import UnreadableFile
 from doorstep.imports.services import (
     ImportStillRunning,
     roster_import_create,
@@ -59,7 +59,7 @@ class Command(BaseCommand):
         try:
             with open(path, "rb") as stream:
                 job = roster_import_create(
-                    user=user, area=area, stream=stream, original_name=path.name, run_here=True
+                    user=user, area=area, stream=stream, original_name=path.name
                 )
             roster_import_start(user=user, job=job, enqueue=False)
         except UnreadableFile as error:
