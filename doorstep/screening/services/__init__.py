@@ -10,7 +10,7 @@ from .campaigns import (
     progress_scope_for_area,
     risk_areas_set,
 )
-from .errors import VisitConflict, VisitRejected
+from .errors import VisitConflict, VisitRejected, VisitTaken
 from .selfreport import self_report_lookup, self_report_submit, self_report_token_for
 from .visits import (
     BatchItemResult,
@@ -26,6 +26,7 @@ __all__ = [
     "VisitConflict",
     "VisitInput",
     "VisitRejected",
+    "VisitTaken",
     "assignment_claim",
     "assignment_create",
     "campaign_close",

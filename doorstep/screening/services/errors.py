@@ -19,3 +19,12 @@ class VisitRejected(Exception):
     def __init__(self, message: str, field: str = ""):
         super().__init__(message)
         self.message, self.field = message, field
+
+
+class VisitTaken(Exception):
+    """The client UUID belongs to a visit that another worker recorded, in a household (or
+    campaign) the caller cannot reach (HTTP 409). Nothing of that visit is shown: the UUID the
+    caller sent is all the answer is about."""
+
+    def __init__(self):
+        super().__init__(_("this visit was already recorded by another worker"))

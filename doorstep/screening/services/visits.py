@@ -15,9 +15,10 @@ from django.utils.translation import gettext as _
 
 from doorstep.accounts.models import User
 from doorstep.core.db import sqlite_writer_turn
+from doorstep.core.ratelimit import refusals_left, write_refused
 from doorstep.core.services import audit_write
 from doorstep.registry.models import Household, HouseholdStatus, Person, PersonStatus
-from doorstep.registry.services import person_data_clean
+from doorstep.registry.services import person_data_clean, person_found_at_door
 
 from ..models import (
     Campaign,
@@ -34,7 +35,7 @@ from ..progress import fold_step, progress_refresh, progress_save
 from ..rules import AnswerError, PersonCheckInput, evaluate_flags, validate_check
 from ..selectors import access_progress, progress_visible_to
 from ..tally import tally_of
-from .errors import VisitConflict, VisitRejected
+from .errors import VisitConflict, VisitRejected, VisitTaken
 
 
 def visit_body_hash(payload: dict) -> str:
@@ -60,21 +61,36 @@ class VisitInput:
 
 
 def _existing_visit(
-    client_uuid, digest: str, *, user, campaign: Campaign, token: SelfReportToken | None
+    client_uuid,
+    digest: str,
+    *,
+    user,
+    campaign: Campaign,
+    token: SelfReportToken | None,
+    household_reachable: bool,
 ) -> Visit | None:
-    """The visit already stored under this UUID, if the caller may see it. A UUID used for a
-    household the caller cannot reach looks like any other refusal (404): a known UUID is no key
-    to someone else's visit."""
+    """The visit already stored under this UUID, if the caller may see it.
+
+    A UUID of a visit the caller cannot reach (another worker's household, another campaign) is
+    no key to that visit. When the caller's own household is within reach, the answer is the
+    truth, VisitTaken ("already recorded by another worker"), not "not in your assignment";
+    otherwise it looks like any other refusal (404).
+    """
     visit = Visit.objects.filter(client_uuid=client_uuid).first()
     if visit is None:
         return None
     if visit.campaign_id != campaign.pk:
-        raise Http404
-    if token is not None:
-        if visit.household_id != token.household_id:
-            raise Http404
+        reachable = False
+    elif token is not None:
+        reachable = visit.household_id == token.household_id
     else:
-        access_progress(user, campaign, visit.household_id)
+        reachable = (
+            progress_visible_to(user, campaign).filter(household_id=visit.household_id).exists()
+        )
+    if not reachable:
+        if household_reachable:
+            raise VisitTaken
+        raise Http404
     if visit.body_hash != digest:
         raise VisitConflict(visit)
     return visit
@@ -102,15 +118,37 @@ def visit_record(
     Reading and checking happen before the write transaction, which then holds only the
     inserts and the progress update: on SQLite the write lock is held for as short as it can be.
     """
+    try:
+        return _visit_record(
+            user=user, campaign=campaign, visit=visit, request=request, token=token
+        )
+    except (VisitRejected, VisitConflict, VisitTaken, Http404) as refusal:
+        # Every refused write is audited and counts against the caller's budget of refusals.
+        write_refused(request, reason=_refusal_reason(refusal))
+        raise
+
+
+def _refusal_reason(refusal: Exception) -> str:
+    if isinstance(refusal, VisitRejected):
+        return f"rejected {refusal.field}"
+    return {VisitConflict: "conflict", VisitTaken: "taken"}.get(type(refusal), "not_found")
+
+
+def _visit_record(*, user, campaign, visit: VisitInput, request, token) -> tuple[Visit, bool]:
     digest = visit.digest()
     # A retry is found by the unique client UUID when its insert fails, which keeps the usual
     # case (a new visit) one query shorter. A retry that the checks would now refuse (the
     # campaign closed since, say) still gets its first answer.
     try:
         prepared = _visit_prepare(user=user, campaign=campaign, visit=visit, token=token)
-    except (VisitRejected, Http404):
+    except (VisitRejected, Http404) as refusal:
         existing = _existing_visit(
-            visit.client_uuid, digest, user=user, campaign=campaign, token=token
+            visit.client_uuid,
+            digest,
+            user=user,
+            campaign=campaign,
+            token=token,
+            household_reachable=isinstance(refusal, VisitRejected),
         )
         if existing is not None:
             return existing, False
@@ -120,9 +158,14 @@ def visit_record(
             record = _visit_write(prepared, digest=digest, request=request)
         return record, True
     except IntegrityError:
-        # The UUID is taken: a retry, or the same visit sent twice at once.
+        # The UUID is taken: a retry, the same visit sent twice at once, or another worker's.
         existing = _existing_visit(
-            visit.client_uuid, digest, user=user, campaign=campaign, token=token
+            visit.client_uuid,
+            digest,
+            user=user,
+            campaign=campaign,
+            token=token,
+            household_reachable=True,
         )
         if existing is None:
             raise
@@ -183,13 +226,18 @@ def _visit_prepare(*, user, campaign, visit: VisitInput, token) -> _PreparedVisi
     risk_areas = _risk_area_names()
     checks, seen_persons = [], set()
     for index, check in enumerate(visit.person_checks):
-        person, newcomer = _person_for_check(members, check, index)
-        if person is not None:
-            if person in seen_persons:
+        person, newcomer = _person_for_check(members, check, index, user=user)
+        key = (
+            person
+            if person is not None
+            else (newcomer.get("id_number_held") or newcomer.get("id_number"))
+        )
+        if key is not None:
+            if key in seen_persons:
                 raise VisitRejected(
                     _("the same person appears twice in one visit"), "person_checks"
                 )
-            seen_persons.add(person)
+            seen_persons.add(key)
         flags = evaluate_flags(
             check,
             fever_threshold=campaign.fever_threshold,
@@ -223,7 +271,13 @@ def _visit_write(prepared: _PreparedVisit, *, digest: str, request) -> Visit:
     for check, person, newcomer, flags in prepared.checks:
         if person is None:
             # Found at the door, not on the roster: added and flagged "new" to be confirmed.
-            person = Person.objects.create(household_id=household_id, is_new=True, **newcomer).pk
+            person = person_found_at_door(
+                user=prepared.user,
+                household_id=household_id,
+                data=newcomer,
+                source=visit.source,
+                request=request,
+            )
             newcomers += 1
         if check.presence == Presence.MOVED_OUT and by_field:
             moved_out.append(person)
@@ -289,7 +343,7 @@ def _visit_write(prepared: _PreparedVisit, *, digest: str, request) -> Visit:
     return record
 
 
-def _person_for_check(members: dict, check: PersonCheckInput, index: int):
+def _person_for_check(members: dict, check: PersonCheckInput, index: int, *, user=None):
     """(the roster member's id, None) or (None, the newcomer's cleaned fields)."""
     if check.person_id is not None:
         if check.person_id not in members:
@@ -310,7 +364,9 @@ def _person_for_check(members: dict, check: PersonCheckInput, index: int):
     }
     data.setdefault("id_type", "resident_id" if data.get("id_number") else "none")
     try:
-        data = person_data_clean(None, data)
+        # The usual answers about a duplicate in the worker's own jurisdiction; a number that a
+        # record elsewhere carries is accepted like any other and held for reconciliation.
+        data = person_data_clean(None, data, user=user)
     except ValidationError as error:
         message = "; ".join(error.messages)
         raise VisitRejected(
@@ -324,7 +380,7 @@ def _person_for_check(members: dict, check: PersonCheckInput, index: int):
 class BatchItemResult:
     index: int
     client_uuid: str
-    status: str  # created | duplicate | conflict | rejected | not_found
+    status: str  # created | duplicate | conflict | taken | rejected | not_found | throttled
     visit_id: int | None = None
     error: str = ""
     field: str = ""
@@ -333,38 +389,35 @@ class BatchItemResult:
 def visit_batch_record(
     *, user: User, campaign: Campaign, visits: Sequence[VisitInput], request=None
 ) -> list[BatchItemResult]:
-    """Record many visits; each stands alone, so 3 bad ones do not cost the other 97."""
+    """Record many visits; each stands alone, so 3 bad ones do not cost the other 97. Once the
+    caller's budget of refused writes is spent, the rest are not tried ("throttled": send them
+    again later), so a batch is no faster a probe than single requests."""
     results = []
     for index, item in enumerate(visits):
+        uuid_text = str(item.client_uuid)
+        if not refusals_left(request):
+            message = _("too many refused writes: wait, then send this visit again")
+            results.append(BatchItemResult(index, uuid_text, "throttled", None, message))
+            continue
         try:
             visit, created = visit_record(user=user, campaign=campaign, visit=item, request=request)
-            results.append(
-                BatchItemResult(
-                    index, str(item.client_uuid), "created" if created else "duplicate", visit.pk
-                )
-            )
+            status = "created" if created else "duplicate"
+            results.append(BatchItemResult(index, uuid_text, status, visit.pk))
         except VisitConflict as conflict:
             results.append(
-                BatchItemResult(
-                    index, str(item.client_uuid), "conflict", conflict.visit.pk, str(conflict)
-                )
+                BatchItemResult(index, uuid_text, "conflict", conflict.visit.pk, str(conflict))
             )
+        except VisitTaken as taken:
+            results.append(BatchItemResult(index, uuid_text, "taken", None, str(taken)))
         except VisitRejected as rejected:
             results.append(
                 BatchItemResult(
-                    index, str(item.client_uuid), "rejected", None, rejected.message, rejected.field
+                    index, uuid_text, "rejected", None, rejected.message, rejected.field
                 )
             )
         except Http404:
-            results.append(
-                BatchItemResult(
-                    index,
-                    str(item.client_uuid),
-                    "not_found",
-                    None,
-                    _("household not found in your assignment"),
-                )
-            )
+            message = _("household not found in your assignment")
+            results.append(BatchItemResult(index, uuid_text, "not_found", None, message))
     return results
 
 
