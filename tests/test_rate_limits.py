@@ -220,3 +220,17 @@ def test_a_refused_write_through_a_service_counts_once(client_for, households, w
     )
     assert AuditEvent.objects.filter(action="write.refused").count() == 1
     assert Person.objects.count() == 8
+
+
+def test_a_request_without_valid_credentials_writes_no_audit_row(client, campaign, households):
+    """401 answers are not refused writes of a user: counting them would let anyone fill the
+    audit trail without an account."""
+    for _ in range(3):
+        response = client.post(
+            f"/api/campaigns/{campaign.pk}/visits",
+            _visit(households["G1"].pk),
+            content_type="application/json",
+            HTTP_AUTHORIZATION="Bearer dst_made-up",
+        )
+        assert response.status_code == 401
+    assert not AuditEvent.objects.filter(action="write.refused").exists()

@@ -155,6 +155,9 @@ class PersonalDataRateLimitMiddleware:
             and 400 <= response.status_code < 500
             and response.status_code != 429
             and not getattr(request, "doorstep_refusals", 0)
+            # A request without valid credentials was refused before any write was tried (and
+            # must not be a way to fill the audit trail).
+            and request.user.is_authenticated
         ):
             write_refused(request, reason=f"status {response.status_code}")
         return response

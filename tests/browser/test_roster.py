@@ -55,8 +55,10 @@ def test_roster_scope_search_and_reveal(page, live_server, user_for, login, rost
     shot(page, "search")
     # A full ID number: not in the address either; the box shows it masked after a reload.
     number = roster["ouyang"].persons.first().id_number
+    by_name = page.url
     search.fill(number)
     page.locator("main form button[type=submit]").click()
+    expect(page).not_to_have_url(by_name)  # a search of its own, with a token of its own
     expect(rows(page).first).to_contain_text("HN-OUYANG")
     expect(page).to_have_url(re.compile(r"/roster/\?s=[\w-]+$"))
     assert number not in page.url
