@@ -14,9 +14,12 @@ from doorstep.accounts.services import api_token_user
 
 class BearerToken(HttpBearer):
     def authenticate(self, request, token: str):
-        user = api_token_user(token)
+        user = api_token_user(token, request)
         if user is not None:
             request.user = user
+            # The budgets count this request on its token, as the middleware did before the
+            # token was known (core/ratelimit.py caller_key).
+            request.doorstep_bearer = True
         return user
 
 
@@ -30,6 +33,8 @@ class DoorstepAPI(NinjaAPI):
             for method, operation in operations.items():
                 responses = operation["responses"]
                 responses.setdefault(401, _refusal("Unauthorized"))
+                # The budgets of core/ratelimit.py: reads, searches, reveals, refused writes.
+                responses.setdefault(429, _refusal("Too Many Requests"))
                 if method not in ("get", "head", "options"):
                     responses.setdefault(403, _refusal("Forbidden"))
                 if "requestBody" in operation:

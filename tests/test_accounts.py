@@ -110,3 +110,42 @@ def test_ui_is_chinese_by_default_and_english_on_request(client_for):
     assert 'lang="zh-hans"' in body
     client.post(reverse("set_language"), {"language": "en", "next": "/accounts/login/"})
     assert 'lang="en"' in client.get(reverse("accounts:login")).content.decode()
+
+
+def test_roles_without_an_area_get_none_from_a_sheet(client_for, areas, tmp_path):
+    """A checkpoint account given a community by a sheet could browse that community's roster."""
+    client = client_for(Role.STREET_ADMIN, "S1")
+    path = write_csv(
+        tmp_path / "users.csv",
+        [
+            ["gate", "卡口甲", "卡口", "C1", ""],
+            ["clinic", "医生甲", "发热门诊", "G1", ""],
+            ["school", "学校甲", "单位", "S1", ""],
+            ["gate2", "卡口乙", "卡口", "", ""],
+        ],
+        header=["用户名", "姓名", "角色", "区域代码", "手机号"],
+    )
+    with open(path, "rb") as handle:
+        result = client.post(reverse("accounts:users_import"), {"file": handle}).context["result"]
+    assert [row for row, _u, _p in result.created] == [5]
+    assert [row for row, _reason in result.rejected] == [2, 3, 4]
+    assert all("区域代码" in reason or "area" in reason for _row, reason in result.rejected)
+    assert User.objects.get(username="gate2").jurisdiction_area is None
+    assert not User.objects.filter(username__in=["gate", "clinic", "school"]).exists()
+
+
+def test_the_database_refuses_an_area_for_those_roles(user_for, areas):
+    from django.core.exceptions import ValidationError
+    from django.db import IntegrityError, transaction
+
+    gate = user_for(Role.CHECKPOINT_OFFICER, None)
+    gate.jurisdiction_area = areas["C1"]
+    with pytest.raises(ValidationError):
+        gate.full_clean()  # what the Django admin's form runs: an error on the form, no 500
+    with pytest.raises(IntegrityError), transaction.atomic():
+        gate.save()
+    # and a role changed to one without an area keeps none either
+    admin = user_for(Role.COMMUNITY_ADMIN, "C1")
+    admin.role = Role.CLINIC_STAFF
+    with pytest.raises(IntegrityError), transaction.atomic():
+        admin.save()

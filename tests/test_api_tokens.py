@@ -116,13 +116,22 @@ def test_an_expired_token_answers_401(commander, worker):
     assert me(command_key).status_code == me(worker_key).status_code == 401
 
 
-def test_a_worker_token_needs_no_code_and_does_not_expire_unless_asked(worker):
+def test_a_worker_token_needs_no_code_and_expires_in_30_days_by_default(worker):
+    before = timezone.now()
     token, key = api_token_create(user=worker, name="phone")
-    assert token.expires_at is None
+    assert timedelta(days=30) <= token.expires_at - before < timedelta(days=30, minutes=1)
     assert me(key).status_code == 200
 
 
-@pytest.mark.parametrize("days", [None, 3650], ids=["no expiry", "ten years"])
+def test_no_token_lasts_longer_than_90_days(worker):
+    with pytest.raises(ApiTokenRefused, match="90"):
+        api_token_create(user=worker, name="phone", days=91)
+    assert not ApiToken.objects.exists()
+    token, _key = api_token_create(user=worker, name="phone", days=90)
+    assert token.expires_at - timezone.now() <= timedelta(days=90)
+
+
+@pytest.mark.parametrize("days", [None, 90], ids=["default", "longest"])
 def test_a_token_made_without_a_code_stops_when_its_user_needs_two_factors(worker, days):
     """A token made before the rule, or before the user became command staff, is not a way
     around the second factor, however long it was made to last."""

@@ -6,9 +6,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from doorstep.accounts.models import ApiToken
 from doorstep.areas.models import Area
 from doorstep.demo.generator import RosterGenerator, plan_areas
-from doorstep.registry.models import Person
+from doorstep.registry.models import IdReconciliation, Person
 from doorstep.registry.validation import validate_phone, validate_resident_id
 
 from .factories import unique_id_number
@@ -111,7 +112,12 @@ def test_demo_has_the_seventeen_streets_of_beibei():
 def test_demo_command_loads_a_small_district(db):
     out = io.StringIO()
     call_command("demo", "--persons", "300", "--seed", "3", "--no-progress", stdout=out)
-    assert Person.objects.count() == 300
+    # the roster, and a newcomer whose ID number waits for reconciliation (the trust pages' demo)
+    assert Person.objects.count() == 301
+    case = IdReconciliation.objects.get()
+    assert case.person.name == "王新来" and case.holder is not None
+    assert ApiToken.objects.filter(user__username="worker").count() == 1
     assert "rejected=0" in out.getvalue() and "worker" in out.getvalue()
     call_command("demo", "--persons", "300", "--seed", "3", "--no-progress", stdout=io.StringIO())
-    assert Person.objects.count() == 300  # loading twice changes nothing
+    assert Person.objects.count() == 301  # loading twice changes nothing
+    assert IdReconciliation.objects.count() == ApiToken.objects.count() == 1

@@ -59,7 +59,7 @@ def test_upload_check_columns_start_and_report(
     # a second click on start changes nothing
     client.post(reverse("imports:job_start", args=[job.pk]), {})
     assert Person.objects.count() == 1
-    download = client.get(reverse("imports:job_rejections", args=[job.pk]), {"purpose": "更正"})
+    download = client.post(reverse("imports:job_rejections", args=[job.pk]), {"purpose": "更正"})
     assert download.status_code == 200
     workbook = CalamineWorkbook.from_filelike(io.BytesIO(b"".join(download.streaming_content)))
     rows = workbook.get_sheet_by_index(0).to_python()
@@ -134,8 +134,10 @@ def test_another_communitys_job_is_404(client_for, areas, tmp_path):
     upload(owner, path, "G1")
     job = ImportJob.objects.get()
     other = client_for(Role.COMMUNITY_ADMIN, "C2")
-    for name in ("imports:job", "imports:job_progress", "imports:job_rejections"):
-        assert other.get(reverse(name, args=[job.pk]), {"purpose": "x"}).status_code == 404
+    for name in ("imports:job", "imports:job_progress"):
+        assert other.get(reverse(name, args=[job.pk])).status_code == 404
+    download = reverse("imports:job_rejections", args=[job.pk])
+    assert other.post(download, {"purpose": "x"}).status_code == 404
     assert other.post(reverse("imports:job_start", args=[job.pk]), {}).status_code == 404
     job.refresh_from_db()
     assert job.status == "uploaded"

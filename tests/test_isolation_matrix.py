@@ -34,11 +34,13 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from python_calamine import CalamineWorkbook
 
-from doorstep.accounts.models import Role, User
+from doorstep.accounts.models import ApiToken, Role, User
+from doorstep.accounts.tokens import api_token_create
 from doorstep.core.masking import mask_id_number, mask_phone
 from doorstep.core.models import AuditEvent
 from doorstep.imports.models import ImportJob, ImportKind, ImportRejection, ImportStatus
-from doorstep.registry.models import Household, Person, RecordChange
+from doorstep.registry.models import Household, IdReconciliation, Person, RecordChange
+from doorstep.registry.services import person_create
 from doorstep.screening import services as screening
 from doorstep.screening.models import (
     Assignment,
@@ -109,6 +111,10 @@ class World:
     tokens: dict[str, str] = field(default_factory=dict)
     jobs: dict[str, ImportJob] = field(default_factory=dict)
     failed_jobs: dict[str, ImportJob] = field(default_factory=dict)  # resumable
+    # A person recorded with the number of a record in the other district, waiting for
+    # reconciliation; and an API token of each grid's worker (for revoking and resetting).
+    reconciliations: dict[str, IdReconciliation] = field(default_factory=dict)
+    worker_tokens: dict[str, ApiToken] = field(default_factory=dict)
 
     def campaign_of(self, key: str) -> Campaign:
         return self.campaign_x if key.startswith("X") else self.campaign
@@ -127,10 +133,12 @@ class World:
             found[f"household number {h.household_number}"] = h.household_number
         for p in self.persons[key]:
             found[f"name {p.name}"] = p.name
-            found[f"ID number of {p.name}"] = p.id_number
-            found[f"masked ID number of {p.name}"] = mask_id_number(p.id_number)
-            found[f"phone of {p.name}"] = p.phone
-            found[f"masked phone of {p.name}"] = mask_phone(p.phone)
+            if not p.id_number_held:  # a held number is another record's (shown where it is)
+                found[f"ID number of {p.name}"] = p.id_number
+                found[f"masked ID number of {p.name}"] = mask_id_number(p.id_number)
+            if p.phone:
+                found[f"phone of {p.name}"] = p.phone
+                found[f"masked phone of {p.name}"] = mask_phone(p.phone)
         for job in (self.jobs[key], self.failed_jobs[key]):
             found[f"import file {job.original_name}"] = job.original_name
         return found
@@ -139,8 +147,10 @@ class World:
         found = {}
         for key in TARGETS:
             for p in self.persons[key]:
-                found[f"full ID number of {p.name}"] = p.id_number
-                found[f"full phone of {p.name}"] = p.phone
+                if p.id_number:
+                    found[f"full ID number of {p.name}"] = p.id_number
+                if p.phone:
+                    found[f"full phone of {p.name}"] = p.phone
         return found
 
 
@@ -189,6 +199,25 @@ def world(areas, households) -> World:
         result.households[key] = homes
         result.persons[key] = list(Person.objects.filter(household__in=homes).order_by("pk"))
         _populate_existing(result, key, grid, homes, admin)
+    for key in TARGETS:  # after every grid's rows exist: the holders live in the other district
+        if key.startswith("X"):
+            holder = result.head("G4")
+        else:  # one each, in a grid of the other district that no role is tried on
+            holder = PersonFactory(household=HouseholdFactory(grid=result.areas["XG2"]))
+        admin = other_commander if key.startswith("X") else commander
+        newcomer = person_create(
+            user=admin,
+            household_id=result.household(key).pk,
+            data={
+                "name": f"待核对{key}",
+                "id_type": "resident_id",
+                "id_number": holder.id_number,
+                "residency": "permanent",
+                "status": "active",
+            },
+        )
+        result.persons[key].append(newcomer)
+        result.reconciliations[key] = IdReconciliation.objects.get(person=newcomer)
     return result
 
 
@@ -196,6 +225,7 @@ def _populate_existing(world: World, key: str, grid, homes, admin) -> None:
     campaign = world.campaign_of(key)
     worker = UserFactory(role=Role.GRID_WORKER, jurisdiction_area=grid, full_name=f"网格员{key}")
     world.workers[key] = worker
+    world.worker_tokens[key] = api_token_create(user=worker, name=f"手机{key}")[0]
     world.assignments[key] = screening.assignment_create(
         user=admin, campaign=campaign, worker=worker, grid=grid
     )
@@ -287,6 +317,11 @@ def get(url, data=None, **kw) -> Call:
     return Call("get", url, data=data, **kw)
 
 
+def search(url, text: str, **kw) -> Call:
+    """A roster search: by POST, answered (htmx) with the rows; writes only the session."""
+    return Call("post", url, data={"q": text}, htmx=True, out="hidden", **kw)
+
+
 def post(url, data=None, **kw) -> Call:
     return Call("post", url, data=data, **{"write": True, **kw})
 
@@ -343,14 +378,16 @@ def registry_calls(w: World, t: str) -> dict[str, list[Call]]:
     }
     roster = reverse("registry:household_list")
     link = reverse("registry:household_detail", args=[h.pk])
+    case = w.reconciliations[t]
+    case_url = reverse("registry:reconciliation", args=[case.pk])
     return {
         "registry:household_list": [
-            # a search shows its own query back: the row is recognised by its link
-            get(roster, {"q": p.name}, htmx=True, out="hidden", shows=link),
-            get(roster, {"q": h.household_number}, out="hidden", shows=link),
-            get(roster, {"q": p.id_number}, out="hidden", shows=link),
-            get(roster, {"q": p.phone}, out="hidden", shows=link),
-            get(roster, {"area": community.code, "q": ""}, out="hidden", shows=link),
+            # searches go by POST (no number in a URL); the row is recognised by its link
+            search(roster, p.name, shows=link),
+            search(roster, h.household_number, shows=link),
+            search(roster, p.id_number, shows=link),
+            search(roster, p.phone, shows=link),
+            get(roster, {"area": community.code}, out="hidden", shows=link),
         ],
         "registry:household_detail": [
             get(reverse("registry:household_detail", args=[h.pk]), shows=h.household_number)
@@ -380,6 +417,11 @@ def registry_calls(w: World, t: str) -> dict[str, list[Call]]:
         "registry:person_reveal": [
             post(reverse("registry:person_reveal", args=[p.pk, "id_number"]), htmx=True),
             post(reverse("registry:person_reveal", args=[p.pk, "phone"]), htmx=True),
+        ],
+        "registry:reconciliation": [
+            get(case_url, shows=case.person.name, readers=MANAGERS),
+            post(case_url, {"decision": "corrected", "id_number": ""}),
+            post(case_url, {"decision": "moved"}),
         ],
     }
 
@@ -474,9 +516,16 @@ def screening_calls(w: World, t: str) -> dict[str, list[Call]]:
             )
         ],
         "screening:paper_forms": [
-            get(url("screening:paper_forms", c, a, purpose="核对"), shows=head.name)
+            get(reverse("screening:paper_forms", args=[c, a])),
+            # a purpose in a link prints nothing (a cross-site link must not write the audit)
+            get(url("screening:paper_forms", c, a, purpose="核对"), write=True),
+            post(
+                reverse("screening:paper_forms", args=[c, a]), {"purpose": "核对"}, shows=head.name
+            ),
         ],
-        "screening:notice_slips": [get(url("screening:notice_slips", c, a, purpose="核对"))],
+        "screening:notice_slips": [
+            post(reverse("screening:notice_slips", args=[c, a]), {"purpose": "核对"})
+        ],
         "screening:assign": [
             get(url("screening:assign", c, area=grid.code), out="hidden"),
             post(
@@ -528,10 +577,10 @@ def screening_calls(w: World, t: str) -> dict[str, list[Call]]:
         ],
         "screening:assignment_template": [
             get(reverse("screening:assignment_template", args=[c, a])),
-            get(
-                url("screening:assignment_template", c, a, purpose="核对"),
+            post(
+                reverse("screening:assignment_template", args=[c, a]),
+                {"purpose": "核对"},
                 shows=h.household_number,
-                write=True,  # audited
             ),
         ],
         "screening:assignment_upload": [
@@ -584,12 +633,27 @@ def account_calls(w: World, t: str) -> dict[str, list[Call]]:
         f"用户名,姓名,角色,区域代码,手机号\nnew-{t},新网格员,网格员,{grid.code},\n".encode()
     )
     sheet.name = "accounts.csv"
+    worker = w.workers[t]
+    user_url = reverse("accounts:user_detail", args=[worker.pk])
+    token = w.worker_tokens[t]
     return {
         "accounts:users_import": [
             post(
                 reverse("accounts:users_import"), {"file": sheet}, out="hidden", sent=(f"new-{t}",)
             )
-        ]
+        ],
+        # the worker of the grid: managed by the admins above it, nobody else
+        "accounts:user_detail": [
+            get(user_url, shows=worker.username, readers=MANAGERS),
+            post(user_url, {"action": "revoke", "token": token.pk}),
+            post(user_url, {"action": "deactivate"}),
+            post(user_url, {"action": "password"}),
+        ],
+        # someone else's token is nobody's to revoke or renew from their own tokens page
+        "accounts:tokens": [
+            post(reverse("accounts:tokens"), {"token": token.pk, "action": "revoke"}),
+            post(reverse("accounts:tokens"), {"token": token.pk, "action": "renew"}),
+        ],
     }
 
 
@@ -617,12 +681,16 @@ def once_calls(w: World) -> dict[str, list[Call]]:
         "accounts:two_factor_verify": _get_if_routed("accounts:two_factor_verify"),
         "accounts:two_factor_enrol": _get_if_routed("accounts:two_factor_enrol"),
         "accounts:users_import": [get(reverse("accounts:users_import"))],
+        "accounts:tokens": [get(reverse("accounts:tokens"))],
+        "accounts:users": [get(reverse("accounts:users"))],
         "registry:household_list": [
             get(roster),
             get(roster, {"q": "", "area": "", "grid": ""}),
-            get(roster, {"page": "2"}),
-            get(roster, {"q": "户主"}, htmx=True),
+            get(roster, {"page": "2", "s": "made-up"}),
+            search(roster, "户主"),
+            search(roster, ""),
         ],
+        "registry:reconciliations": [get(reverse("registry:reconciliations"))],
         "imports:list": [get(reverse("imports:list"))],
         "imports:roster_upload": [get(reverse("imports:roster_upload"))],
         "screening:campaign_list": [get(reverse("screening:campaign_list"))],
@@ -709,6 +777,9 @@ def target_rows(world: World, key: str) -> dict[str, list]:
         "import jobs": ImportJob.objects.filter(area=grid),
         "campaigns": Campaign.objects.filter(scope_area__in=[grid, grid.parent]),
         "users": User.objects.filter(jurisdiction_area=grid).exclude(pk=world.workers[key].pk),
+        "the grid's worker": User.objects.filter(pk=world.workers[key].pk),
+        "api tokens": ApiToken.objects.filter(user=world.workers[key]),
+        "reconciliations": IdReconciliation.objects.filter(person__household__in=homes),
         "audit": AuditEvent.objects.filter(refs | SENSITIVE_AUDIT),
     }
     return {name: list(rows.order_by("pk").values()) for name, rows in tables.items()}

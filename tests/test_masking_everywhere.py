@@ -75,10 +75,32 @@ def test_the_audited_reveal_and_a_requests_own_echo_are_let_through_and_nothing_
     number, other = unique_id_number(), unique_id_number()
     reveal = _check(HttpResponse(number), path="/roster/persons/1/reveal/id_number/", method="post")
     assert reveal.violations == []
-    searched = _check(HttpResponse(f'<input value="{number}"> {other}'), q=number)
+    searched = _check(HttpResponse(f'<input value="{number}"> {other}'), method="post", q=number)
     assert searched.echoes_allowed == 1
     assert [v.kind for v in searched.violations] == ["ID number"]
     assert other[-4:] in searched.violations[0].snippet
+
+
+def test_a_number_in_the_access_log_line_or_the_next_url_is_a_leak_echo_or_not():
+    """What runserver or gunicorn would log for the request (method, path, query), and the URL
+    the answer sends the browser to: a number there is written to logs and history."""
+    number = unique_id_number()
+    in_query = _check(HttpResponse("ok"), q=number)
+    assert [(v.where, v.kind) for v in in_query.violations] == [("access log", "ID number")]
+    assert in_query.echoes_allowed == 0
+    assert number not in str(in_query.violations)  # the report masks it
+    encoded = _check(
+        HttpResponse("ok"), path=f"/roster/?q=%20{number[:9]}%{ord(number[9]):X}{number[10:]}"
+    )
+    assert [v.where for v in encoded.violations] == ["access log"]
+    for header in ("Location", "HX-Redirect", "HX-Push-Url"):
+        response = HttpResponse("")
+        response[header] = f"/accounts/login/?next=/roster/%3Fq%3D{PHONE}"
+        recorder = _check(response, method="post")
+        assert [(v.where, v.kind) for v in recorder.violations] == [(f"{header} header", "mobile")]
+    clean = HttpResponse("")
+    clean["Location"] = "/roster/?s=Xy3abc"
+    assert _check(clean).violations == [] and _check(clean).access_lines_read == 1
 
 
 def _record(message, *args, exc_info=None) -> logging.LogRecord:

@@ -4,9 +4,12 @@ import datetime
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.translation import gettext as _
 from python_calamine import CalamineWorkbook
 from stdnum.cn import ric
 
+from doorstep.accounts.models import Role
+from doorstep.core.models import AuditEvent
 from doorstep.core.sheets.reading import UnreadableFile
 from doorstep.imports.models import ImportJob
 from doorstep.imports.reports import rejections_workbook
@@ -59,14 +62,73 @@ def test_a_clean_csv_creates_households_and_persons(areas, tmp_path, good_rows):
     assert Person.objects.get(name="李四").phone == "13900139000"
 
 
+def roster_data(model) -> list[dict]:
+    """The rows as the roster holds them, without the import's bookkeeping of when a run last
+    matched them."""
+    return list(model.objects.order_by("pk").values(*ROSTER_FIELDS[model]))
+
+
+ROSTER_FIELDS = {
+    model: [f.attname for f in model._meta.concrete_fields if f.name != "import_seen_at"]
+    for model in (Household, Person)
+}
+
+
 def test_reimporting_the_same_file_changes_nothing(areas, tmp_path, good_rows):
     path = write_csv(tmp_path / "r.csv", good_rows)
     run_import(path, areas["G1"])
-    before = list(Person.objects.order_by("pk").values())
+    before = roster_data(Person), roster_data(Household)
     second = run_import(path, areas["G1"])
     assert (second.created_count, second.updated_count, second.unchanged_count) == (0, 0, 3)
-    assert list(Person.objects.order_by("pk").values()) == before
+    assert (roster_data(Person), roster_data(Household)) == before
     assert RecordChange.objects.count() == 0
+
+
+@pytest.mark.parametrize("batch_rows", [50, 1], ids=["one batch", "a batch per row"])
+def test_a_household_number_with_two_addresses_is_a_conflict_in_every_run(
+    areas, tmp_path, settings, batch_rows
+):
+    """A file that gives one household number two addresses: the second is refused as a
+    conflict with the first row, and the stored address stays the first one, run after run
+    (it used to flip between the two on every re-import)."""
+    settings.ROSTER_IMPORT_CHUNK_ROWS = batch_rows
+    rows = [
+        ["H1", "张三", unique_id_number(), "", "户主", "天生路1号101"],
+        ["H2", "李四", unique_id_number(), "", "户主", "天生路1号102"],
+        ["H1", "王五", unique_id_number(), "", "配偶", "天生路9号909"],
+    ]
+    path = write_csv(tmp_path / "two.csv", rows)
+    for _run in range(3):
+        job = run_import(path, areas["G1"])
+        assert job.rejected_count == 1
+        assert reasons(job)[4] in (
+            _("household number %(number)s has another address in row %(row)s")
+            % {"number": "H1", "row": "2"},
+            _("household number %(number)s has another address in an earlier row")
+            % {"number": "H1"},
+        )
+        household = Household.objects.get(household_number="H1")
+        assert (household.house_number, household.room) == ("1号", "101")
+        assert not Person.objects.filter(name="王五").exists()
+    assert RecordChange.objects.count() == 0
+
+
+def test_a_person_repeated_in_a_later_batch_is_a_duplicate_in_every_run(areas, tmp_path, settings):
+    settings.ROSTER_IMPORT_CHUNK_ROWS = 1
+    number = unique_id_number()
+    rows = [
+        ["H1", "张三", number, "13800138000", "户主", "天生路1号101"],
+        ["H1", "张三", number, "13700137000", "户主", "天生路1号101"],
+    ]
+    path = write_csv(tmp_path / "dup.csv", rows)
+    for _run in range(3):
+        job = run_import(path, areas["G1"])
+        assert job.rejected_count == 1
+        assert reasons(job)[3] in (
+            _("duplicate: this ID number already appears in row %(row)s") % {"row": "2"},
+            _("duplicate: this ID number already appears in an earlier row"),
+        )
+        assert Person.objects.get(id_number=number).phone == "13800138000"
 
 
 def test_a_corrected_file_updates_in_place_with_history(areas, tmp_path, good_rows):
@@ -131,7 +193,40 @@ def test_an_id_number_of_another_household_is_a_conflict_not_a_copy(households, 
     rows = [["H9", taken.name, taken.id_number, "", "户主", "天生路1号101"]]
     job = run_import(write_csv(tmp_path / "c.csv", rows), areas["G1"])
     assert job.rejected_count == 1
+    assert "HN-G2" in reasons(job)[2]  # from the shell: everything is in scope
+    assert Person.objects.filter(id_number=taken.id_number).count() == 1
+
+
+def test_a_conflict_inside_the_importers_jurisdiction_names_the_household(
+    households, areas, tmp_path, user_for
+):
+    admin = user_for(Role.COMMUNITY_ADMIN, "C1")
+    taken = households["G2"].persons.first()  # G2 lies in C1
+    rows = [["H9", taken.name, taken.id_number, "", "户主", "天生路1号101"]]
+    job = run_import(write_csv(tmp_path / "c.csv", rows), areas["G1"], user=admin)
     assert "HN-G2" in reasons(job)[2]
+    assert not AuditEvent.objects.filter(action="import.conflict_outside").exists()
+
+
+def test_a_conflict_outside_the_importers_jurisdiction_names_nothing_and_is_audited(
+    households, areas, tmp_path, user_for
+):
+    admin = user_for(Role.COMMUNITY_ADMIN, "C1")
+    taken = households["G4"].persons.first()  # G4 lies in another street
+    rows = [
+        ["H9", "某人", taken.id_number, "", "户主", "天生路1号101"],  # an ID number of G4
+        ["HN-G3", "某人", unique_id_number(), "", "户主", "天生路1号102"],  # a household of C2
+        ["H10", "好人", unique_id_number(), "", "户主", "天生路1号103"],
+    ]
+    job = run_import(write_csv(tmp_path / "c.csv", rows), areas["G1"], user=admin)
+    outside = "与辖区外的记录冲突"
+    assert reasons(job) == {2: outside, 3: outside}
+    for household in ("HN-G4", "HN-G3"):
+        assert household not in str(reasons(job))
+    assert job.created_count == 1
+    event = AuditEvent.objects.get(action="import.conflict_outside")
+    assert event.user == admin and event.detail == {"rows": [2, 3], "count": 2}
+    assert event.object_id == str(job.pk)
     assert Person.objects.filter(id_number=taken.id_number).count() == 1
 
 

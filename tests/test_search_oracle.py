@@ -15,7 +15,9 @@ from tests.factories import HouseholdFactory, PersonFactory
 
 
 def found(client, query: str) -> bool:
-    body = client.get(reverse("registry:household_list"), {"q": query}).content.decode()
+    body = client.post(
+        reverse("registry:household_list"), {"q": query}, HTTP_HX_REQUEST="true"
+    ).content.decode()
     return "HN-G1" in body
 
 

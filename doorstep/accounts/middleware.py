@@ -9,7 +9,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from doorstep.core.middleware import exempt_from_login
+from doorstep.core.middleware import exempt_from_login, next_target
 
 from .selectors import two_factor_required, two_factor_verified
 
@@ -45,8 +45,7 @@ class TwoFactorRequiredMiddleware:
             # requests carry no session and are not concerned.
             return JsonResponse({"detail": _("Two-factor verification required.")}, status=403)
         target = (
-            f"{reverse('accounts:two_factor_verify')}"
-            f"?{urlencode({'next': request.get_full_path()})}"
+            f"{reverse('accounts:two_factor_verify')}?{urlencode({'next': next_target(request)})}"
         )
         if getattr(request, "htmx", False):
             # htmx would swap the verify page into a fragment; make it load the whole page.

@@ -20,6 +20,9 @@ AREA_ROLE_LEVELS = {
     Role.COMMUNITY_ADMIN: 3,
     Role.GRID_WORKER: 4,
 }
+# Roles with no place in the area tree: a checkpoint, a clinic, an institution. They never hold
+# an area (the database refuses it): an area would open its roster to them.
+AREA_LESS_ROLES = (Role.CHECKPOINT_OFFICER, Role.CLINIC_STAFF, Role.INSTITUTION_REPORTER)
 # Who may manage the roster (edit, import) inside their jurisdiction.
 ROSTER_MANAGER_ROLES = {Role.COMMAND, Role.STREET_ADMIN, Role.COMMUNITY_ADMIN}
 # Who may ask to see a full ID number or phone (each reveal is audited).
@@ -43,6 +46,16 @@ class User(AbstractUser):
     class Meta:
         verbose_name = _("user")
         verbose_name_plural = _("users")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(jurisdiction_area__isnull=True)
+                | ~models.Q(role__in=[r.value for r in AREA_LESS_ROLES]),
+                name="area_less_roles_hold_no_area",
+                violation_error_message=_(
+                    "checkpoint, clinic and institution accounts have no area jurisdiction"
+                ),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.full_name or self.username
@@ -60,8 +73,17 @@ class User(AbstractUser):
         return self.role in allowed and self.jurisdiction_area_id is not None
 
 
+class RevokeReason(models.TextChoices):
+    OWNER = "owner", _("revoked by its owner")
+    ADMIN = "admin", _("revoked by an administrator")
+    PASSWORD = "password", _("password changed")
+    DEACTIVATED = "deactivated", _("account deactivated")
+    AUTHENTICATOR = "authenticator", _("authenticator reset")
+
+
 class ApiToken(models.Model):
-    """A bearer token for field devices and integrations. Only its SHA-256 is stored."""
+    """A bearer token for field devices and integrations. Only its SHA-256 is stored; the rules
+    it lives by are in accounts/tokens.py."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(_("name"), max_length=100)
@@ -69,12 +91,17 @@ class ApiToken(models.Model):
     prefix = models.CharField(max_length=12)  # shown in lists to tell tokens apart
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
-    # Set for every token of a user who logs in with two factors (see api_token_create).
-    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=16, choices=RevokeReason.choices, blank=True)
+    expires_at = models.DateTimeField()
     # Made against a code from the user's authenticator (at most TWO_FACTOR_TOKEN_MAX_DAYS long):
-    # only such a token works for a user who must log in with two factors.
+    # only such a token works for a user who must log in with two factors, and only while that
+    # authenticator stands (a reset deletes the device and nulls the link).
     made_with_second_factor = models.BooleanField(default=False)
+    made_with_device = models.ForeignKey(
+        "otp_totp.TOTPDevice", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     def __str__(self) -> str:
         return f"{self.prefix}… {self.name}"

@@ -1,10 +1,7 @@
 """Accounts: bulk creation from a sheet, within the creating admin's jurisdiction; API tokens;
 two-factor enrolment and verification (TOTP) for command and admin accounts."""
 
-import hashlib
-import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -14,7 +11,6 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -27,12 +23,19 @@ from doorstep.core.sheets.reading import UnreadableFile, open_sheet, small_sheet
 from doorstep.core.text import clean_text, compact_text
 from doorstep.registry.validation import FieldError, validate_phone
 
-from .models import AREA_ROLE_LEVELS, ROSTER_MANAGER_ROLES, ApiToken, Role, User
+from .managed import new_password, user_password_reset
+from .models import AREA_LESS_ROLES, AREA_ROLE_LEVELS, ROSTER_MANAGER_ROLES, Role, User
 from .selectors import (
     TOTP_DEVICE_NAME,
     totp_device_confirmed,
     totp_device_pending,
-    two_factor_required,
+    users_managed_by,
+)
+from .tokens import (  # noqa: F401 (the token services, where callers used to find them)
+    TWO_FACTOR_TOKEN_MAX_DAYS,
+    ApiTokenRefused,
+    api_token_create,
+    api_token_user,
 )
 
 USER_COLUMNS = {
@@ -41,7 +44,10 @@ USER_COLUMNS = {
     "role": ("角色", "岗位", "role"),
     "area_code": ("区域代码", "辖区代码", "网格编码", "area_code", "area"),
     "phone": ("手机号", "联系电话", "手机", "phone"),
+    # "是" on the row of an existing account: a new password for it (a forgotten one).
+    "reset": ("重置密码", "reset_password", "reset"),
 }
+RESET_WORDS = frozenset({"是", "重置", "y", "yes", "1", "true"})
 ROLE_WORDS = {
     Role.COMMAND: ("指挥部", "command"),
     Role.STREET_ADMIN: ("街道", "镇", "street_admin"),
@@ -73,12 +79,16 @@ def check_jurisdiction_fits(role: str, area: Area | None) -> None:
     level = AREA_ROLE_LEVELS.get(role)
     if level is not None and (area is None or area.level != level):
         raise ValidationError(_("this role needs an area of the matching level"))
+    if role in AREA_LESS_ROLES and area is not None:
+        # An area would open its roster to a checkpoint, clinic or institution account.
+        raise ValidationError(_("this role has no area: leave the area code empty"))
 
 
 @dataclass
 class UserImportResult:
     created: list[tuple[int, str, str]] = field(default_factory=list)  # (row, username, password)
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    reset: list[tuple[int, str, str]] = field(default_factory=list)  # (row, username, password)
 
 
 def users_import(*, admin: User, path: Path, request=None) -> UserImportResult:
@@ -107,6 +117,13 @@ def users_import(*, admin: User, path: Path, request=None) -> UserImportResult:
         username = compact_text(cell("username"))
         if not any(clean_text(c) for c in cells):
             continue
+        if clean_text(cell("reset")).lower() in RESET_WORDS:
+            try:
+                password = _user_reset_from_row(admin=admin, username=username, request=request)
+                result.reset.append((row_number, username, password))
+            except ValidationError as error:
+                result.rejected.append((row_number, "; ".join(error.messages)))
+            continue
         try:
             with transaction.atomic():
                 user, password = _user_from_row(
@@ -123,6 +140,14 @@ def users_import(*, admin: User, path: Path, request=None) -> UserImportResult:
         except ValidationError as error:
             result.rejected.append((row_number, "; ".join(error.messages)))
     return result
+
+
+def _user_reset_from_row(*, admin: User, username: str, request=None) -> str:
+    """A new password for an existing account the admin manages (its tokens are revoked)."""
+    user = users_managed_by(admin).filter(username=username).first()
+    if user is None:
+        raise ValidationError(_("no account %(u)s in your jurisdiction to reset") % {"u": username})
+    return user_password_reset(admin=admin, user=user, request=request)
 
 
 def _user_from_row(*, username, full_name, role_text, area_code, phone_raw, visible, seen):
@@ -145,7 +170,7 @@ def _user_from_row(*, username, full_name, role_text, area_code, phone_raw, visi
         phone = validate_phone(phone_raw)
     except FieldError as error:
         raise ValidationError(error.message) from None
-    password = secrets.token_urlsafe(9)
+    password = new_password()
     user = User(
         username=username, full_name=full_name, role=role, jurisdiction_area=area, phone=phone
     )
@@ -154,101 +179,6 @@ def _user_from_row(*, username, full_name, role_text, area_code, phone_raw, visi
     user.save()
     seen.add(username)
     return user, password
-
-
-# A token is a credential of its own: for a user who must log in with two factors it is made
-# only against a current code from their authenticator (as a verified session would be), and it
-# does not outlive this many days.
-TWO_FACTOR_TOKEN_MAX_DAYS = 30
-
-
-class ApiTokenRefused(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-def api_token_create(
-    *, user: User, name: str, code: str = "", days: int | None = None
-) -> tuple[ApiToken, str]:
-    """A new token for `user`; the plain key is returned once and never stored. For a user who
-    needs two factors (two_factor_required) the token needs `code` from their confirmed
-    authenticator and expires after `days` (at most, and by default, TWO_FACTOR_TOKEN_MAX_DAYS);
-    otherwise it expires after `days` when given. Raises ApiTokenRefused, with nothing made."""
-    if days is not None and days < 1:
-        raise ApiTokenRefused(_("a token must last at least one day"))
-    if two_factor_required(user):
-        if days is not None and days > TWO_FACTOR_TOKEN_MAX_DAYS:
-            raise ApiTokenRefused(
-                _("a token of this account lasts at most %(days)d days")
-                % {"days": TWO_FACTOR_TOKEN_MAX_DAYS}
-            )
-        refusal = _token_code_refusal(user=user, code=code)
-        if refusal:
-            raise ApiTokenRefused(refusal)
-        days = days or TWO_FACTOR_TOKEN_MAX_DAYS
-    key = "dst_" + secrets.token_urlsafe(32)
-    with transaction.atomic():
-        token = ApiToken.objects.create(
-            user=user,
-            name=name[:100],
-            key_hash=hashlib.sha256(key.encode()).hexdigest(),
-            prefix=key[:10],
-            expires_at=timezone.now() + timedelta(days=days) if days else None,
-            made_with_second_factor=two_factor_required(user),
-        )
-        audit_write(
-            user=user,
-            action="api_token.create",
-            obj=token,
-            detail={"days": days} if days else None,
-        )
-    return token, key
-
-
-@transaction.atomic
-def _token_code_refusal(*, user: User, code: str) -> str:
-    """Why `code` does not prove the authenticator, or "" when it does. The device's back-off
-    applies as at login; a wrong code is audited (the device, never the code). Returns instead of
-    raising so that the failure count and the audit row are kept."""
-    device = totp_device_confirmed(user)
-    if device is None:
-        return _("this account must enrol an authenticator (two-factor login) first")
-    device = TOTPDevice.objects.select_for_update().get(pk=device.pk)
-    allowed, _reason = device.verify_is_allowed()
-    if not allowed:
-        audit_write(user=user, action="api_token.create_throttled", obj=device)
-        return _("too many wrong codes: wait a minute and try again")
-    if not device.verify_token(code.replace(" ", "")):
-        audit_write(
-            user=user,
-            action="api_token.create_failure",
-            obj=device,
-            detail={"failures": device.throttling_failure_count},
-        )
-        return _("the code from the authenticator is wrong or missing")
-    return ""
-
-
-def api_token_user(key: str) -> User | None:
-    """The active user behind a bearer key, or None (unknown, revoked, expired, user
-    deactivated, or a token of a user who needs two factors that was not made with a code: one
-    made before the rule, or before the user became command staff)."""
-    token = (
-        ApiToken.objects.select_related("user", "user__jurisdiction_area")
-        .filter(key_hash=hashlib.sha256(key.encode()).hexdigest(), revoked_at__isnull=True)
-        .first()
-    )
-    if token is None or not token.user.is_active:
-        return None
-    now = timezone.now()
-    if not token.made_with_second_factor and two_factor_required(token.user):
-        return None
-    if token.expires_at is not None and token.expires_at <= now:
-        return None
-    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 300:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
 
 
 class TwoFactorOutcome(StrEnum):

@@ -11,4 +11,7 @@ urlpatterns = [
     path("password/", views.password_change_view, name="password_change"),
     path("password/done/", views.password_change_done_view, name="password_change_done"),
     path("users/import/", views.users_import_view, name="users_import"),
+    path("tokens/", views.tokens_view, name="tokens"),
+    path("users/", views.users_view, name="users"),
+    path("users/<int:user_id>/", views.user_detail_view, name="user_detail"),
 ]

@@ -7,19 +7,35 @@ from urllib.parse import urlencode
 import segno
 from axes.helpers import get_lockout_response
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 
 from doorstep.core.middleware import public_view
 from doorstep.core.sheets.reading import UnreadableFile
+from doorstep.core.urlaccess import AUTHENTICATED, SCOPED, access
 
 from .forms import TwoFactorCodeForm
-from .selectors import totp_device_confirmed, two_factor_required, two_factor_verified
+from .managed import user_active_set, user_password_reset
+from .models import RevokeReason
+from .selectors import (
+    access_managed_user,
+    api_tokens_of,
+    totp_device_confirmed,
+    two_factor_required,
+    two_factor_verified,
+    users_managed_by,
+)
 from .services import (
     TwoFactorOutcome,
     may_manage_users,
@@ -28,6 +44,9 @@ from .services import (
     two_factor_verify,
     users_import,
 )
+from .tokens import api_token_renew, api_token_revoke, api_tokens_revoke_all, token_dead_reason
+
+DEAD_LABELS = {**dict(RevokeReason.choices), "expired": gettext_lazy("expired")}
 
 login_view = public_view(
     auth_views.LoginView.as_view(
@@ -144,3 +163,93 @@ def two_factor_enrol_view(request):
         "secret_groups": wrap(b32encode(device.bin_key).decode(), 4),
     }
     return render(request, "accounts/two_factor_enrol.html", context)
+
+
+# -- API tokens and the accounts an admin manages ---------------------------------------------
+def _token_rows(tokens) -> list[dict]:
+    now = timezone.now()
+    rows = []
+    for token in tokens:
+        dead = token_dead_reason(token, now=now)
+        label = DEAD_LABELS.get(dead, "") if dead else ""
+        rows.append({"token": token, "live": not dead, "state": label or _("active")})
+    return rows
+
+
+def _token_of(tokens, token_id: str):
+    token = tokens.filter(pk=token_id).first() if token_id.isdigit() else None
+    if token is None:
+        raise Http404
+    return token
+
+
+@access(AUTHENTICATED)
+@never_cache
+def tokens_view(request):
+    """Your own API tokens (a field phone, a dashboard): when each was made and last used (and
+    from where), when it expires; revoke one (a lost phone) or renew it for another stretch."""
+    user = request.user
+    tokens = api_tokens_of(user).select_related("user")
+    if request.method == "POST":
+        token = _token_of(tokens, request.POST.get("token", ""))
+        action = request.POST.get("action")
+        if action == "revoke":
+            api_token_revoke(actor=user, token=token, request=request)
+            messages.success(request, _("The token %(t)s no longer works.") % {"t": token})
+        elif action == "renew":
+            try:
+                api_token_renew(actor=user, token=token, request=request)
+            except PermissionDenied:
+                messages.error(request, _("A revoked token cannot be renewed."))
+            else:
+                messages.success(request, _("The token %(t)s was renewed.") % {"t": token})
+        return redirect("accounts:tokens")
+    return render(request, "accounts/tokens.html", {"rows": _token_rows(tokens)})
+
+
+@access(SCOPED)
+def users_view(request):
+    """The accounts this admin manages, with what each may need: a new password, its tokens
+    revoked, deactivation."""
+    admin = request.user
+    if not may_manage_users(admin):
+        raise PermissionDenied
+    live = Q(api_tokens__revoked_at__isnull=True, api_tokens__expires_at__gt=timezone.now())
+    users = users_managed_by(admin).annotate(live_tokens=Count("api_tokens", filter=live))
+    page = Paginator(
+        users.order_by("-is_active", "jurisdiction_area__path", "role", "username"), 100
+    ).get_page(request.GET.get("page"))
+    return render(request, "accounts/users.html", {"page": page})
+
+
+@access(SCOPED)
+@never_cache
+def user_detail_view(request, user_id: int):
+    admin = request.user
+    # Someone they do not manage (or who manages nobody) looks exactly like nobody.
+    user = access_managed_user(admin, user_id)
+    tokens = api_tokens_of(user).select_related("user")
+    password = ""
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "revoke":
+            api_token_revoke(
+                actor=admin, token=_token_of(tokens, request.POST.get("token", "")), request=request
+            )
+            messages.success(request, _("The token no longer works."))
+        elif action == "revoke_all":
+            count = api_tokens_revoke_all(
+                user=user, reason=RevokeReason.ADMIN, actor=admin, request=request
+            )
+            messages.success(request, _("%(n)d tokens revoked.") % {"n": count})
+        elif action == "password":
+            password = user_password_reset(admin=admin, user=user, request=request)
+        elif action in ("deactivate", "reactivate"):
+            user_active_set(admin=admin, user=user, active=action == "reactivate", request=request)
+            messages.success(request, _("Saved."))
+        else:
+            return HttpResponseBadRequest(_("unknown action"))
+        if not password:
+            return redirect("accounts:user_detail", user_id=user.pk)
+    context = {"account": user, "rows": _token_rows(tokens), "password": password}
+    return render(request, "accounts/user_detail.html", context)

@@ -1,7 +1,11 @@
 """Deny by default: every page needs a logged-in user unless its view is marked public."""
 
+from urllib.parse import unquote_plus
+
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
+
+from .logging import scrub
 
 
 def public_view(view):
@@ -15,6 +19,16 @@ def exempt_from_login(request, view_func) -> bool:
     return getattr(view_func, "doorstep_public", False) or request.path_info.startswith(
         settings.STATIC_URL
     )
+
+
+def next_target(request) -> str:
+    """Where to come back after logging in (the `next` of a login or second-factor redirect):
+    the page asked for, without its query when the query carries a long number (an ID number or
+    a phone): that URL would be written into the access log of the redirect's request."""
+    query = request.META.get("QUERY_STRING", "")
+    if query and scrub(unquote_plus(query)) != unquote_plus(query):
+        return request.path
+    return request.get_full_path()
 
 
 class LoginRequiredByDefaultMiddleware:
@@ -32,4 +46,4 @@ class LoginRequiredByDefaultMiddleware:
             return None
         if request.user.is_authenticated:
             return None
-        return redirect_to_login(request.get_full_path())
+        return redirect_to_login(next_target(request))

@@ -2,13 +2,15 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from .clientip import client_ip_address
 from .models import AuditEvent
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
+    """The real client address (behind the configured proxies), for the audit trail."""
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    return client_ip_address(request)
 
 
 def audit_write(

@@ -48,6 +48,7 @@ from doorstep.registry.validation import (
     validate_phone,
 )
 
+from .conflicts import RowConflicts
 from .models import ImportJob, ImportRejection, ImportStatus
 from .words import (
     KIND_LABEL,
@@ -132,6 +133,7 @@ class RosterImporter:
         self.now = timezone.now()
         self.now_db = connection.ops.adapt_datetimefield_value(self.now)
         self.source = f"import:{job.pk}"
+        self.conflicts = RowConflicts(job)
         self.batch_cells: dict[int, list] = {}
         self.text_cache: dict[str, dict] = {f: {} for f in _FEW_VALUES}
         self._last_household: tuple = (None, None)
@@ -287,7 +289,8 @@ class RosterImporter:
 
     # -- applying a batch ----------------------------------------------------------------------
     def _written_by_this_job(self, obj) -> bool:
-        return obj.created_at == self.now or obj.updated_at == self.now
+        """Written, or matched unchanged (conflicts.RowConflicts.mark_seen), by this run."""
+        return self.now in (obj.created_at, obj.updated_at, obj.import_seen_at)
 
     def _reject(self, result: BatchResult, plan: RowPlan, reason: str) -> None:
         result.rejections.append(
@@ -302,8 +305,11 @@ class RosterImporter:
     def apply(self, plans: list[RowPlan], result: BatchResult) -> None:
         if not plans:
             return
+        self.conflicts.begin_batch()
         households = self._apply_households(plans)
         self._apply_persons(plans, households, result)
+        self.conflicts.mark_seen(self.now)
+        self.conflicts.audit_outside(result.rejections)
         if self._fresh_household_ids:
             # A new household whose every row was refused (an ID number already on the roster,
             # say) must not stay behind empty: the same rows in one batch would create nothing.
@@ -372,12 +378,9 @@ class RosterImporter:
 
     def _update_household(self, household, plan: RowPlan, changed: list, history: list):
         if not household.grid.path.startswith(self.area.path):
-            return (
-                household.pk,
-                _("household number %(number)s belongs to a household outside %(area)s")
-                % {"number": plan.household_number, "area": self.area},
-                False,
-            )
+            named = _("household number %(number)s belongs to a household outside %(area)s")
+            named %= {"number": plan.household_number, "area": self.area}
+            return household.pk, self.conflicts.refusal(household.grid.path, named), False
         wanted = plan.household
         if self._written_by_this_job(household):
             stored = (
@@ -415,6 +418,8 @@ class RosterImporter:
                     changes=changes,
                 )
             )
+        else:
+            self.conflicts.seen_households.append(household.pk)
         return household.pk, "", bool(changes)
 
     def _apply_persons(self, plans: list[RowPlan], households: dict, result: BatchResult):
@@ -423,7 +428,7 @@ class RosterImporter:
             {
                 person.id_number: person
                 for person in Person.objects.filter(in_values_q("id_number", ids)).select_related(
-                    "household"
+                    "household", "household__grid"
                 )
             }
             if ids
@@ -442,6 +447,7 @@ class RosterImporter:
             if no_id_households
             else {}
         )
+        held = self.conflicts.held(ids)
         new_rows, changed, history = [], {}, []
         first_rows = {}
         for plan in plans:
@@ -457,6 +463,11 @@ class RosterImporter:
                 if data["id_number"]
                 else by_name.get((household_id, data["name"]))
             )
+            if person is None and data["id_number"] in held:
+                named = _("conflict: this ID number waits for reconciliation in household %(n)s")
+                waiting = held[data["id_number"]].household.household_number
+                self._reject(result, plan, named % {"n": waiting})
+                continue
             if person is None:
                 new_rows.append(
                     (
@@ -483,11 +494,10 @@ class RosterImporter:
                 )
                 continue
             if person.household_id != household_id:
+                named = _("conflict: this ID number is already registered in household %(number)s")
+                named %= {"number": person.household.household_number}
                 self._reject(
-                    result,
-                    plan,
-                    _("conflict: this ID number is already registered in household %(number)s")
-                    % {"number": person.household.household_number},
+                    result, plan, self.conflicts.refusal(person.household.grid.path, named)
                 )
                 continue
             changes = {}
@@ -515,6 +525,7 @@ class RosterImporter:
                 result.updated += 1
             else:
                 result.unchanged += 1
+                self.conflicts.seen_persons.append(person.pk)
         insert_rows(Person, PERSON_COLUMNS, new_rows, adapted=("created_at", "updated_at"))
         if changed:
             Person.objects.bulk_update(list(changed.values()), [*PERSON_KEYS, "updated_at"])

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from doorstep.areas.selectors import areas_visible_to
-from doorstep.core.purpose import ask_purpose, export_purpose
+from doorstep.core.purpose import purpose_or_answer
 from doorstep.core.services import audit_write
 from doorstep.core.sheets.reading import UnreadableFile
 
@@ -163,9 +163,9 @@ def job_rejections_download(request, job_id):
     job = access_import_job(request.user, job_id)
     if job.created_by_id != request.user.pk:
         raise PermissionDenied(_("Only the person who uploaded the file may download its rows."))
-    purpose = export_purpose(request)
-    if not purpose:
-        return ask_purpose(request, title=_("Download rejected rows"))
+    purpose, answer = purpose_or_answer(request, title=_("Download rejected rows"))
+    if answer is not None:
+        return answer
     audit_write(
         user=request.user,
         action="import.rejections.export",

@@ -35,7 +35,7 @@ class PersonForm(forms.Form):
             initial = {
                 "name": person.name,
                 "id_type": person.id_type,
-                "id_number": mask_id_number(person.id_number),
+                "id_number": mask_id_number(person.shown_id_number),
                 "sex": person.sex,
                 "birth_date": person.birth_date,
                 "phone": mask_phone(person.phone),

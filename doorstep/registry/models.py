@@ -43,6 +43,8 @@ class Household(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The time of the roster import run that last matched this row unchanged (imports/conflicts.py).
+    import_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("household")
@@ -119,10 +121,18 @@ class Person(models.Model):
     status = models.CharField(
         _("status"), max_length=16, choices=PersonStatus.choices, default=PersonStatus.ACTIVE
     )
+    # A number given for this person (at the door, in a form) that a record outside the giver's
+    # jurisdiction already carries: kept here, out of the unique column, and shown (masked) like
+    # any number, until the reconciliation case (IdReconciliation) decides. The giver is not
+    # told: an answer never depends on records outside the caller's jurisdiction.
+    id_number_held = models.CharField(  # noqa: DJ001
+        _("ID number to reconcile"), max_length=32, null=True, blank=True, db_index=True
+    )
     # Found at the door but not on the roster: added by a worker, to be confirmed.
     is_new = models.BooleanField(_("new (not on roster)"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    import_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("person")
@@ -137,6 +147,66 @@ class Person(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def shown_id_number(self) -> str | None:
+        """The number as the person's record shows it (masked, in every list): the confirmed
+        one, or one waiting for reconciliation, which looks no different."""
+        return self.id_number or self.id_number_held
+
+
+class ReconciliationStatus(models.TextChoices):
+    PENDING = "pending", _("to reconcile")
+    MOVED = "moved", _("same person, moved here")
+    CORRECTED = "corrected", _("number corrected")
+    CONFIRMED = "confirmed", _("number confirmed")
+
+
+class IdReconciliation(models.Model):
+    """A person recorded with an ID number that another record, outside the recorder's
+    jurisdiction, already carries: moved house, or a wrong number? The community admins (and
+    above) of the person's household decide on the reconciliation list; the recorder was told
+    nothing. The number stays in this row after the case is closed, as the record of what was
+    claimed."""
+
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="reconciliations", verbose_name=_("person")
+    )
+    id_type = models.CharField(_("ID type"), max_length=20, choices=IdType.choices)
+    id_number = models.CharField(_("ID number"), max_length=32)
+    # The record that carried the number when the case was opened (it may have changed since).
+    holder = models.ForeignKey(
+        Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    source = models.CharField(max_length=32)  # visit source (field, evening, sheet…) or "form"
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    reported_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=ReconciliationStatus.choices,
+        default=ReconciliationStatus.PENDING,
+        db_index=True,
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("ID number reconciliation")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person"],
+                condition=models.Q(status="pending"),
+                name="one_pending_reconciliation_per_person",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} {self.status}"
 
 
 class RecordChange(models.Model):

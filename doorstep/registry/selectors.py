@@ -6,10 +6,12 @@ import re
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
+from doorstep.accounts.models import ROSTER_MANAGER_ROLES
 from doorstep.areas.models import Area
 from doorstep.core.db import prefix_q
+from doorstep.core.masking import mask_id_number, mask_phone
 
-from .models import Household, Person, PersonStatus
+from .models import Household, IdReconciliation, Person, PersonStatus, ReconciliationStatus
 
 _ID_LIKE = re.compile(r"[0-9]{15}|[0-9]{17}[0-9Xx]")
 _PHONE_LIKE = re.compile(r"1[0-9]{10}")
@@ -52,6 +54,21 @@ def access_person(user, person_id: int) -> Person:
         raise Http404 from None
 
 
+def is_number_query(query: str) -> bool:
+    """Whether a search text is an ID number or a phone (matched whole, shown masked)."""
+    compact = query.replace(" ", "").upper()
+    return bool(_ID_LIKE.fullmatch(compact) or _PHONE_LIKE.fullmatch(compact))
+
+
+def masked_query(query: str) -> str:
+    compact = query.replace(" ", "").upper()
+    if _ID_LIKE.fullmatch(compact):
+        return mask_id_number(compact)
+    if _PHONE_LIKE.fullmatch(compact):
+        return mask_phone(compact)
+    return query
+
+
 def household_search(user, *, query: str = "", area: Area | None = None) -> QuerySet[Household]:
     """Households matching a search box, newest structure first in walking order.
 
@@ -67,7 +84,8 @@ def household_search(user, *, query: str = "", area: Area | None = None) -> Quer
         compact = query.replace(" ", "").upper()
         if _ID_LIKE.fullmatch(compact):
             # Household numbers are often as long as ID numbers: either may be meant.
-            persons = Person.objects.filter(id_number=compact)
+            # A number held for reconciliation is found like any other (in scope only).
+            persons = Person.objects.filter(Q(id_number=compact) | Q(id_number_held=compact))
             households = households.filter(
                 pk__in=_household_ids_union(
                     Household.objects.filter(household_number=compact), persons
@@ -106,6 +124,21 @@ def household_members(user, household: Household) -> QuerySet[Person]:
     return household.persons.order_by("status", "id")
 
 
+def members_by_household(
+    user, household_ids, *, active_only: bool = True
+) -> dict[int, list[Person]]:
+    """The members of these households that the user may see, by household id, in roster
+    order (every household id asked for is a key, with an empty list if need be)."""
+    ids = list(household_ids)
+    members: dict[int, list[Person]] = {pk: [] for pk in ids}
+    persons = persons_visible_to(user).filter(household_id__in=ids)
+    if active_only:
+        persons = persons.filter(status=PersonStatus.ACTIVE)
+    for person in persons.order_by("household_id", "id"):
+        members[person.household_id].append(person)
+    return members
+
+
 def household_head_names(household_ids: list[int]) -> dict[int, str]:
     """The first-listed active member (the head, where the roster says so) of each household."""
     heads: dict[int, str] = {}
@@ -118,3 +151,45 @@ def household_head_names(household_ids: list[int]) -> dict[int, str]:
         if relation == "户主" or household_id not in heads:
             heads[household_id] = name
     return heads
+
+
+def reconciliations_visible_to(user) -> QuerySet[IdReconciliation]:
+    """Cases about persons of the user's jurisdiction, for those who manage the roster (the
+    recorder's community admins and above). Grid workers see none: they were told nothing."""
+    path = _jurisdiction_path(user)
+    if path is None or user.role not in ROSTER_MANAGER_ROLES:
+        return IdReconciliation.objects.none()
+    return IdReconciliation.objects.filter(prefix_q("person__household__grid__path", path))
+
+
+def pending_reconciliations(user) -> QuerySet[IdReconciliation]:
+    return (
+        reconciliations_visible_to(user)
+        .filter(status=ReconciliationStatus.PENDING)
+        .select_related("person", "person__household", "person__household__grid", "reported_by")
+        .order_by("reported_at", "pk")
+    )
+
+
+def access_reconciliation(user, case_id) -> IdReconciliation:
+    try:
+        return reconciliations_visible_to(user).select_related("person").get(pk=case_id)
+    except (IdReconciliation.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+def reconciliation_holder(user, case: IdReconciliation) -> Person | None:
+    """The record that carries the case's number now, if the user may see it (else None:
+    outside the jurisdiction is all they learn, which the case itself already says)."""
+    return (
+        persons_visible_to(user)
+        .select_related("household", "household__grid")
+        .filter(id_number=case.id_number)
+        .first()
+    )
+
+
+def id_number_free(case: IdReconciliation) -> bool:
+    """Whether no record carries the case's number any more (the other record was corrected):
+    the case can then give it to its person. Says nothing the case does not already say."""
+    return not Person.objects.filter(id_number=case.id_number).exists()

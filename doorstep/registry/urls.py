@@ -16,4 +16,6 @@ urlpatterns = [
         views.person_reveal_view,
         name="person_reveal",
     ),
+    path("reconciliations/", views.reconciliations_view, name="reconciliations"),
+    path("reconciliations/<int:case_id>/", views.reconciliation_view, name="reconciliation"),
 ]

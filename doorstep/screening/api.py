@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, field_validator
 from doorstep.areas.models import Area
 from doorstep.areas.selectors import areas_visible_to
 from doorstep.core.masking import mask_id_number, mask_phone
+from doorstep.registry import selectors as roster
 from doorstep.registry.services import record_read
 
 from . import coverage, selectors, services
@@ -273,12 +274,12 @@ def household_members(request, campaign_id: RowId, household_id: RowId):
             "id": p.pk,
             "name": p.name,
             "relation": p.relation,
-            "id_number_masked": mask_id_number(p.id_number),
+            "id_number_masked": mask_id_number(p.shown_id_number),
             "phone_masked": mask_phone(p.phone),
             "status": p.status,
             "is_new": p.is_new,
         }
-        for p in progress.household.persons.order_by("pk")
+        for p in roster.household_members(request.user, progress.household).order_by("pk")
     ]
 
 
@@ -295,13 +296,14 @@ def household_members(request, campaign_id: RowId, household_id: RowId):
 )
 def submit_visit(request, campaign_id: RowId, body: VisitIn):
     """Record one visit. Same client_uuid and body again → 200 with the first visit; same
-    client_uuid with another body → 409; a household outside your assignment → 404."""
+    client_uuid with another body, or another worker's visit → 409; a household outside your
+    assignment → 404. Refused writes count against a budget (429 when spent)."""
     campaign = selectors.access_campaign(request.user, campaign_id)
     try:
         visit, created = services.visit_record(
             user=request.user, campaign=campaign, visit=body.to_input(), request=request
         )
-    except services.VisitConflict as conflict:
+    except (services.VisitConflict, services.VisitTaken) as conflict:
         return Status(409, {"detail": str(conflict)})
     except services.VisitRejected as rejected:
         return Status(422, {"detail": rejected.message, "field": rejected.field})
@@ -326,8 +328,10 @@ def submit_visit(request, campaign_id: RowId, body: VisitIn):
     "/{campaign_id}/visits/batch", response={200: list[BatchItemOut], **NOT_FOUND_OR_INVALID}
 )
 def submit_visit_batch(request, campaign_id: RowId, body: BatchIn):
-    """Record up to 500 visits; each item gets its own status: created, duplicate, conflict,
-    rejected (with the reason) or not_found. Valid items are kept whatever the others do."""
+    """Record up to 500 visits; each item gets its own status: created, duplicate, conflict
+    (this UUID, other answers), taken (this UUID, another worker's visit), rejected (with the
+    reason), not_found, or throttled (too many refused writes: send it again later). Valid items
+    are kept whatever the others do."""
     campaign = selectors.access_campaign(request.user, campaign_id)
     results = services.visit_batch_record(
         user=request.user,

@@ -149,7 +149,7 @@ def flagged_rows(checks) -> Iterator[list]:
             who = [
                 person.name,
                 person.relation,
-                mask_id_number(person.id_number),
+                mask_id_number(person.shown_id_number),
                 mask_phone(person.phone),
             ]
         yield [

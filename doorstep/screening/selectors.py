@@ -6,8 +6,9 @@ from django.http import Http404
 from doorstep.accounts.models import Role
 from doorstep.areas.models import Area
 from doorstep.core.db import prefix_q
+from doorstep.registry.models import Person, PersonStatus
 
-from .models import Assignment, Campaign, HouseholdProgress, Visit
+from .models import Assignment, Campaign, HouseholdProgress, SelfReportToken, Visit
 
 
 def _path(user) -> str | None:
@@ -124,3 +125,13 @@ def area_in_scope(user, campaign: Campaign, area_id) -> Area:
     ):
         raise Http404
     return area
+
+
+def self_report_members(row: SelfReportToken) -> list[Person]:
+    """The members a self-report page asks about: the token (checked valid by
+    services.self_report_lookup) is the key, and it opens one household's active members."""
+    return list(
+        Person.objects.filter(household_id=row.household_id, status=PersonStatus.ACTIVE).order_by(
+            "id"
+        )
+    )

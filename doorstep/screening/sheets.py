@@ -5,7 +5,9 @@ The sheet is an exchange format, so its headers and drop-down values are fixed C
 (like the roster's 户号 / 姓名 columns), whatever the UI language. One row per member of each
 household; a row with the 户号 and a name but no 人员编号 is a person found at the door. Rows are
 grouped per household into one visit each; the visit's client UUID is derived from campaign,
-household and visit time, so uploading the same file twice records nothing new.
+household, the assignment's worker and visit time with a server-side key (`sheet_visit_uuid`),
+so uploading the same file twice records nothing new, and nobody can compute (and pre-empt) the
+UUID of another worker's sheet row.
 
 Every row of an upload ends in the report: recorded, already recorded, not recorded (with the
 reason), or not filled in.
@@ -19,16 +21,18 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.conf import settings
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from doorstep.core.sheets.reading import UnreadableFile, open_sheet, small_sheet_limits
 from doorstep.core.sheets.writing import new_workbook, write_cell, write_cells
-from doorstep.registry.models import Person, PersonStatus
+from doorstep.registry.models import Person
 
 from .forms import parse_visited_at
-from .models import Assignment, Campaign, Presence, VisitOutcome, VisitSource
+from .models import Assignment, Campaign, Presence, Visit, VisitOutcome, VisitSource
 from .rules import PersonCheckInput
 from .services import BatchItemResult, VisitInput
 
@@ -72,23 +76,42 @@ SYMPTOM_WORDS = {
     "嗅觉味觉减退": "taste_smell",
     "味觉嗅觉减退": "taste_smell",
 }
+# The UUIDs of sheets read before the key (`legacy_sheet_visit_uuid`): a sheet uploaded again
+# after the change must still find its visits.
 SHEET_NAMESPACE = uuid.UUID("6f1f7d0e-3c47-4f4e-9a55-1f3a4a2b7d10")
 
 
+def sheet_visit_uuid(
+    *, campaign_id: int, household_id: int, worker_id: int, visited_at: datetime.datetime
+) -> uuid.UUID:
+    """The client UUID of a sheet's visit: the same file gives the same UUIDs (a second upload
+    records nothing new), another worker's sheet other ones, and without the server's key
+    (DOORSTEP_SHEET_UUID_KEY) nobody can compute them."""
+    moment = visited_at.astimezone(datetime.UTC).isoformat()  # one instant, one text
+    key = f"{campaign_id}:{household_id}:{worker_id}:{moment}"
+    digest = salted_hmac(
+        "doorstep.screening.sheets.visit", key, secret=settings.DOORSTEP_SHEET_UUID_KEY
+    ).digest()
+    return uuid.UUID(bytes=digest[:16], version=5)
+
+
+def legacy_sheet_visit_uuid(
+    *, campaign_id: int, household_id: int, visited_at: datetime.datetime
+) -> uuid.UUID:
+    return uuid.uuid5(SHEET_NAMESPACE, f"{campaign_id}:{household_id}:{visited_at.isoformat()}")
+
+
 # -- the template -----------------------------------------------------------------------------
-def assignment_rows(assignment: Assignment, progress_rows) -> list[list]:
+def assignment_rows(
+    assignment: Assignment, progress_rows, members: dict[int, list[Person]]
+) -> list[list]:
     """One row per active member of each household, in walking order (`progress_rows` are the
-    assignment's progress rows with households, already scoped by the caller)."""
+    assignment's progress rows with households, `members` their active members by household,
+    both read through the access layer by the caller)."""
     households = [p.household for p in progress_rows]
-    members: dict[int, list[Person]] = {h.pk: [] for h in households}
-    persons = Person.objects.filter(
-        household_id__in=list(members), status=PersonStatus.ACTIVE
-    ).order_by("household_id", "id")
-    for person in persons:
-        members[person.household_id].append(person)
     rows = []
     for household in households:
-        people = members[household.pk] or [None]
+        people = members.get(household.pk) or [None]
         for person in people:
             rows.append(
                 [
@@ -255,7 +278,9 @@ def _reject(group: HouseholdGroup, message: str, row: SheetRow | None = None) ->
     return group
 
 
-def _group_visit(campaign: Campaign, group: HouseholdGroup, household: dict) -> HouseholdGroup:
+def _group_visit(
+    campaign: Campaign, group: HouseholdGroup, household: dict, worker_id: int
+) -> HouseholdGroup:
     outcomes = {r.get("结果") for r in group.rows if r.get("结果")}
     times = {r.get("走访时间") for r in group.rows if r.get("走访时间")}
     if not outcomes and not times:
@@ -312,12 +337,16 @@ def _group_visit(campaign: Campaign, group: HouseholdGroup, household: dict) -> 
             check.new_person = {"name": name, "relation": row.get("与户主关系")}
         checks.append(check)
         group.check_rows.append(row)
-    key = f"{campaign.pk}:{household['id']}:{visited_at.isoformat()}"
     group.visit = VisitInput(
         household_id=household["id"],
         outcome=outcome,
         visited_at=visited_at,
-        client_uuid=uuid.uuid5(SHEET_NAMESPACE, key),
+        client_uuid=sheet_visit_uuid(
+            campaign_id=campaign.pk,
+            household_id=household["id"],
+            worker_id=worker_id,
+            visited_at=visited_at,
+        ),
         person_checks=checks,
         source=VisitSource.SHEET,
     )
@@ -325,11 +354,11 @@ def _group_visit(campaign: Campaign, group: HouseholdGroup, household: dict) -> 
 
 
 def visits_from_rows(
-    campaign: Campaign, rows: list[SheetRow], households: dict[str, dict]
+    campaign: Campaign, rows: list[SheetRow], households: dict[str, dict], *, worker_id: int
 ) -> list[HouseholdGroup]:
     """Rows grouped per household (in file order) with the visit each group makes.
     `households` maps 户号 → {"id": household id, "members": set of person ids} for the
-    households of the assignment: anything else is refused."""
+    households of the assignment (whose worker is `worker_id`): anything else is refused."""
     groups: OrderedDict[str, HouseholdGroup] = OrderedDict()
     for row in rows:
         number = row.get("户号")
@@ -343,8 +372,29 @@ def visits_from_rows(
         elif number not in households:
             _reject(group, _("household %(n)s is not in this assignment") % {"n": number})
         else:
-            _group_visit(campaign, group, households[number])
+            _group_visit(campaign, group, households[number], worker_id)
+    _keep_legacy_uuids(campaign, [g for g in groups.values() if g.visit and not g.error])
     return list(groups.values())
+
+
+def _keep_legacy_uuids(campaign: Campaign, groups: list[HouseholdGroup]) -> None:
+    """A group already recorded under its old (keyless) UUID, for the same household, keeps
+    that UUID: the service then answers "already recorded" instead of recording it again."""
+    legacy = {
+        legacy_sheet_visit_uuid(
+            campaign_id=campaign.pk,
+            household_id=g.visit.household_id,
+            visited_at=g.visit.visited_at,
+        ): g
+        for g in groups
+    }
+    found = Visit.objects.filter(
+        campaign=campaign, source=VisitSource.SHEET, client_uuid__in=list(legacy)
+    ).values_list("client_uuid", "household_id")
+    for client_uuid, household_id in found:
+        group = legacy[client_uuid]
+        if group.visit.household_id == household_id:
+            group.visit.client_uuid = client_uuid
 
 
 def _row_index(field_path: str) -> int | None:
@@ -373,6 +423,8 @@ def row_reports(groups: list[HouseholdGroup], results: list[BatchItemResult]) ->
                 status, reason = "duplicate", _("already recorded by an earlier upload")
             elif result.status == "conflict":
                 reason = _("a visit at this time was already recorded with other answers")
+            elif result.status == "taken":
+                reason = _("this visit was already recorded by another worker")
             else:
                 reason = result.error
                 index = _row_index(result.field)

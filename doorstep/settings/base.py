@@ -126,6 +126,9 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Validates nothing: told of every password change, whichever path made it, it revokes the
+    # user's API tokens (accounts/tokens.py).
+    {"NAME": "doorstep.accounts.tokens.RevokeTokensOnPasswordChange"},
 ]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
@@ -137,13 +140,23 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
-# Lockout: 5 failures for one username from one address lock it for 30 minutes.
+# Lockout: 5 failures for one username from one address lock that pair for 30 minutes; 30
+# failures for one username from any addresses lock the username (distributed guessing). A
+# locked pair's further attempts are not counted, so one address adds at most 5 to the
+# username's count and cannot lock anyone out alone (accounts/lockout.py).
 AXES_FAILURE_LIMIT = 5
+DOORSTEP_USERNAME_FAILURE_LIMIT = int(os.environ.get("DOORSTEP_USERNAME_FAILURE_LIMIT", "30"))
 AXES_COOLOFF_TIME = 0.5
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
+AXES_HANDLER = "doorstep.accounts.lockout.DoorstepAxesHandler"
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False
+# The real client address (core/clientip.py): the number of reverse proxies in front of the app
+# that add the client's address to X-Forwarded-For; 0: none, and the header is ignored.
+DOORSTEP_PROXY_COUNT = int(os.environ.get("DOORSTEP_PROXY_COUNT", "0"))
+AXES_CLIENT_IP_CALLABLE = "doorstep.core.clientip.client_ip_address"
 
 # Two-factor login (TOTP) for command and admin accounts: the name authenticator apps show.
 OTP_TOTP_ISSUER = "Doorstep 门前"
@@ -219,6 +232,11 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": os.environ.get("DOORSTEP_LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django's own loggers write through the root's scrubbed handler: its default console
+        # handler (DEBUG only) and the runserver access log ("django.server", one line per
+        # request with its full path and query) would otherwise print unscrubbed lines.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
     },
@@ -259,6 +277,14 @@ X_FRAME_OPTIONS = "DENY"
 # core/ratelimit.py. A worker paging a list or typing paper forms stays far below these.
 DOORSTEP_RATE_SCOPED = os.environ.get("DOORSTEP_RATE_SCOPED", "600/m")
 DOORSTEP_RATE_SEARCH = os.environ.get("DOORSTEP_RATE_SEARCH", "60/m")
+# Reveals of full numbers, exports and printouts: tighter than reads (each one is a copy).
+DOORSTEP_RATE_REVEAL = os.environ.get("DOORSTEP_RATE_REVEAL", "100/h")
+# Writes refused (4xx, or an item a service refused): a person makes a few mistakes an hour.
+DOORSTEP_RATE_REFUSED = os.environ.get("DOORSTEP_RATE_REFUSED", "60/h")
+
+# The key of the visit sheets' client UUIDs (screening/sheets.py): keep it when the secret key
+# rotates, or a sheet uploaded again after the rotation would be recorded a second time.
+DOORSTEP_SHEET_UUID_KEY = os.environ.get("DOORSTEP_SHEET_UUID_KEY", SECRET_KEY)
 
 NINJA_PAGINATION_PER_PAGE = 50
 NINJA_PAGINATION_MAX_LIMIT = 2000

@@ -28,7 +28,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-AXES_IPWARE_PROXY_COUNT = int(os.environ.get("DOORSTEP_PROXY_COUNT", "1"))
+# Behind the reverse proxy the README describes (one nginx adding X-Forwarded-For).
+DOORSTEP_PROXY_COUNT = int(os.environ.get("DOORSTEP_PROXY_COUNT", "1"))
 DOORSTEP_BENCH_ENDPOINTS = False
 
 # Rate limits and self-report limits must be shared by every gunicorn worker: Redis.

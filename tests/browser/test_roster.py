@@ -49,9 +49,23 @@ def test_roster_scope_search_and_reveal(page, live_server, user_for, login, rost
     expect(rows(page)).to_have_count(1)
     expect(rows(page).first).to_contain_text("HN-OUYANG")
     expect(rows(page).first).to_contain_text("欧阳明")
-    expect(page).to_have_url(re.compile(r"/roster/\?q=%E6%AC%A7%E9%98%B3$"))
+    # The search went by POST: the address carries a token of this session, never the text.
+    expect(page).to_have_url(re.compile(r"/roster/\?s=[\w-]+$"))
     assert page.evaluate("window.__noReload") is True
     shot(page, "search")
+    # A full ID number: not in the address either; the box shows it masked after a reload.
+    number = roster["ouyang"].persons.first().id_number
+    by_name = page.url
+    search.fill(number)
+    page.locator("main form button[type=submit]").click()
+    expect(page).not_to_have_url(by_name)  # a search of its own, with a token of its own
+    expect(rows(page).first).to_contain_text("HN-OUYANG")
+    expect(page).to_have_url(re.compile(r"/roster/\?s=[\w-]+$"))
+    assert number not in page.url
+    page.reload()
+    expect(rows(page).first).to_contain_text("HN-OUYANG")
+    expect(page.locator("#searched")).to_contain_text(number[:6] + "********" + number[-4:])
+    shot(page, "search-number")
 
     # A name from another community is not found, not even by an exact search.
     search.fill("户主G3")

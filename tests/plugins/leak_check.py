@@ -13,6 +13,11 @@ What is read
 - Log lines: a handler on the root logger formats every record the way the console handler
   does (its `ScrubPersonalDataFilter`, its format, tracebacks included) and reads the result:
   what reaches a real log file, not what the code passed to the logger.
+- Access log lines: for every request, what runserver or gunicorn write for it (method, full
+  path and query, percent-decoded), and the URLs a response sends the browser to next (a
+  redirect's Location, htmx's HX-Redirect and HX-Push-Url), which become access log lines and
+  browser history of their own. No echo is let through here: a number in a URL is a leak even
+  when the request carried it itself.
 
 What is allowed (and why)
 - `registry:person_reveal`: the audited reveal itself (registry.services.person_reveal writes
@@ -156,6 +161,7 @@ class LeakRecorder:
         self.current_test = "(outside a test)"
         self.responses_read = 0
         self.records_read = 0
+        self.access_lines_read = 0
         self.echoes_allowed = 0
         self.allow_echoes = True
         self._lock = threading.Lock()
@@ -274,8 +280,32 @@ def numbers_sent(request) -> set[str]:
     return {f.value.upper() for f in find_numbers("\n".join(sent))}
 
 
+NEXT_URL_HEADERS = ("Location", "HX-Redirect", "HX-Push-Url")
+
+
+def check_access_log(request, response, recorder: LeakRecorder = RECORDER) -> None:
+    """The access log line of this request and the URLs its answer sends the browser to."""
+    from urllib.parse import unquote_plus
+
+    lines = [("access log", f"{request.method} {request.get_full_path()}")]
+    for header in NEXT_URL_HEADERS:
+        if hasattr(response, "get") and response.get(header):
+            lines.append((f"{header} header", response[header]))
+    recorder.access_lines_read += 1
+    for where, line in lines:
+        text = unquote_plus(line)
+        for finding in find_numbers(text):
+            recorder.add(
+                source=f"{request.method} {masked_text(text)[:120]} → {response.status_code}",
+                where=where,
+                kind=finding.kind,
+                snippet=_snippet(text, finding),
+            )
+
+
 def check_response(request, response, recorder: LeakRecorder = RECORDER) -> None:
     recorder.responses_read += 1
+    check_access_log(request, response, recorder)
     match = getattr(request, "resolver_match", None)
     url_name = match.view_name if match else ""
     content_type = response.get("Content-Type", "") if hasattr(response, "get") else ""
@@ -393,9 +423,10 @@ def pytest_sessionfinish(session, exitstatus):
 def pytest_terminal_summary(terminalreporter):
     reporter = terminalreporter
     summary = (
-        f"leak check: {RECORDER.responses_read} responses and {RECORDER.records_read} log records "
-        f"read, {len(RECORDER.violations)} full ID or mobile numbers or formula cells outside "
-        "the allowed places "
+        f"leak check: {RECORDER.responses_read} responses, {RECORDER.access_lines_read} access "
+        f"log lines and {RECORDER.records_read} log records read, "
+        f"{len(RECORDER.violations)} full ID or mobile numbers or formula cells outside the "
+        "allowed places "
         f"({RECORDER.echoes_allowed} echoes of a number the request sent let through)"
     )
     if not RECORDER.violations:

@@ -42,33 +42,55 @@ def as_user(user) -> Client:
     return client
 
 
-def forms_url(campaign, assignment, purpose="入户排查"):
-    url = reverse("screening:paper_forms", args=[campaign.pk, assignment.pk])
-    return f"{url}?purpose={purpose}" if purpose else url
+def forms_url(campaign, assignment):
+    return reverse("screening:paper_forms", args=[campaign.pk, assignment.pk])
 
 
-def slips_url(campaign, assignment, purpose="张贴告知单"):
-    url = reverse("screening:notice_slips", args=[campaign.pk, assignment.pk])
-    return f"{url}?purpose={purpose}" if purpose else url
+def slips_url(campaign, assignment):
+    return reverse("screening:notice_slips", args=[campaign.pk, assignment.pk])
+
+
+def printout(client, url, purpose="入户排查"):
+    """A printout: the purpose form's POST (with the CSRF token) answers with the page."""
+    return client.post(url, {"purpose": purpose})
 
 
 def test_printing_asks_for_the_purpose_and_records_it(campaign, worker, stairwell):
     client = as_user(worker)
     for make, action in ((forms_url, "paper.forms"), (slips_url, "paper.slips")):
-        asked = client.get(make(campaign, stairwell["assignment"], purpose=""))
+        url = make(campaign, stairwell["assignment"])
+        asked = client.get(url)
         body = asked.content.decode()
         assert asked.status_code == 200 and 'id="purpose-form"' in body
+        assert 'method="post"' in body and "csrfmiddlewaretoken" in body
         assert "户主" not in body  # nothing of the households before the purpose
         assert not AuditEvent.objects.filter(action=action).exists()
-        assert client.get(make(campaign, stairwell["assignment"])).status_code == 200
+        assert printout(client, url).status_code == 200
         event = AuditEvent.objects.get(action=action)
-        assert event.user == worker and event.purpose in ("入户排查", "张贴告知单")
+        assert event.user == worker and event.purpose == "入户排查"
+
+
+def test_a_purpose_in_a_link_prints_nothing_and_records_nothing(campaign, worker, stairwell):
+    """A cross-site link with ?purpose= must not write an audit row with its text."""
+    client = as_user(worker)
+    for make in (forms_url, slips_url):
+        url = make(campaign, stairwell["assignment"]) + "?purpose=攻击者的用途"
+        response = client.get(url)
+        assert response.status_code == 400
+        assert "户主" not in response.content.decode()
+    assert not AuditEvent.objects.filter(action__startswith="paper.").exists()
+    # and a POST without the CSRF token is refused before the view
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(worker)
+    url = forms_url(campaign, stairwell["assignment"])
+    assert strict.post(url, {"purpose": "攻击者的用途"}).status_code == 403
+    assert not AuditEvent.objects.filter(action__startswith="paper.").exists()
 
 
 def test_the_form_lists_households_in_walking_order_with_members_masked(
     campaign, worker, stairwell
 ):
-    response = as_user(worker).get(forms_url(campaign, stairwell["assignment"]))
+    response = printout(as_user(worker), forms_url(campaign, stairwell["assignment"]))
     assert response.status_code == 200
     body = response.content.decode()
     assert "size: A4" in body and "break-after:page" in body
@@ -95,7 +117,7 @@ def test_slips_only_for_doors_not_yet_reached_with_a_qr_code(
     visit_record(user=worker, campaign=campaign, visit=screened(made[0]))
     visit_record(user=worker, campaign=campaign, visit=knock(made[1]))
     # when the slips are printed
-    response = as_user(worker).get(slips_url(campaign, stairwell["assignment"]))
+    response = printout(as_user(worker), slips_url(campaign, stairwell["assignment"]))
     body = response.content.decode()
     # then every household not screened has a slip with a QR code and its own link
     slips = re.findall(r'class="slip" data-household="(\d+)"', body)
@@ -112,7 +134,7 @@ def test_slips_only_for_doors_not_yet_reached_with_a_qr_code(
 def test_slips_of_a_closed_campaign_carry_no_code(campaign, worker, stairwell):
     campaign.closed_at = timezone.now()
     campaign.save()
-    body = as_user(worker).get(slips_url(campaign, stairwell["assignment"])).content.decode()
+    body = printout(as_user(worker), slips_url(campaign, stairwell["assignment"])).content.decode()
     assert "<svg" not in body
     assert not SelfReportToken.objects.exists()
 
@@ -126,15 +148,15 @@ def test_other_workers_and_communities_cannot_print_an_assignment(
         client_for(Role.COMMUNITY_ADMIN, "C2"),
         client_for(Role.STREET_ADMIN, "S2"),
     ):
-        assert client.get(forms_url(campaign, assignment)).status_code == 404
-        assert client.get(slips_url(campaign, assignment)).status_code == 404
+        assert printout(client, forms_url(campaign, assignment)).status_code == 404
+        assert printout(client, slips_url(campaign, assignment)).status_code == 404
     assert not SelfReportToken.objects.exists()
 
 
 def test_an_admin_prints_for_a_worker_of_their_community(campaign, stairwell, client_for):
     client = client_for(Role.COMMUNITY_ADMIN, "C1")
-    assert client.get(forms_url(campaign, stairwell["assignment"])).status_code == 200
-    assert client.get(slips_url(campaign, stairwell["assignment"])).status_code == 200
+    assert printout(client, forms_url(campaign, stairwell["assignment"])).status_code == 200
+    assert printout(client, slips_url(campaign, stairwell["assignment"])).status_code == 200
     missing = reverse("screening:paper_forms", args=[campaign.pk, 999999])
     assert client.get(missing).status_code == 404
     assert Assignment.objects.count() == 1

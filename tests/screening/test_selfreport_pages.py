@@ -32,13 +32,18 @@ def stamp_of(body: str) -> str:
     return re.search(r'name="stamp" value="([^"]+)"', body).group(1)
 
 
+def field(index: int, name: str) -> str:
+    """A member's field on the page: by their place in the list, never by an internal id."""
+    return f"m{index}_{name}"
+
+
 def answers(client, url, household, **per_person) -> dict:
     """A filled-in form as the page would post it: everybody at home, 36.6 °C."""
     data = {"stamp": stamp_of(client.get(url).content.decode())}
-    for person in household.persons.all():
-        data[f"p{person.pk}_presence"] = "present"
-        data[f"p{person.pk}_temperature"] = "36.6"
-        data[f"p{person.pk}_contact"] = "no"
+    for index, _person in enumerate(household.persons.order_by("pk")):
+        data[field(index, "presence")] = "present"
+        data[field(index, "temperature")] = "36.6"
+        data[field(index, "contact")] = "no"
     data.update(per_person)
     return data
 
@@ -101,26 +106,50 @@ def test_a_changed_answer_under_the_same_form_is_a_conflict(link, households):
     client = Client()
     data = answers(client, link, households["G1"])
     client.post(link, data)
-    person = households["G1"].persons.first()
-    response = client.post(link, {**data, f"p{person.pk}_temperature": "37.0"})
+    response = client.post(link, {**data, field(0, "temperature"): "37.0"})
     assert response.status_code == 409
     assert Visit.objects.count() == 1
 
 
-def test_another_households_link_cannot_write_this_household(campaign, households):
-    # given the link of G2's household, and the members of G1's household
+def test_another_households_form_cannot_be_posted_through_this_link(campaign, households, link):
+    # given the form shown for G1's household, and the link of G2's household
     other = self_report_token_for(campaign=campaign, household_id=households["G2"].pk)
     url = reverse("screening:self_report", args=[other.token])
     client = Client()
-    data = {"stamp": stamp_of(client.get(url).content.decode())}
-    for person in households["G1"].persons.all():
-        data[f"p{person.pk}_presence"] = "present"
-        data[f"p{person.pk}_temperature"] = "39.0"
-    # when the G1 members' answers are posted through G2's link
+    data = answers(client, link, households["G1"], **{field(0, "temperature"): "39.0"})
+    # when G1's form is posted through G2's link
     response = client.post(url, data)
-    # then G1 is untouched (G2's members were simply not answered: refused, nothing written)
+    # then it is refused (the form was shown for other members) and nothing is written
     assert response.status_code == 400
     assert nothing_written()
+
+
+def test_the_page_shows_no_internal_ids(link, households):
+    body = Client().get(link).content.decode()
+    names = set(re.findall(r'name="([^"]+)"', body))
+    names -= {"csrfmiddlewaretoken", "stamp", "language", "next", "viewport"}
+    assert names and all(re.fullmatch(r"m\d+_\w+", name) for name in names), names
+    assert set(re.findall(r'data-member="([^"]+)"', body)) == {"m0", "m1"}
+    # the signed stamp is readable by anyone holding it: it carries no person id either
+    from django.core import signing
+
+    stamp = signing.loads(stamp_of(body), salt=selfreport.SIGNING_SALT)
+    assert set(stamp) == {"u", "t", "m"}
+    assert re.fullmatch(r"[0-9a-f]{16}", stamp["m"])  # a keyed digest of the list, no ids
+
+
+def test_a_member_added_since_the_form_was_shown_is_asked_again(link, households):
+    from tests.factories import PersonFactory
+
+    client = Client()
+    data = answers(client, link, households["G1"])
+    PersonFactory(household=households["G1"], name="新成员")
+    response = client.post(link, data)
+    assert response.status_code == 400 and 'id="form-error"' in response.content.decode()
+    assert nothing_written()
+    # the page shown again carries a fresh stamp for the new list, which is accepted
+    again = answers(client, link, households["G1"])
+    assert client.post(link, again).status_code == 200
 
 
 @pytest.mark.parametrize("how", ["unknown", "expired", "closed", "disabled"])
@@ -180,8 +209,7 @@ def test_too_many_submissions_from_one_address_are_refused(campaign, households,
 
 def test_a_bad_temperature_is_shown_and_nothing_written(link, households):
     client = Client()
-    person = households["G1"].persons.first()
-    data = answers(client, link, households["G1"], **{f"p{person.pk}_temperature": "365"})
+    data = answers(client, link, households["G1"], **{field(0, "temperature"): "365"})
     response = client.post(link, data, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 400
     error = re.search(r'id="form-error"[^>]*>([^<]*)<', response.content.decode()).group(1)

@@ -15,11 +15,11 @@ from doorstep.accounts.models import ROSTER_MANAGER_ROLES, Role, User
 from doorstep.areas.models import Area, AreaLevel
 from doorstep.areas.selectors import area_ancestors, areas_visible_to
 from doorstep.core.db import prefix_q
-from doorstep.core.purpose import ask_purpose, export_purpose
+from doorstep.core.purpose import purpose_or_answer
 from doorstep.core.services import audit_write
 from doorstep.core.sheets.reading import UnreadableFile
 from doorstep.core.urlaccess import SCOPED, access
-from doorstep.registry.models import Person
+from doorstep.registry.selectors import members_by_household
 
 from .. import selectors, services, sheets
 from ..forms import AssignForm, ClaimForm, SheetUploadForm
@@ -268,10 +268,14 @@ def _assignment(user, campaign, assignment_id):
 def assignment_template_view(request, campaign_id: int, assignment_id: int):
     campaign = selectors.access_campaign(request.user, campaign_id)
     assignment, rows = _assignment(request.user, campaign, assignment_id)
-    purpose = export_purpose(request)
-    if not purpose:
-        return ask_purpose(request, title=_("Download the visit sheet"), note=str(assignment))
-    data = sheets.assignment_rows(assignment, list(rows))
+    purpose, answer = purpose_or_answer(
+        request, title=_("Download the visit sheet"), note=str(assignment)
+    )
+    if answer is not None:
+        return answer
+    rows = list(rows)
+    members = members_by_household(request.user, [p.household_id for p in rows])
+    data = sheets.assignment_rows(assignment, rows, members)
     audit_write(
         user=request.user,
         action="assignment.template",
@@ -309,11 +313,12 @@ def assignment_upload_view(request, campaign_id: int, assignment_id: int):
             p.household.household_number: {"id": p.household_id, "members": set()} for p in rows
         }
         by_id = {h["id"]: h for h in households.values()}
-        for person_id, household_id in Person.objects.filter(
-            household_id__in=list(by_id)
-        ).values_list("pk", "household_id"):
-            by_id[household_id]["members"].add(person_id)
-        groups = sheets.visits_from_rows(campaign, sheet_rows, households)
+        everyone = members_by_household(user, list(by_id), active_only=False)
+        for household_id, people in everyone.items():
+            by_id[household_id]["members"].update(p.pk for p in people)
+        groups = sheets.visits_from_rows(
+            campaign, sheet_rows, households, worker_id=assignment.worker_id
+        )
         visits = [g.visit for g in groups if g.visit is not None and not g.error]
         results = services.visit_batch_record(
             user=user, campaign=campaign, visits=visits, request=request
@@ -343,9 +348,11 @@ def assignment_upload_report_view(request, campaign_id: int, assignment_id: int)
     stored = request.session.get(REPORT_SESSION_KEY)
     if not stored or stored.get("assignment") != assignment.pk:
         raise Http404
-    purpose = export_purpose(request)
-    if not purpose:
-        return ask_purpose(request, title=_("Download the upload report"), note=str(assignment))
+    purpose, answer = purpose_or_answer(
+        request, title=_("Download the upload report"), note=str(assignment)
+    )
+    if answer is not None:
+        return answer
     audit_write(
         user=request.user,
         action="assignment.upload_report",

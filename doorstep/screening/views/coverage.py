@@ -23,7 +23,7 @@ from doorstep.accounts.models import Role
 from doorstep.areas.models import Area, AreaLevel
 from doorstep.areas.selectors import area_ancestors
 from doorstep.core.db import prefix_q
-from doorstep.core.purpose import ask_purpose, export_purpose
+from doorstep.core.purpose import purpose_or_answer
 from doorstep.core.services import audit_write
 from doorstep.core.urlaccess import SCOPED, access
 from doorstep.registry.selectors import household_head_names
@@ -313,12 +313,12 @@ def flagged_view(request, campaign_id: int):
 # -- exports -----------------------------------------------------------------------------------
 def _export(request, campaign: Campaign, area: Area, *, what: str, title: str, build):
     """GET: ask for the purpose. POST: write the workbook, audit with the purpose, send it."""
-    purpose = export_purpose(request) if request.method == "POST" else ""
-    if not purpose:
-        note = f"{campaign.name} · {area.display_name}. " + _(
-            "ID numbers and phones are masked in the file."
-        )
-        return ask_purpose(request, title=_("Export") + f": {title}", note=note, method="post")
+    note = f"{campaign.name} · {area.display_name}. " + _(
+        "ID numbers and phones are masked in the file."
+    )
+    purpose, answer = purpose_or_answer(request, title=_("Export") + f": {title}", note=note)
+    if answer is not None:
+        return answer
     sheet, header, rows = build()
     path, count = exports.write_workbook(sheet, header, rows)
     audit_write(

@@ -156,6 +156,8 @@ def _entry_post(request, campaign):
             )
         except services.VisitConflict:
             general.append(_("This form was already saved with other answers; nothing changed."))
+        except services.VisitTaken as taken:
+            general.append(str(taken))
         except services.VisitRejected as error:
             if error.field in ("visited_at", "outcome"):
                 errors[error.field] = error.message

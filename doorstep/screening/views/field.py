@@ -163,6 +163,8 @@ def visit_view(request, campaign_id: int, household_id: int):
             services.visit_record(user=user, campaign=campaign, visit=item, request=request)
         except services.VisitConflict:
             general.append(_("This form was already saved with other answers; nothing changed."))
+        except services.VisitTaken as taken:
+            general.append(str(taken))
         except services.VisitRejected as error:
             message = forms.place_error(error.field, error.message, sources)
             if message:

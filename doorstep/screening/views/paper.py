@@ -11,10 +11,11 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
-from doorstep.core.purpose import ask_purpose, export_purpose
+from doorstep.core.purpose import purpose_or_answer
 from doorstep.core.services import audit_write
 from doorstep.core.urlaccess import SCOPED, access
-from doorstep.registry.models import Person, PersonStatus
+from doorstep.registry.models import Person
+from doorstep.registry.selectors import members_by_household
 
 from .. import selectors, services
 from ..models import Assignment, Campaign, ProgressState
@@ -42,13 +43,8 @@ def _households(user, campaign: Campaign, assignment: Assignment, *, open_only: 
     return list(rows.select_related("household").order_by(*selectors.WALK_ORDER))
 
 
-def _members(household_ids: list[int]) -> dict[int, list[Person]]:
-    members: dict[int, list[Person]] = {}
-    rows = Person.objects.filter(
-        household_id__in=household_ids, status=PersonStatus.ACTIVE
-    ).order_by("household_id", "id")
-    for person in rows:
-        members.setdefault(person.household_id, []).append(person)
+def _members(user, household_ids: list[int]) -> dict[int, list[Person]]:
+    members = members_by_household(user, household_ids)
     for people in members.values():
         people.sort(key=lambda p: p.relation != "户主")  # the head first, then roster order
     return members
@@ -58,11 +54,13 @@ def _members(household_ids: list[int]) -> dict[int, list[Person]]:
 def paper_forms_view(request, campaign_id: int, assignment_id: int):
     campaign = selectors.access_campaign(request.user, campaign_id)
     assignment = _assignment(request.user, campaign, assignment_id)
-    purpose = export_purpose(request)
-    if not purpose:
-        return ask_purpose(request, title=_("Print the screening forms"), note=str(assignment))
+    purpose, answer = purpose_or_answer(
+        request, title=_("Print the screening forms"), note=str(assignment)
+    )
+    if answer is not None:
+        return answer
     progress = _households(request.user, campaign, assignment)
-    members = _members([p.household_id for p in progress])
+    members = _members(request.user, [p.household_id for p in progress])
     _audit_print(request, assignment, "paper.forms", purpose, len(progress))
     for item in progress:
         item.members = members.get(item.household_id, [])
@@ -101,9 +99,11 @@ def _qr_svg(url: str) -> str:
 def notice_slips_view(request, campaign_id: int, assignment_id: int):
     campaign = selectors.access_campaign(request.user, campaign_id)
     assignment = _assignment(request.user, campaign, assignment_id)
-    purpose = export_purpose(request)
-    if not purpose:
-        return ask_purpose(request, title=_("Print the notice slips"), note=str(assignment))
+    purpose, answer = purpose_or_answer(
+        request, title=_("Print the notice slips"), note=str(assignment)
+    )
+    if answer is not None:
+        return answer
     progress = _households(request.user, campaign, assignment, open_only=True)
     _audit_print(request, assignment, "paper.slips", purpose, len(progress))
     slips = []

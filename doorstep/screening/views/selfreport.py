@@ -1,9 +1,12 @@
 """The self-report page behind a notice slip's QR code (public, no login).
 
 The token is the only key: it opens one household for one campaign. The page shows the address and
-the members' names masked (张*), asks only the campaign's questions, and stores a visit that
-counts once a worker verifies it. Unknown, expired and closed tokens all answer 404. Submissions
-are rate-limited per token and per client address; a refused submission writes nothing.
+the members' names masked (张*), and nothing else: no internal ids (members are answered by their
+place in the list, and the signed form stamp carries a keyed digest of the list, so a list that
+changed since the form was shown is asked again). It asks only the campaign's questions, and
+stores a visit that counts once a worker verifies it. Unknown, expired and closed tokens all
+answer 404. Submissions are rate-limited per token and per real client address (behind the
+configured proxies, core/clientip.py); a refused submission writes nothing.
 """
 
 import datetime
@@ -15,15 +18,17 @@ from django.core import signing
 from django.core.cache import cache
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
 from doorstep.core.services import client_ip
 from doorstep.core.urlaccess import PUBLIC, access
-from doorstep.registry.models import Person, PersonStatus
+from doorstep.registry.models import Person
 
 from .. import services
 from ..models import Presence, VisitOutcome
 from ..rules import SYMPTOMS, PersonCheckInput
+from ..selectors import self_report_members
 
 RATE_WINDOW_SECONDS = 3600
 RATE_PER_TOKEN = 10
@@ -53,23 +58,24 @@ def _over_limit(kind: str, key: str, limit: int) -> bool:
     return count > limit
 
 
-def _members(household_id: int) -> list[Person]:
-    return list(
-        Person.objects.filter(household_id=household_id, status=PersonStatus.ACTIVE).order_by("id")
-    )
+def _members_digest(members: list[Person]) -> str:
+    """Which members the form was shown for, without saying who they are (the stamp is signed,
+    not encrypted: anyone holding it can read it)."""
+    ids = ",".join(str(p.pk) for p in members)
+    return salted_hmac(SIGNING_SALT + ".members", ids).hexdigest()[:16]
 
 
-def _form_stamp() -> str:
-    """A fresh client UUID and the time the form was shown, signed: a double submit of the
-    same form is the same visit (idempotent), not a second one."""
-    return signing.dumps(
-        {"u": str(uuid.uuid4()), "t": timezone.now().isoformat()}, salt=SIGNING_SALT
-    )
+def _form_stamp(members: list[Person]) -> str:
+    """A fresh client UUID, the time the form was shown and the members it was shown for,
+    signed: a double submit of the same form is the same visit (idempotent), not a second
+    one."""
+    data = {"u": str(uuid.uuid4()), "t": timezone.now().isoformat(), "m": _members_digest(members)}
+    return signing.dumps(data, salt=SIGNING_SALT)
 
 
-def _read_stamp(value: str) -> tuple[uuid.UUID, datetime.datetime]:
+def _read_stamp(value: str) -> tuple[uuid.UUID, datetime.datetime, str]:
     data = signing.loads(value, salt=SIGNING_SALT, max_age=FORM_MAX_AGE_SECONDS)
-    return uuid.UUID(data["u"]), datetime.datetime.fromisoformat(data["t"])
+    return uuid.UUID(data["u"]), datetime.datetime.fromisoformat(data["t"]), data["m"]
 
 
 class FormError(ValueError):
@@ -78,8 +84,8 @@ class FormError(ValueError):
 
 def _answers(post, members: list[Person], questions: set[str]) -> list[PersonCheckInput]:
     checks = []
-    for person in members:
-        prefix = f"p{person.pk}_"
+    for index, person in enumerate(members):
+        prefix = f"m{index}_"
         presence = post.get(prefix + "presence", "")
         if presence not in PRESENCE_CHOICES:
             raise FormError(_("Please say for every member whether they are at home."))
@@ -108,12 +114,12 @@ def _render_form(request, row, members, *, error: str = "", status: int = 200):
     questions = set(row.campaign.questions)
     people = [
         {
-            "pk": p.pk,
+            "key": f"m{index}",
             "masked_name": mask_name(p.name),
             "relation": p.relation,
-            "presence": request.POST.get(f"p{p.pk}_presence", Presence.PRESENT),
+            "presence": request.POST.get(f"m{index}_presence", Presence.PRESENT),
         }
-        for p in members
+        for index, p in enumerate(members)
     ]
     context = {
         "campaign": row.campaign,
@@ -122,7 +128,7 @@ def _render_form(request, row, members, *, error: str = "", status: int = 200):
         "ask": questions,
         "symptoms": list(SYMPTOMS.items()),
         "presence_choices": [(p, Presence(p).label) for p in PRESENCE_CHOICES],
-        "stamp": request.POST.get("stamp") or _form_stamp(),
+        "stamp": request.POST.get("stamp") or _form_stamp(members),
         "error": error,
         "today": timezone.localdate().isoformat(),
     }
@@ -138,20 +144,25 @@ def self_report_view(request, token: str):
     token = token[:64]
     if request.method != "POST":
         row = services.self_report_lookup(token)
-        return _render_form(request, row, _members(row.household_id))
+        return _render_form(request, row, self_report_members(row))
     ip = client_ip(request) or "unknown"
     over_ip = _over_limit("ip", ip, RATE_PER_IP)
     over_token = _over_limit("token", token, RATE_PER_TOKEN)
     if over_ip or over_token:
         return _too_many(request)
     row = services.self_report_lookup(token)
-    members = _members(row.household_id)
+    members = self_report_members(row)
     try:
-        client_uuid, shown_at = _read_stamp(request.POST.get("stamp", ""))
+        client_uuid, shown_at, shown_for = _read_stamp(request.POST.get("stamp", ""))
     except (signing.BadSignature, KeyError, ValueError, TypeError):
+        shown_for, error = "", _("The form has expired: please fill it in again.")
+    else:
+        error = ""
+        if shown_for != _members_digest(members):
+            error = _("The list of your household changed meanwhile: please fill it in again.")
+    if error:
         request.POST = request.POST.copy()
-        request.POST["stamp"] = _form_stamp()
-        error = _("The form has expired: please fill it in again.")
+        request.POST["stamp"] = _form_stamp(members)
         return _render_form(request, row, members, error=error, status=400)
     try:
         checks = _answers(request.POST, members, set(row.campaign.questions))
@@ -168,6 +179,6 @@ def self_report_view(request, token: str):
         return _render_form(request, row, members, error=str(error), status=400)
     except services.VisitRejected as rejected:
         return _render_form(request, row, members, error=rejected.message, status=400)
-    except services.VisitConflict:
+    except (services.VisitConflict, services.VisitTaken):
         return render(request, "screening/selfreport/done.html", {"conflict": True}, status=409)
     return render(request, "screening/selfreport/done.html", {"conflict": False})
