@@ -64,7 +64,7 @@ def test_the_rejected_rows_file_writes_the_uploaded_header_as_text(
     )
     job = upload_and_start(client, path, "G1", django_capture_on_commit_callbacks)
     assert job.rejected_count >= 1
-    download = client.get(reverse("imports:job_rejections", args=[job.pk]), PURPOSE)
+    download = client.post(reverse("imports:job_rejections", args=[job.pk]), PURPOSE)
     assert_text_not_formula(body(download), LINK)
 
 
@@ -85,7 +85,7 @@ def test_the_visit_template_coverage_exports_and_upload_report_hold_no_formula(
     field.force_login(worker)
     assignment = Assignment.objects.get(worker=worker)
     template_url = reverse("screening:assignment_template", args=[campaign.pk, assignment.pk])
-    template = body(field.get(template_url, PURPOSE))
+    template = body(field.post(template_url, PURPOSE))
     assert_text_not_formula(template, LINK, SHORT_CALL, "=1+1")
 
     # the report of an upload whose household numbers are formulas
@@ -96,7 +96,7 @@ def test_the_visit_template_coverage_exports_and_upload_report_hold_no_formula(
     with open(path, "rb") as handle:
         assert field.post(upload_url, {"file": handle}).status_code == 200
     report_url = reverse("screening:assignment_upload_report", args=[campaign.pk, assignment.pk])
-    assert_text_not_formula(body(field.get(report_url, PURPOSE)), LINK)
+    assert_text_not_formula(body(field.post(report_url, PURPOSE)), LINK)
 
     # the three coverage exports
     admin = client_for(Role.COMMUNITY_ADMIN, "C1")
