@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 DEMO_PERSONS ?= 20000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/doorstep
 
-.PHONY: install run test test-sqlite test-postgres lint format messages bench audit clean
+.PHONY: install run test test-sqlite test-postgres lint format messages bench audit clean \
+	production-demo test-replica
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +42,11 @@ test-sqlite: install
 test-postgres: install
 	@./scripts/ensure-postgres
 	DATABASE_URL=$(PG_URL) $(BIN)/pytest -q -m "not browser"
+
+# The production profile on this machine: gunicorn over TLS, the task workers, PostgreSQL and Redis
+# (scripts/production-demo says which database, Redis database and port).
+production-demo: install
+	./scripts/production-demo
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -21,6 +21,26 @@ ROLE_AREA = {
 }
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `postgresql` are left out of a SQLite run (and counted in its summary)."""
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+        return
+    kept = [item for item in items if item.get_closest_marker("postgresql") is None]
+    left_out = [item for item in items if item.get_closest_marker("postgresql") is not None]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        config._doorstep_postgresql_only = len(left_out)
+        items[:] = kept
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if left_out := getattr(config, "_doorstep_postgresql_only", 0):
+        terminalreporter.write_line(
+            f"{left_out} PostgreSQL-only tests left out of this SQLite run "
+            "(they run in make test's PostgreSQL run)"
+        )
+
+
 @pytest.fixture(autouse=True)
 def _isolated_import_dir(tmp_path, settings):
     settings.IMPORT_FILE_DIR = tmp_path / "imports"
