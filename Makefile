@@ -48,6 +48,17 @@ test-postgres: install
 production-demo: install
 	./scripts/production-demo
 
+# A streaming replica of the local PostgreSQL (scripts/replica, port REPLICA_PORT), the read-replica
+# tests against it (router choices, pinning, lag and stop fall-backs), then the replica removed.
+# Runs as root (or postgres): it may have to let replication connections into the primary.
+REPLICA_PORT ?= 5433
+test-replica: install
+	REPLICA_PORT=$(REPLICA_PORT) ./scripts/replica up
+	DATABASE_URL=$(PG_URL) \
+	DOORSTEP_REPLICA_URL=postgres://postgres@127.0.0.1:$(REPLICA_PORT)/postgres \
+		$(BIN)/pytest -q -m replica; \
+		status=$$?; REPLICA_PORT=$(REPLICA_PORT) ./scripts/replica down; exit $$status
+
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 

@@ -22,23 +22,35 @@ ROLE_AREA = {
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked `postgresql` are left out of a SQLite run (and counted in its summary)."""
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
-        return
-    kept = [item for item in items if item.get_closest_marker("postgresql") is None]
-    left_out = [item for item in items if item.get_closest_marker("postgresql") is not None]
-    if left_out:
-        config.hook.pytest_deselected(items=left_out)
-        config._doorstep_postgresql_only = len(left_out)
+    """Tests marked `postgresql` are left out of a SQLite run, tests marked `replica` out of a
+    run without a read replica (`make test-replica` runs them); the summary counts both."""
+    sqlite = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    left_out = {"postgresql": [], "replica": []}
+    kept = []
+    for item in items:
+        if sqlite and item.get_closest_marker("postgresql") is not None:
+            left_out["postgresql"].append(item)
+        elif "replica" not in settings.DATABASES and item.get_closest_marker("replica"):
+            left_out["replica"].append(item)
+        else:
+            kept.append(item)
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for group in left_out.values() for i in group])
+        config._doorstep_left_out = {k: len(v) for k, v in left_out.items() if v}
         items[:] = kept
 
 
+LEFT_OUT_NOTES = {
+    "postgresql": "PostgreSQL-only tests left out of this SQLite run (make test's PostgreSQL run "
+    "has them)",
+    "replica": "read-replica tests left out of this run without a replica (make test-replica "
+    "runs them)",
+}
+
+
 def pytest_terminal_summary(terminalreporter, config):
-    if left_out := getattr(config, "_doorstep_postgresql_only", 0):
-        terminalreporter.write_line(
-            f"{left_out} PostgreSQL-only tests left out of this SQLite run "
-            "(they run in make test's PostgreSQL run)"
-        )
+    for marker, count in getattr(config, "_doorstep_left_out", {}).items():
+        terminalreporter.write_line(f"{count} {LEFT_OUT_NOTES[marker]}")
 
 
 @pytest.fixture(autouse=True)

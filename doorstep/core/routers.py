@@ -270,6 +270,16 @@ class ReplicaRouter:
 
 
 # -- pinning a writer to the primary -----------------------------------------------------------
+def _pinned_by_cookie(request) -> bool:
+    """The cookie holds the time the pin ends (its max-age says the same to the browser; a
+    client that keeps cookies longer is not pinned longer). Forging it only sends one's own
+    reads to the primary."""
+    try:
+        return int(request.COOKIES.get(PIN_COOKIE, "0")) > time.time()
+    except ValueError:
+        return False
+
+
 class PrimaryAfterWriteMiddleware:
     """Marks the request (pinned or not; wrote or not) for `choose_reads`, and after any non-GET
     request pins the browser (cookie) and the user (cache) to the primary for
@@ -279,7 +289,7 @@ class PrimaryAfterWriteMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        marks = RequestMarks(request=request, pinned=PIN_COOKIE in request.COOKIES)
+        marks = RequestMarks(request=request, pinned=_pinned_by_cookie(request))
         token = _marks.set(marks)
         try:
             response = self.get_response(request)
@@ -289,7 +299,7 @@ class PrimaryAfterWriteMiddleware:
             seconds = int(settings.DOORSTEP_PIN_SECONDS)
             response.set_cookie(
                 PIN_COOKIE,
-                "1",
+                str(int(time.time()) + seconds),
                 max_age=seconds,
                 httponly=True,
                 samesite="Lax",

@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, field_validator
 from doorstep.areas.models import Area
 from doorstep.areas.selectors import areas_visible_to
 from doorstep.core.masking import mask_id_number, mask_phone
+from doorstep.core.routers import stale_ok_reads
 from doorstep.registry.services import record_read
 
 from . import coverage, selectors, services
@@ -339,6 +340,7 @@ def submit_visit_batch(request, campaign_id: RowId, body: BatchIn):
 
 
 @router.get("/{campaign_id}/coverage", response={200: CoverageOut, **NOT_FOUND_OR_INVALID})
+@stale_ok_reads  # a dashboard's figures: the read replica when there is one
 def campaign_coverage(request, campaign_id: RowId, area: NulFreeStr = ""):
     """Coverage of an area (default: your jurisdiction) and of each area below it."""
     campaign = selectors.access_campaign(request.user, campaign_id)
