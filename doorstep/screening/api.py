@@ -203,13 +203,15 @@ class CoverageOut(Schema):
     children: list[CoverageRowOut]
 
 
-@router.get("/", response=list[CampaignOut])
+@router.get("/", response=list[CampaignOut], operation_id="campaign_list")
 def campaign_list(request):
     return list(selectors.campaigns_visible_to(request.user).order_by("-starts_at")[:100])
 
 
 @router.get(
-    "/{campaign_id}/households", response={200: list[HouseholdRowOut], **NOT_FOUND_OR_INVALID}
+    "/{campaign_id}/households",
+    response={200: list[HouseholdRowOut], **NOT_FOUND_OR_INVALID},
+    operation_id="household_list",
 )
 @paginate(LimitOffsetPagination)
 def worker_households(request, campaign_id: RowId, only: str = ""):
@@ -264,6 +266,7 @@ def _household_row(progress) -> dict:
 @router.get(
     "/{campaign_id}/households/{household_id}/members",
     response={200: list[MemberOut], **NOT_FOUND_OR_INVALID},
+    operation_id="member_list",
 )
 def household_members(request, campaign_id: RowId, household_id: RowId):
     campaign = selectors.access_campaign(request.user, campaign_id)
@@ -293,6 +296,7 @@ def household_members(request, campaign_id: RowId, household_id: RowId):
         # A visit the rules refuse names the field; a body that does not fit lists the issues.
         422: ErrorOut | ValidationErrorOut,
     },
+    operation_id="visit_submit",
 )
 def submit_visit(request, campaign_id: RowId, body: VisitIn):
     """Record one visit. Same client_uuid and body again → 200 with the first visit; same
@@ -324,7 +328,9 @@ def submit_visit(request, campaign_id: RowId, body: VisitIn):
 
 
 @router.post(
-    "/{campaign_id}/visits/batch", response={200: list[BatchItemOut], **NOT_FOUND_OR_INVALID}
+    "/{campaign_id}/visits/batch",
+    response={200: list[BatchItemOut], **NOT_FOUND_OR_INVALID},
+    operation_id="visit_batch_submit",
 )
 def submit_visit_batch(request, campaign_id: RowId, body: BatchIn):
     """Record up to 500 visits; each item gets its own status: created, duplicate, conflict,
@@ -339,7 +345,11 @@ def submit_visit_batch(request, campaign_id: RowId, body: BatchIn):
     return [r.__dict__ for r in results]
 
 
-@router.get("/{campaign_id}/coverage", response={200: CoverageOut, **NOT_FOUND_OR_INVALID})
+@router.get(
+    "/{campaign_id}/coverage",
+    response={200: CoverageOut, **NOT_FOUND_OR_INVALID},
+    operation_id="coverage_read",
+)
 @stale_ok_reads  # a dashboard's figures: the read replica when there is one
 def campaign_coverage(request, campaign_id: RowId, area: NulFreeStr = ""):
     """Coverage of an area (default: your jurisdiction) and of each area below it."""
