@@ -37,7 +37,8 @@ test: install
 	$(MAKE) --no-print-directory test-postgres
 
 test-sqlite: install
-	$(BIN)/pytest -q
+	@./scripts/ensure-browser
+	DOORSTEP_REQUIRE_BROWSER=1 $(BIN)/pytest -q
 
 test-postgres: install
 	@./scripts/ensure-postgres
