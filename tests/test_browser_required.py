@@ -13,7 +13,10 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.browser
 
 
-def run_browser_test(**env) -> subprocess.CompletedProcess:
+def run_browser_test(var_dir: Path, **env) -> subprocess.CompletedProcess:
+    """One browser test in a pytest of its own, with its own var/ (its test database is not
+    the one of the run that calls it)."""
+    parent = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     return subprocess.run(
         [
             sys.executable,
@@ -25,7 +28,12 @@ def run_browser_test(**env) -> subprocess.CompletedProcess:
             "tests/browser/test_login.py::test_login_follows_next",
         ],
         cwd=ROOT,
-        env={**os.environ, "DOORSTEP_CHROMIUM": "/nonexistent/chromium", **env},
+        env={
+            **parent,
+            "DOORSTEP_VAR_DIR": str(var_dir),
+            "DOORSTEP_CHROMIUM": "/nonexistent/chromium",
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=300,
@@ -33,8 +41,8 @@ def run_browser_test(**env) -> subprocess.CompletedProcess:
     )
 
 
-def test_without_chromium_make_test_fails_and_says_what_to_install():
-    result = run_browser_test(DOORSTEP_REQUIRE_BROWSER="1")
+def test_without_chromium_make_test_fails_and_says_what_to_install(tmp_path):
+    result = run_browser_test(tmp_path, DOORSTEP_REQUIRE_BROWSER="1")
     assert result.returncode != 0
     assert "browser tests cannot run" in result.stdout
     assert "apt-get install chromium fonts-wqy-microhei" in result.stdout
