@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 DEMO_PERSONS ?= 20000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/doorstep
 
-.PHONY: install run test test-sqlite test-postgres lint format messages bench audit clean
+.PHONY: install run test test-sqlite test-postgres lint format messages bench audit clean \
+	production-demo test-replica
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,11 +37,28 @@ test: install
 	$(MAKE) --no-print-directory test-postgres
 
 test-sqlite: install
-	$(BIN)/pytest -q
+	@./scripts/ensure-browser
+	DOORSTEP_REQUIRE_BROWSER=1 $(BIN)/pytest -q
 
 test-postgres: install
 	@./scripts/ensure-postgres
 	DATABASE_URL=$(PG_URL) $(BIN)/pytest -q -m "not browser"
+
+# The production profile on this machine: gunicorn over TLS, the task workers, PostgreSQL and Redis
+# (scripts/production-demo says which database, Redis database and port).
+production-demo: install
+	./scripts/production-demo
+
+# A streaming replica of the local PostgreSQL (scripts/replica, port REPLICA_PORT), the read-replica
+# tests against it (router choices, pinning, lag and stop fall-backs), then the replica removed.
+# Runs as root (or postgres): it may have to let replication connections into the primary.
+REPLICA_PORT ?= 5433
+test-replica: install
+	REPLICA_PORT=$(REPLICA_PORT) ./scripts/replica up
+	DATABASE_URL=$(PG_URL) \
+	DOORSTEP_REPLICA_URL=postgres://postgres@127.0.0.1:$(REPLICA_PORT)/postgres \
+		$(BIN)/pytest -q -m replica; \
+		status=$$?; REPLICA_PORT=$(REPLICA_PORT) ./scripts/replica down; exit $$status
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -4,6 +4,7 @@
                                    [--workers 50] [--dashboards 5] [--probes 2]
                                    [--gunicorn-workers 4] [--gunicorn-class sync|gthread]
                                    [--resend 0.02] [--timeout 10] [--seed 1] [--reuse]
+                                   [--replica-port 5433]
 
 The database is a copy of the roster import (`doorstep_bench_import_csv_<N>` when another script
 already keeps it, else our own `doorstep_bench_load_import_<N>`), with the sweep campaign of
@@ -64,6 +65,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     BENCH_VAR,
     DISTRICT_CODE,
+    PG_HOST,
+    PG_PORT,
+    PG_USER,
     PYTHON,
     ROOT,
     BenchDB,
@@ -494,6 +498,10 @@ def gunicorn_start(
 ) -> subprocess.Popen:
     env = child_env(db.url)
     env.update(DOORSTEP_BENCH_ENDPOINTS="1", DOORSTEP_DEBUG="0", DOORSTEP_LOG_LEVEL="WARNING")
+    if args.replica_port:
+        # The dashboards' pages opt into stale reads: with a replica they read there.
+        replica = f"{PG_HOST}:{args.replica_port}"
+        env["DOORSTEP_REPLICA_URL"] = f"postgres://{PG_USER}@{replica}/{db.name}"
     argv = [
         str(Path(PYTHON).parent / "gunicorn"),
         "doorstep.wsgi",
@@ -676,6 +684,26 @@ def writes_accounting(ledger: Ledger, worker_ids: list[int], started: datetime) 
     }
 
 
+def database_reads(name: str, replica_port: int) -> dict:
+    """Transactions and rows read in the bench database so far, on the primary and (when there
+    is one) on the replica: their growth over the run shows where the reads went."""
+    import psycopg
+
+    sql = (
+        "SELECT xact_commit + xact_rollback, tup_returned + tup_fetched "
+        "FROM pg_stat_database WHERE datname = %s"
+    )
+    ports = {"primary": PG_PORT, **({"replica": str(replica_port)} if replica_port else {})}
+    found = {}
+    for where, port in ports.items():
+        with psycopg.connect(
+            host=PG_HOST, port=port, user=PG_USER, dbname=name, autocommit=True
+        ) as conn:
+            transactions, rows = conn.execute(sql, [name]).fetchone()
+        found[where] = {"transactions": transactions, "rows_read": rows}
+    return found
+
+
 def run(args) -> dict:
     db = prepare(args.db, args.persons, args.reuse)
     os.environ.update(child_env(db.url))
@@ -736,6 +764,7 @@ def run(args) -> dict:
         for loop, own, group, index in people
     ]
     load_before = os.getloadavg()
+    reads_before = database_reads(db.name, args.replica_port)
     try:
         for thread in threads:
             thread.start()
@@ -746,6 +775,7 @@ def run(args) -> dict:
     finally:
         gunicorn_stop(server)
     load_after = os.getloadavg()
+    reads_after = database_reads(db.name, args.replica_port)
     server_errors = log_path.read_text(errors="replace").count("Traceback")
 
     accounting = writes_accounting(ledger, [w.user_id for w in workers], started)
@@ -793,6 +823,11 @@ def run(args) -> dict:
         "dashboard_redirects": ledger.redirects,
         "server_tracebacks": server_errors,
         "gunicorn_busy_share": round(busy, 3),
+        "replica_port": args.replica_port,
+        "database_reads": {
+            where: {k: reads_after[where][k] - reads_before[where][k] for k in reads_after[where]}
+            for where in reads_after
+        },
         "recompute_check": recompute,
         "recompute_exit": check.returncode,
         **accounting,
@@ -873,6 +908,11 @@ def report(result: dict) -> None:
         f"not answered with the first visit); server tracebacks {result['server_tracebacks']}"
     )
     print(f"progress vs fold of the visits: {result['recompute_check']}")
+    for where, reads in result.get("database_reads", {}).items():
+        print(
+            f"{where}: {reads['transactions']:,} transactions, {reads['rows_read']:,} rows read "
+            "in the bench database during the run"
+        )
     if result["dashboard_redirects"]:
         print(
             f"WARNING dashboard redirected (session not accepted?): {result['dashboard_redirects']}"
@@ -896,6 +936,13 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=0, help="0: a free port")
     parser.add_argument(
         "--reuse", action="store_true", help="keep doorstep_bench_load_<N> from the last run"
+    )
+    parser.add_argument(
+        "--replica-port",
+        type=int,
+        default=0,
+        help="a streaming replica of the local PostgreSQL on this port (scripts/replica): the "
+        "dashboards' pages read there",
     )
     args = parser.parse_args()
     result = run(args)

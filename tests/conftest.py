@@ -3,6 +3,7 @@ import shutil
 import pytest
 from django.conf import settings
 from django.test import Client
+from hypothesis import settings as hypothesis_settings
 
 from doorstep.accounts.models import Role
 from doorstep.accounts.selectors import two_factor_required
@@ -13,12 +14,49 @@ from .two_factor import verify_session
 # Every response, export and log line of the run is read for full ID and mobile numbers.
 pytest_plugins = ["tests.plugins.leak_check"]
 
+# No per-example deadline: it is a timing assertion, and on a loaded 2-core machine a 300 ms
+# example failed a run (the property, not the speed, is what these tests check).
+hypothesis_settings.register_profile("doorstep", deadline=None)
+hypothesis_settings.load_profile("doorstep")
+
 ROLE_AREA = {
     Role.COMMAND: "D",
     Role.STREET_ADMIN: "S1",
     Role.COMMUNITY_ADMIN: "C1",
     Role.GRID_WORKER: "G1",
 }
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `postgresql` are left out of a SQLite run, tests marked `replica` out of a
+    run without a read replica (`make test-replica` runs them); the summary counts both."""
+    sqlite = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    left_out = {"postgresql": [], "replica": []}
+    kept = []
+    for item in items:
+        if sqlite and item.get_closest_marker("postgresql") is not None:
+            left_out["postgresql"].append(item)
+        elif "replica" not in settings.DATABASES and item.get_closest_marker("replica"):
+            left_out["replica"].append(item)
+        else:
+            kept.append(item)
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for group in left_out.values() for i in group])
+        config._doorstep_left_out = {k: len(v) for k, v in left_out.items() if v}
+        items[:] = kept
+
+
+LEFT_OUT_NOTES = {
+    "postgresql": "PostgreSQL-only tests left out of this SQLite run (make test's PostgreSQL run "
+    "has them)",
+    "replica": "read-replica tests left out of this run without a replica (make test-replica "
+    "runs them)",
+}
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    for marker, count in getattr(config, "_doorstep_left_out", {}).items():
+        terminalreporter.write_line(f"{count} {LEFT_OUT_NOTES[marker]}")
 
 
 @pytest.fixture(autouse=True)

@@ -23,6 +23,7 @@ from doorstep.areas.selectors import areas_visible_to
 from doorstep.core.services import audit_write
 from doorstep.core.sheets.problems import SheetRow
 from doorstep.core.sheets.reading import SheetSource, UnreadableFile, open_sheet, read_head
+from doorstep.core.tasks import enqueue_on_commit
 
 from .columns import FIELD_LABELS, ROSTER_FIELDS, find_header, missing_required
 from .models import ImportJob, ImportKind, ImportStatus
@@ -157,7 +158,7 @@ def roster_import_start(*, user, job: ImportJob, enqueue: bool = True) -> Import
         return job
     from .tasks import run_import_job
 
-    transaction.on_commit(lambda: run_import_job.enqueue(str(job.pk)))
+    enqueue_on_commit(run_import_job, str(job.pk))
     return job
 
 
@@ -341,7 +342,7 @@ def roster_import_resume_queued(*, user, job: ImportJob, request=None) -> bool:
         return False
     from .tasks import run_import_job
 
-    transaction.on_commit(lambda: run_import_job.enqueue(str(job.pk)))
+    enqueue_on_commit(run_import_job, str(job.pk))
     return True
 
 

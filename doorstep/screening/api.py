@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, field_validator
 from doorstep.areas.models import Area
 from doorstep.areas.selectors import areas_visible_to
 from doorstep.core.masking import mask_id_number, mask_phone
+from doorstep.core.routers import stale_ok_reads
 from doorstep.registry import selectors as roster
 from doorstep.registry.services import record_read
 
@@ -203,13 +204,15 @@ class CoverageOut(Schema):
     children: list[CoverageRowOut]
 
 
-@router.get("/", response=list[CampaignOut])
+@router.get("/", response=list[CampaignOut], operation_id="campaign_list")
 def campaign_list(request):
     return list(selectors.campaigns_visible_to(request.user).order_by("-starts_at")[:100])
 
 
 @router.get(
-    "/{campaign_id}/households", response={200: list[HouseholdRowOut], **NOT_FOUND_OR_INVALID}
+    "/{campaign_id}/households",
+    response={200: list[HouseholdRowOut], **NOT_FOUND_OR_INVALID},
+    operation_id="household_list",
 )
 @paginate(LimitOffsetPagination)
 def worker_households(request, campaign_id: RowId, only: str = ""):
@@ -264,6 +267,7 @@ def _household_row(progress) -> dict:
 @router.get(
     "/{campaign_id}/households/{household_id}/members",
     response={200: list[MemberOut], **NOT_FOUND_OR_INVALID},
+    operation_id="member_list",
 )
 def household_members(request, campaign_id: RowId, household_id: RowId):
     campaign = selectors.access_campaign(request.user, campaign_id)
@@ -293,6 +297,7 @@ def household_members(request, campaign_id: RowId, household_id: RowId):
         # A visit the rules refuse names the field; a body that does not fit lists the issues.
         422: ErrorOut | ValidationErrorOut,
     },
+    operation_id="visit_submit",
 )
 def submit_visit(request, campaign_id: RowId, body: VisitIn):
     """Record one visit. Same client_uuid and body again → 200 with the first visit; same
@@ -325,7 +330,9 @@ def submit_visit(request, campaign_id: RowId, body: VisitIn):
 
 
 @router.post(
-    "/{campaign_id}/visits/batch", response={200: list[BatchItemOut], **NOT_FOUND_OR_INVALID}
+    "/{campaign_id}/visits/batch",
+    response={200: list[BatchItemOut], **NOT_FOUND_OR_INVALID},
+    operation_id="visit_batch_submit",
 )
 def submit_visit_batch(request, campaign_id: RowId, body: BatchIn):
     """Record up to 500 visits; each item gets its own status: created, duplicate, conflict
@@ -342,7 +349,12 @@ def submit_visit_batch(request, campaign_id: RowId, body: BatchIn):
     return [r.__dict__ for r in results]
 
 
-@router.get("/{campaign_id}/coverage", response={200: CoverageOut, **NOT_FOUND_OR_INVALID})
+@router.get(
+    "/{campaign_id}/coverage",
+    response={200: CoverageOut, **NOT_FOUND_OR_INVALID},
+    operation_id="coverage_read",
+)
+@stale_ok_reads  # a dashboard's figures: the read replica when there is one
 def campaign_coverage(request, campaign_id: RowId, area: NulFreeStr = ""):
     """Coverage of an area (default: your jurisdiction) and of each area below it."""
     campaign = selectors.access_campaign(request.user, campaign_id)

@@ -290,3 +290,18 @@ NINJA_PAGINATION_PER_PAGE = 50
 NINJA_PAGINATION_MAX_LIMIT = 2000
 # bench/ only: exposes the one-INSERT floor endpoint next to the API.
 DOORSTEP_BENCH_ENDPOINTS = os.environ.get("DOORSTEP_BENCH_ENDPOINTS") == "1"
+
+# A PostgreSQL streaming replica for reads that may be slightly stale (coverage, exports,
+# dashboards opt in with core.routers.stale_ok_reads); see core/routers.py and ARCHITECTURE.md.
+if os.environ.get("DOORSTEP_REPLICA_URL"):
+    DATABASES["replica"] = database_from_url(os.environ["DOORSTEP_REPLICA_URL"])
+    # A replica that does not answer costs a request two seconds once, then is left alone.
+    DATABASES["replica"]["OPTIONS"] = {"connect_timeout": 2}
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["doorstep.core.routers.ReplicaRouter"]
+MIDDLEWARE.append("doorstep.core.routers.PrimaryAfterWriteMiddleware")
+DOORSTEP_REPLICA_MAX_LAG_SECONDS = float(os.environ.get("DOORSTEP_REPLICA_MAX_LAG_SECONDS", "5"))
+DOORSTEP_REPLICA_CHECK_SECONDS = float(os.environ.get("DOORSTEP_REPLICA_CHECK_SECONDS", "1"))
+DOORSTEP_REPLICA_RETRY_SECONDS = float(os.environ.get("DOORSTEP_REPLICA_RETRY_SECONDS", "5"))
+DOORSTEP_PIN_SECONDS = int(os.environ.get("DOORSTEP_PIN_SECONDS", "10"))

@@ -2,7 +2,7 @@
 
 Chromium is started once for the package (not per test): a new browser context per test keeps
 cookies apart. Without Chromium or Playwright every test here is skipped with a reason that says
-what to install.
+what to install, and under `make test` (DOORSTEP_REQUIRE_BROWSER=1) fails instead.
 """
 
 import os
@@ -45,6 +45,10 @@ def pytest_terminal_summary(terminalreporter):
 @pytest.fixture(scope="package")
 def browser():
     reason = skip_reason()
+    if reason and os.environ.get("DOORSTEP_REQUIRE_BROWSER") == "1":
+        # make test: a browser test that cannot run fails (scripts/ensure-browser installs
+        # Chromium first where it can), it is never skipped
+        pytest.fail(f"browser tests cannot run: {reason}")
     if reason:
         pytest.skip(reason)
     # The sync API keeps an asyncio loop running in this thread; Django would then refuse ORM

@@ -161,7 +161,32 @@ def test_a_deactivated_user_loses_the_api_at_once(api, worker, campaign):
     assert api.get("/api/campaigns/").status_code == 401
 
 
-def test_openapi_schema_needs_login(client_for):
-    assert Client().get("/api/openapi.json").status_code == 302
+def test_openapi_schema_needs_a_login_or_a_token(client_for, api):
+    anonymous = Client().get("/api/openapi.json")
+    assert anonymous.status_code == 401 and anonymous["WWW-Authenticate"] == "Bearer"
+    assert Client().get("/api/docs").status_code == 302  # the page: to the login page
+    bad = Client(headers={"Authorization": "Bearer dst_not-a-token"})
+    assert bad.get("/api/openapi.json").status_code == 401
     schema = client_for(Role.COMMAND, "D").get("/api/openapi.json").json()
     assert "/api/campaigns/{campaign_id}/visits" in schema["paths"]
+    # a device's developer has a token, not a session
+    with_token = api.get("/api/openapi.json")
+    assert with_token.status_code == 200 and with_token.json() == schema
+
+
+def test_operation_ids_read_well_in_a_generated_client(api):
+    schema = api.get("/api/openapi.json").json()
+    ids = {
+        operation["operationId"]
+        for operations in schema["paths"].values()
+        for operation in operations.values()
+    }
+    assert ids == {
+        "me_read",
+        "campaign_list",
+        "household_list",
+        "member_list",
+        "visit_submit",
+        "visit_batch_submit",
+        "coverage_read",
+    }

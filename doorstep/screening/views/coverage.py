@@ -4,6 +4,9 @@ every number, the flagged persons, and their XLSX exports (masked, purpose asked
 Scoping: the area comes from `?area=<code>` and must lie inside both the user's jurisdiction and
 the campaign's scope (`selectors.area_in_scope`, 404 otherwise). A grid worker sees only the
 figures of their own assignment: their worker row, and lists filtered to their households.
+
+Every page and export here may be a few seconds stale: they read from the read replica when
+there is one (`stale_ok_reads`, core/routers.py), except for a user who has just written.
 """
 
 import os
@@ -24,6 +27,7 @@ from doorstep.areas.models import Area, AreaLevel
 from doorstep.areas.selectors import area_ancestors
 from doorstep.core.db import prefix_q
 from doorstep.core.purpose import purpose_or_answer
+from doorstep.core.routers import stale_ok_reads
 from doorstep.core.services import audit_write
 from doorstep.core.urlaccess import SCOPED, access
 from doorstep.registry.selectors import household_head_names
@@ -223,6 +227,7 @@ def _worker_param(row: coverage.CoverageRow) -> str:
 
 # -- pages -------------------------------------------------------------------------------------
 @access(SCOPED)
+@stale_ok_reads
 def coverage_view(request, campaign_id: int):
     campaign = selectors.access_campaign(request.user, campaign_id)
     area = resolve_area(request, campaign)
@@ -252,6 +257,7 @@ def coverage_view(request, campaign_id: int):
 
 
 @access(SCOPED)
+@stale_ok_reads
 def coverage_list_view(request, campaign_id: int):
     campaign = selectors.access_campaign(request.user, campaign_id)
     area = resolve_area(request, campaign)
@@ -290,6 +296,7 @@ def _state_label(state: str) -> str:
 
 
 @access(SCOPED)
+@stale_ok_reads
 def flagged_view(request, campaign_id: int):
     campaign = selectors.access_campaign(request.user, campaign_id)
     area = resolve_area(request, campaign)
@@ -342,6 +349,7 @@ def _export(request, campaign: Campaign, area: Area, *, what: str, title: str, b
 
 
 @access(SCOPED)
+@stale_ok_reads
 def coverage_export(request, campaign_id: int):
     campaign = selectors.access_campaign(request.user, campaign_id)
     area = resolve_area(request, campaign)
@@ -362,6 +370,7 @@ def coverage_export(request, campaign_id: int):
 
 
 @access(SCOPED)
+@stale_ok_reads
 def coverage_list_export(request, campaign_id: int):
     campaign = selectors.access_campaign(request.user, campaign_id)
     area = resolve_area(request, campaign)
@@ -376,6 +385,7 @@ def coverage_list_export(request, campaign_id: int):
 
 
 @access(SCOPED)
+@stale_ok_reads
 def flagged_export(request, campaign_id: int):
     campaign = selectors.access_campaign(request.user, campaign_id)
     area = resolve_area(request, campaign)
