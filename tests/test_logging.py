@@ -78,6 +78,7 @@ def test_gunicorns_access_log_is_scrubbed(tmp_path):
     whatever handler it was given (here a file)."""
     import subprocess
     import time
+    import urllib.error
     import urllib.request
 
     from .crash_helpers import GUNICORN, ROOT, free_port
@@ -85,8 +86,9 @@ def test_gunicorns_access_log_is_scrubbed(tmp_path):
     number, phone = unique_id_number(), "13912345678"
     # the config writes every log line, the access log's included, as JSON to stderr
     port, log = free_port(), tmp_path / "gunicorn.log"
+    # the embedded profile whatever this run's database: an access log line is all this needs
     env = {
-        **__import__("os").environ,
+        **{k: v for k, v in __import__("os").environ.items() if k != "DATABASE_URL"},
         "DJANGO_SETTINGS_MODULE": "doorstep.settings.dev",
         "DOORSTEP_VAR_DIR": str(tmp_path),
         "DOORSTEP_DEBUG": "0",
@@ -114,6 +116,8 @@ def test_gunicorns_access_log_is_scrubbed(tmp_path):
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz?id={number}&tel={phone}")
                 break
+            except urllib.error.HTTPError:
+                break  # an answer (a 503 from an unmigrated database) still writes its log line
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise
