@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "doorstep.imports",
     "doorstep.demo",
     "doorstep.screening",
+    "doorstep.command",
 ]
 
 MIDDLEWARE = [
@@ -305,3 +306,9 @@ DOORSTEP_REPLICA_MAX_LAG_SECONDS = float(os.environ.get("DOORSTEP_REPLICA_MAX_LA
 DOORSTEP_REPLICA_CHECK_SECONDS = float(os.environ.get("DOORSTEP_REPLICA_CHECK_SECONDS", "1"))
 DOORSTEP_REPLICA_RETRY_SECONDS = float(os.environ.get("DOORSTEP_REPLICA_RETRY_SECONDS", "5"))
 DOORSTEP_PIN_SECONDS = int(os.environ.get("DOORSTEP_PIN_SECONDS", "10"))
+
+# The command center (issue 12): the day's brief is frozen at this local time (HH:MM,
+# Asia/Shanghai); a change applies to days not yet frozen. Bulletins hide counts 1..k-1 below
+# the district (k from 3 to 11).
+DOORSTEP_BRIEF_CUTOFF = os.environ.get("DOORSTEP_BRIEF_CUTOFF", "18:00")
+DOORSTEP_BULLETIN_K = int(os.environ.get("DOORSTEP_BULLETIN_K", "5"))
