@@ -50,6 +50,12 @@ class BulletinStatus(models.TextChoices):
     PUBLISHED = "published", _("published")
 
 
+class BulletinQuerySet(models.QuerySet["Bulletin"]):
+    def update(self, **kwargs: Any) -> int:
+        """A published bulletin is immutable: bulk updates pass it by."""
+        return models.QuerySet.update(self.exclude(status=BulletinStatus.PUBLISHED), **kwargs)
+
+
 class Bulletin(models.Model):
     """A public bulletin (信息发布) for one district and day. Drafted from the day's figures and a
     text template, edited by command staff, approved by a second command user, published.
@@ -81,6 +87,8 @@ class Bulletin(models.Model):
     approved_at = models.DateTimeField(null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
 
+    objects = BulletinQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("bulletin")
         ordering = ["-day", "-version"]
@@ -100,3 +108,10 @@ class Bulletin(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} v{self.version}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding and (
+            Bulletin.objects.filter(pk=self.pk, status=BulletinStatus.PUBLISHED).exists()
+        ):
+            raise PermissionError("a published bulletin never changes: make a correction")
+        super().save(*args, **kwargs)
