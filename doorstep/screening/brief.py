@@ -219,13 +219,13 @@ def campaign_day_fast(campaign: Campaign, query: BriefQuery) -> CampaignDay:
     for grid_id, state, n, persons, seen, elsewhere, flagged, overdue in _state_rows_fast(
         campaign, query
     ):
-        tally = day.grids[grid_id]
-        tally.states[state] += n
-        tally.persons += persons or 0
-        tally.seen += seen or 0
-        tally.elsewhere += elsewhere or 0
-        tally.flagged += flagged or 0
-        tally.overdue += overdue or 0
+        tally = day.grids[grid_id]  # SUM over the fold is numeric on PostgreSQL: whole numbers
+        tally.states[state] += int(n)
+        tally.persons += int(persons or 0)
+        tally.seen += int(seen or 0)
+        tally.elsewhere += int(elsewhere or 0)
+        tally.flagged += int(flagged or 0)
+        tally.overdue += int(overdue or 0)
     visited, entered, last = _day_filters(query)
     visits = _visits_known(campaign, query)
     for grid_id, n_visited, n_entered, last_at in (

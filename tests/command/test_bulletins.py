@@ -120,7 +120,7 @@ def test_edit_takes_the_approval_back_and_k_is_bounded(drafted, user_for):
     second = _command_client(user_for)
     second.post(page, {"action": "approve"})
     response = author.post(page, {"action": "edit", "title": "标题", "body": "正文", "k": "12"})
-    assert response.status_code == 400 and "between 3 and 11" in response.context["error"]
+    assert response.status_code == 400 and "3 到 11" in response.context["error"]
     author.post(page, {"action": "edit", "title": "标题", "body": "新正文", "k": "3"})
     bulletin.refresh_from_db()
     assert bulletin.status == BulletinStatus.DRAFT and bulletin.approved_by is None

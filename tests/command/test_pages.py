@@ -59,11 +59,11 @@ def test_bad_days_say_what_is_wrong(sweep, client_for):
     client = client_for(Role.COMMAND, "D")
     future = timezone.localdate() + datetime.timedelta(days=1)
     page = client.get(BRIEF, {"date": future.isoformat()})
-    assert page.status_code == 400 and "future" in page.context["error"]
+    assert page.status_code == 400 and "未来" in page.context["error"]
     page = client.get(BRIEF, {"date": "2019-12-31"})
-    assert page.status_code == 400 and "before the first campaign" in page.context["error"]
+    assert page.status_code == 400 and "早于" in page.context["error"]
     page = client.get(BRIEF, {"date": "2020-02-30"})
-    assert page.status_code == 400 and "not a date" in page.context["error"]
+    assert page.status_code == 400 and "不是有效日期" in page.context["error"]
 
 
 def test_a_past_day_shows_the_meeting_beside_what_is_now_known(sweep, client_for):

@@ -105,7 +105,7 @@ def test_freeze_twice_is_one_snapshot_and_a_later_cut_off_leaves_it(sweep, areas
 def test_freeze_before_the_cut_off_is_refused(sweep):
     today = timezone.localdate()
     tomorrow = today + datetime.timedelta(days=1)
-    with pytest.raises(CommandError, match="has not passed"):
+    with pytest.raises(CommandError, match="尚未到"):
         call_command("freeze_brief", tomorrow.isoformat())
     assert not BriefSnapshot.objects.exists()
 
@@ -116,9 +116,9 @@ def test_verify_brief_command(sweep, areas, capsys):
     day = timezone.localdate() - datetime.timedelta(days=1)
     call_command("verify_brief", "D", day.isoformat())
     assert "every figure agrees" in capsys.readouterr().out
-    with pytest.raises(CommandError, match="future"):
+    with pytest.raises(CommandError, match="未来"):
         call_command("verify_brief", "D", (day + datetime.timedelta(days=5)).isoformat())
-    with pytest.raises(CommandError, match="before the first campaign"):
+    with pytest.raises(CommandError, match="早于"):
         call_command("verify_brief", "D", (day - datetime.timedelta(days=30)).isoformat())
     with pytest.raises(CommandError, match="no area"):
         call_command("verify_brief", "NOPE", day.isoformat())
