@@ -53,9 +53,10 @@ def measure_labels() -> dict[str, str]:
 
 
 def figures_by_area(
-    district: Area, day: datetime.date
+    district: Area, day: datetime.date, keys: list[str] | None = None
 ) -> tuple[list[Area], dict[int, dict[str, int]]]:
-    """(district, streets and communities in tree order, {area id: {measure: count}})."""
+    """(district, streets and communities in tree order, {area id: {figure: count}}): the sweep
+    sections' figures summed, from the day's snapshots or, for a day not frozen, as now known."""
     areas = [
         a
         for a in area_subtree(district).order_by("path")
@@ -70,7 +71,7 @@ def figures_by_area(
         snapshots.update(_sections_for_areas(district, day, timezone.now(), missing))
     values: dict[int, dict[str, int]] = {}
     for area in areas:
-        totals = dict.fromkeys((m for m, _label in MEASURES), 0)
+        totals = dict.fromkeys(keys or [m for m, _label in MEASURES], 0)
         for section in snapshots.get(area.pk, []):
             if section.key.startswith("sweep."):
                 for measure in totals:

@@ -115,3 +115,25 @@ class Bulletin(models.Model):
         ):
             raise PermissionError("a published bulletin never changes: make a correction")
         super().save(*args, **kwargs)
+
+
+class DataElementCode(models.Model):
+    """The mapping table of the exports for the level above (DHIS2 dataValueSets, ADX): which
+    figure of the brief goes out under which data element code."""
+
+    figure = models.CharField(_("figure"), max_length=64, unique=True)
+    code = models.CharField(_("data element code"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=100, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.figure} → {self.code}"
+
+
+class OrgUnitCode(models.Model):
+    """The mapping table's org units: an area and its code upstream."""
+
+    area = models.OneToOneField("areas.Area", on_delete=models.CASCADE, related_name="+")
+    code = models.CharField(_("org unit code"), max_length=64, unique=True)
+
+    def __str__(self) -> str:
+        return f"{self.area_id} → {self.code}"

@@ -12,4 +12,6 @@ urlpatterns = [
     path("daily/", views.daily_table, name="daily"),
     path("bulletins/", views_bulletins.bulletin_list, name="bulletins"),
     path("bulletins/<int:bulletin_id>/", views_bulletins.bulletin_detail, name="bulletin"),
+    path("exchange/dhis2.json", views.exchange_dhis2, name="exchange_dhis2"),
+    path("exchange/adx.xml", views.exchange_adx, name="exchange_adx"),
 ]

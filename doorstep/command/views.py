@@ -337,3 +337,45 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = home_context(request.user)
     context.update(dashboard_context(request.user))  # type: ignore[arg-type]
     return render(request, "command/dashboard.html", context)
+
+
+def _district_day(request: HttpRequest) -> tuple[Area, datetime.date] | HttpResponse:
+    if not selectors.is_command(request.user):  # type: ignore[arg-type]
+        from django.http import Http404
+
+        raise Http404
+    area = selectors.access_brief_area(request.user, None)  # type: ignore[arg-type]
+    try:
+        return area, _day(request, area)
+    except BriefDateError as error:
+        return _bad_day(request, area, error)
+
+
+@access(SCOPED)
+def exchange_dhis2(request: HttpRequest) -> HttpResponse:
+    """The day's figures as a DHIS2 dataValueSets import (JSON), command staff only."""
+    from django.http import JsonResponse
+
+    from .standards import data_value_set
+
+    found = _district_day(request)
+    if isinstance(found, HttpResponse):
+        return found
+    area, day = found
+    response = JsonResponse(data_value_set(area, day), json_dumps_params={"ensure_ascii": False})
+    response["Content-Disposition"] = f'attachment; filename="dataValueSet-{day.isoformat()}.json"'
+    return response
+
+
+@access(SCOPED)
+def exchange_adx(request: HttpRequest) -> HttpResponse:
+    """The day's figures as an IHE ADX message (XML), command staff only."""
+    from .standards import adx_message
+
+    found = _district_day(request)
+    if isinstance(found, HttpResponse):
+        return found
+    area, day = found
+    response = HttpResponse(adx_message(area, day), content_type="application/adx+xml")
+    response["Content-Disposition"] = f'attachment; filename="adx-{day.isoformat()}.xml"'
+    return response

@@ -312,3 +312,5 @@ DOORSTEP_PIN_SECONDS = int(os.environ.get("DOORSTEP_PIN_SECONDS", "10"))
 # the district (k from 3 to 11).
 DOORSTEP_BRIEF_CUTOFF = os.environ.get("DOORSTEP_BRIEF_CUTOFF", "18:00")
 DOORSTEP_BULLETIN_K = int(os.environ.get("DOORSTEP_BULLETIN_K", "5"))
+# The data set code the exports for the level above (DHIS2 dataValueSets, ADX) carry.
+DOORSTEP_EXCHANGE_DATASET = os.environ.get("DOORSTEP_EXCHANGE_DATASET", "DOORSTEP_SWEEP")
