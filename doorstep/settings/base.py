@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "doorstep.demo",
     "doorstep.screening",
     "doorstep.followup",
+    "doorstep.command",
 ]
 
 MIDDLEWARE = [
@@ -325,3 +326,10 @@ FOLLOWUP_REFERRAL_ARRIVAL_HOURS = float(
 )
 FOLLOWUP_FEVER_THRESHOLD = os.environ.get("DOORSTEP_FOLLOWUP_FEVER_THRESHOLD", "37.3")
 FOLLOWUP_LOST_HOURS = float(os.environ.get("DOORSTEP_FOLLOWUP_LOST_HOURS", "48"))
+# The command center (issue 12): the day's brief is frozen at this local time (HH:MM,
+# Asia/Shanghai); a change applies to days not yet frozen. Bulletins hide counts 1..k-1 below
+# the district (k from 3 to 11).
+DOORSTEP_BRIEF_CUTOFF = os.environ.get("DOORSTEP_BRIEF_CUTOFF", "18:00")
+DOORSTEP_BULLETIN_K = int(os.environ.get("DOORSTEP_BULLETIN_K", "5"))
+# The data set code the exports for the level above (DHIS2 dataValueSets, ADX) carry.
+DOORSTEP_EXCHANGE_DATASET = os.environ.get("DOORSTEP_EXCHANGE_DATASET", "DOORSTEP_SWEEP")
