@@ -380,3 +380,16 @@ def exchange_adx(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(adx_message(area, day), content_type="application/adx+xml")
     response["Content-Disposition"] = f'attachment; filename="adx-{day.isoformat()}.xml"'
     return response
+
+
+@access(SCOPED)
+def exchange_fhir_beds(request: HttpRequest) -> HttpResponse:
+    """Facility beds of the district as a FHIR MeasureReport (JSON), command staff only."""
+    from .fhir import facility_beds_report
+
+    found = _district_day(request)
+    if isinstance(found, HttpResponse):
+        return found
+    area, day = found
+    report = facility_beds_report(area, day)
+    return HttpResponse(report.model_dump_json(), content_type="application/fhir+json")
