@@ -4,6 +4,7 @@ random monitorings, releases, checks typed late, referrals and placements."""
 import datetime
 import random
 
+import pytest
 from django.utils import timezone
 
 from doorstep.accounts.models import Role
@@ -28,6 +29,7 @@ def _at(day: datetime.date, hour: int) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour)))
 
 
+@pytest.mark.django_db(transaction=True)  # committed rows: see tests/command/test_verify.py
 def test_followup_section_agrees_with_the_raw_records(sweep, areas, user_for):
     rng = random.Random(4)
     _play(rng, sweep, days_back=1, count=6, late_hours=(0, 3))
