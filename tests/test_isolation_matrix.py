@@ -766,6 +766,7 @@ def once_calls(w: World) -> dict[str, list[Call]]:
         "command:bulletins": [get(reverse("command:bulletins"))],
         "command:exchange_dhis2": [get(reverse("command:exchange_dhis2"))],
         "command:exchange_adx": [get(reverse("command:exchange_adx"))],
+        "command:exchange_fhir_beds": [get(reverse("command:exchange_fhir_beds"))],
         "bulletin_public_list": [get(reverse("bulletin_public_list"))],
         "bulletin_public": [get(reverse("bulletin_public", args=[999999]))],
         "bulletin_feed_json": [get(reverse("bulletin_feed_json"))],
