@@ -10,6 +10,7 @@ from doorstep.areas.models import Area, AreaLevel
 from doorstep.imports.services import roster_import_create, roster_import_run, roster_import_start
 
 from .generator import DISTRICT, plan_areas, write_roster_csv
+from .sweep import demo_sweep_create
 from .trust import demo_trust_create
 
 DEMO_PASSWORD = "doorstep-demo-2026"  # noqa: S105 - printed for the demo on purpose
@@ -92,4 +93,5 @@ def demo_load(*, persons: int, seed: int, on_progress=None):
     roster_import_start(user=None, job=job, enqueue=False)
     job = roster_import_run(job_id=job.pk, on_progress=on_progress)
     demo_trust_create(district=district)
+    demo_sweep_create(district=district)
     return district, logins, job

@@ -249,6 +249,8 @@ def coverage_view(request, campaign_id: int):
         "children": children,
         "workers": workers,
         "worker_view": worker_view,
+        # Only a worker, or an admin holding households themself, has a list of their own.
+        "has_own_list": worker_view or selectors.has_own_list(request.user, campaign),
         "assignments": selectors.assignments_visible_to(request.user, campaign).filter(
             prefix_q("grid__path", area.path)
         )[:200],
