@@ -233,3 +233,20 @@ def test_a_three_person_paper_form_in_the_evening_in_few_keystrokes(
     page.keyboard.press("Enter")  # saves at once: nobody was seen
     expect(page.locator("#entry-saved")).to_contain_text(third.household_number)
     assert Visit.objects.get(household=third).outcome == "not_home"
+
+
+def test_the_coverage_table_fits_a_phone_with_the_closure_first(
+    new_page, live_server, login, user_for, campaign, stairs, shot
+):
+    page = new_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    login(page, user_for(Role.COMMUNITY_ADMIN, "C1"))
+    page.goto(f"{live_server.url}/campaigns/{campaign.pk}/coverage/")
+    row = page.locator("#coverage-areas tbody tr").first
+    expect(row).to_be_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"] + 2, f"the coverage page scrolls sideways: {width}px"
+    closed = row.locator('td[data-col="closed_percent"]').bounding_box()
+    total = row.locator('td[data-col="households"]').bounding_box()
+    assert closed["y"] < total["y"], "the closure figure comes first on a phone"
+    expect(row.locator('td[data-col="closed_percent"]')).to_be_visible()
+    shot(page, "coverage-phone")

@@ -74,3 +74,34 @@ def test_checkpoint_clinic_and_institution_users_are_told_what_their_role_does(c
         assert 'id="role-coming"' in text, role
         assert "coming" in text
         assert "Ask your administrator" not in text
+
+
+def test_the_coverage_xlsx_names_campaign_area_and_time_and_writes_rates_as_percentages(
+    client_for, campaign, households, worker
+):
+    import io
+    import zipfile
+
+    from python_calamine import CalamineWorkbook
+
+    from doorstep.screening.services import visit_record
+
+    from .conftest import screened
+
+    visit_record(user=worker, campaign=campaign, visit=screened(households["G1"]))
+    client = client_for(Role.COMMUNITY_ADMIN, "C1")
+    url = reverse("screening:coverage_export", args=[campaign.pk]) + "?area=C1"
+    response = client.post(url, {"purpose": "每日研判"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200
+    content = b"".join(response.streaming_content)
+    rows = CalamineWorkbook.from_filelike(io.BytesIO(content)).get_sheet_by_index(0).to_python()
+    assert campaign.name in rows[0][0]
+    assert rows[1][0].startswith("Area: ") and len(rows[1][0]) > len("Area: ")
+    assert rows[2][0].startswith("Made at")
+    header = rows[4]
+    assert header[-1] == "Households closed"
+    rates = [row[-1] for row in rows[5:] if row and row[-1] != ""]
+    assert rates and all(0 <= rate <= 1 for rate in rates)
+    assert 0.5 in rates  # the community: one of its two households screened
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        assert 'formatCode="0.0%"' in archive.read("xl/styles.xml").decode()
