@@ -9,6 +9,7 @@ from doorstep.accounts.models import Role, User
 from doorstep.areas.models import Area, AreaLevel
 from doorstep.imports.services import roster_import_create, roster_import_run, roster_import_start
 
+from .command import demo_command_create
 from .generator import DISTRICT, plan_areas, write_roster_csv
 from .sweep import demo_sweep_create
 from .trust import demo_trust_create
@@ -93,5 +94,9 @@ def demo_load(*, persons: int, seed: int, on_progress=None):
     roster_import_start(user=None, job=job, enqueue=False)
     job = roster_import_run(job_id=job.pk, on_progress=on_progress)
     demo_trust_create(district=district)
+<<<<<<< HEAD
     demo_sweep_create(district=district)
+=======
+    demo_command_create(district=district)  # issue 12: a sweep, snapshots, a bulletin
+>>>>>>> main
     return district, logins, job
