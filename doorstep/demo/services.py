@@ -94,9 +94,7 @@ def demo_load(*, persons: int, seed: int, on_progress=None):
     roster_import_start(user=None, job=job, enqueue=False)
     job = roster_import_run(job_id=job.pk, on_progress=on_progress)
     demo_trust_create(district=district)
-<<<<<<< HEAD
-    demo_sweep_create(district=district)
-=======
     demo_command_create(district=district)  # issue 12: a sweep, snapshots, a bulletin
->>>>>>> main
+    # issue 14: the demo worker's grid in every state (in the command demo's campaign)
+    demo_sweep_create(district=district)
     return district, logins, job

@@ -12,7 +12,7 @@ from django.utils import timezone
 from doorstep.accounts.models import User
 from doorstep.areas.models import Area
 from doorstep.registry.models import PersonStatus
-from doorstep.screening.models import Campaign, HouseholdProgress, RiskArea
+from doorstep.screening.models import Campaign, HouseholdProgress, RiskArea, Visit
 from doorstep.screening.rules import PersonCheckInput
 from doorstep.screening.services import (
     VisitInput,
@@ -22,6 +22,9 @@ from doorstep.screening.services import (
 )
 
 DEMO_CAMPAIGN = "演示：全区拉网式摸排"
+# The command center's demo (issue 12) opens a district sweep first: the worker's states go there,
+# so that the demo has one living campaign, not two.
+COMMAND_DEMO_CAMPAIGN = "全区拉网式摸排（演示）"
 # Stable client UUIDs: loading the demo twice records nothing new.
 _NAMESPACE = uuid.UUID("0d3b7f5e-5c1a-4a8e-9b61-7f0c2e4d9a10")
 
@@ -58,7 +61,10 @@ def demo_sweep_create(*, district: Area) -> Campaign | None:
     if commander is None or worker is None or secretary is None:
         return None
     RiskArea.objects.get_or_create(name="湖北")
-    campaign = Campaign.objects.filter(name=DEMO_CAMPAIGN).first()
+    campaign = (
+        Campaign.objects.filter(name=COMMAND_DEMO_CAMPAIGN, closed_at__isnull=True).first()
+        or Campaign.objects.filter(name=DEMO_CAMPAIGN).first()
+    )
     now = timezone.now()
     if campaign is None:
         campaign = campaign_create(
@@ -74,8 +80,10 @@ def demo_sweep_create(*, district: Area) -> Campaign | None:
     grid = worker.jurisdiction_area
     if not campaign.assignments.filter(worker=worker, grid=grid).exists():
         assignment_create(user=secretary, campaign=campaign, worker=worker, grid=grid)
+    if Visit.objects.filter(campaign=campaign, worker=worker).exists():
+        return campaign  # made in an earlier load
     rows = list(
-        HouseholdProgress.objects.filter(campaign=campaign, grid=grid)
+        HouseholdProgress.objects.filter(campaign=campaign, grid=grid, attempts=0)
         .select_related("household")
         .order_by("household__building", "household__unit", "household__floor", "household__room")
     )
@@ -91,8 +99,6 @@ def demo_sweep_create(*, district: Area) -> Campaign | None:
         ("screened", {}),
     ]
     for (kind, answers), progress in zip(plan, rows, strict=False):
-        if progress.attempts:
-            continue  # visited in an earlier load
         household = progress.household
         if kind in ("screened", "flagged"):
             knocks = [("screened", now - datetime.timedelta(hours=3))]
