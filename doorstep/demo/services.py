@@ -11,6 +11,7 @@ from doorstep.imports.services import roster_import_create, roster_import_run, r
 
 from .command import demo_command_create
 from .generator import DISTRICT, plan_areas, write_roster_csv
+from .sweep import demo_sweep_create
 from .trust import demo_trust_create
 
 DEMO_PASSWORD = "doorstep-demo-2026"  # noqa: S105 - printed for the demo on purpose
@@ -94,4 +95,6 @@ def demo_load(*, persons: int, seed: int, on_progress=None):
     job = roster_import_run(job_id=job.pk, on_progress=on_progress)
     demo_trust_create(district=district)
     demo_command_create(district=district)  # issue 12: a sweep, snapshots, a bulletin
+    # issue 14: the demo worker's grid in every state (in the command demo's campaign)
+    demo_sweep_create(district=district)
     return district, logins, job
