@@ -18,8 +18,9 @@ from django.http import Http404
 from django.utils import timezone
 
 from doorstep.accounts.models import Role, User
-from doorstep.areas.models import Area
+from doorstep.areas.models import Area, AreaLevel
 from doorstep.core.db import prefix_q
+from doorstep.registry.models import Person, PersonStatus
 
 from . import schedule
 from .models import (
@@ -41,6 +42,14 @@ def _path(user: User) -> str | None:
     if not user.is_authenticated or not user.is_active or user.jurisdiction_area is None:
         return None
     return user.jurisdiction_area.path
+
+
+def in_area_q(area: Area, via: str = "") -> Q:
+    """Key persons (reached through `via`, e.g. "key_person__") of an area: by their responsible
+    community for a community and above, by the grid of their household for a grid."""
+    if area.level >= AreaLevel.GRID:
+        return prefix_q(f"{via}person__household__grid__path", area.path)
+    return prefix_q(f"{via}community__path", area.path)
 
 
 def key_persons_visible_to(user: User) -> QuerySet[KeyPerson]:
@@ -101,7 +110,7 @@ def key_person_list(
     monitoring, a reason kind, an area)."""
     rows = key_persons_visible_to(user).filter(merged_into__isnull=True)
     if area is not None:
-        rows = rows.filter(prefix_q("community__path", area.path))
+        rows = rows.filter(in_area_q(area))
     if reason:
         rows = rows.filter(reasons__kind=reason, reasons__active=True)
     if status:
@@ -229,9 +238,9 @@ def missed_slots(
     result = []
     for monitoring in monitorings:
         for slot in schedule.monitoring_slots(
-            started_at=monitoring.started_at, end_date=monitoring.end_date, until=now
+            started_at=monitoring.started_at, end_date=monitoring.end_date, until=now, since=since
         ):
-            if slot.day < since or not slot.has_ended(now):
+            if not slot.has_ended(now):
                 continue
             if (monitoring.pk, slot.day, slot.index) in checked:
                 continue
@@ -272,10 +281,8 @@ def referrals_overdue(user: User, now: datetime.datetime | None = None) -> Query
     return referrals_visible_to(user).filter(status=ReferralStatus.OPEN, opened_at__lt=limit)
 
 
-def close_contacts_proposed(user: User, key_person: KeyPerson) -> list[object]:
+def close_contacts_proposed(user: User, key_person: KeyPerson) -> list[Person]:
     """For a confirmed case: the household members who are not key persons yet."""
-    from doorstep.registry.models import Person, PersonStatus
-
     if key_person.person.household_id is None:
         return []
     confirmed = Referral.objects.filter(key_person=key_person, outcome="confirmed").exists()
