@@ -225,14 +225,27 @@ def missed_slots(
     FOLLOWUP_ESCALATE_ADMIN_HOURS, the street after FOLLOWUP_ESCALATE_STREET_HOURS). Read from
     the checks and the schedule every time: nothing is stored as "missed"."""
     now = now or timezone.now()
-    today = schedule.local_date(now)
-    since = today - datetime.timedelta(days=days)
+    since = schedule.local_date(now) - datetime.timedelta(days=days)
     monitorings = list(active_monitorings(user).filter(end_date__gte=since))
-    checked = set(
-        Check.objects.filter(
-            monitoring__in=[m.pk for m in monitorings], slot_date__gte=since
-        ).values_list("monitoring_id", "slot_date", "slot")
-    )
+    return _missed(monitorings, _recent_checks(monitorings, since), now, since)
+
+
+def _recent_checks(
+    monitorings: list[Monitoring], since: datetime.date
+) -> dict[tuple[int, datetime.date, int], str]:
+    """{(monitoring, day, slot): outcome} of these monitorings' checks since `since`."""
+    rows = Check.objects.filter(
+        monitoring__in=[m.pk for m in monitorings], slot_date__gte=since
+    ).values_list("monitoring_id", "slot_date", "slot", "outcome")
+    return {(m, d, s): outcome for m, d, s, outcome in rows}
+
+
+def _missed(
+    monitorings: list[Monitoring],
+    checked: dict[tuple[int, datetime.date, int], str],
+    now: datetime.datetime,
+    since: datetime.date,
+) -> list[Missed]:
     admin_after = settings.FOLLOWUP_ESCALATE_ADMIN_HOURS
     street_after = settings.FOLLOWUP_ESCALATE_STREET_HOURS
     result = []
@@ -240,14 +253,52 @@ def missed_slots(
         for slot in schedule.monitoring_slots(
             started_at=monitoring.started_at, end_date=monitoring.end_date, until=now, since=since
         ):
-            if not slot.has_ended(now):
-                continue
-            if (monitoring.pk, slot.day, slot.index) in checked:
+            if not slot.has_ended(now) or (monitoring.pk, slot.day, slot.index) in checked:
                 continue
             late = (now - slot.ends_at).total_seconds() / 3600
             level = "street" if late >= street_after else "community" if late >= admin_after else ""
             result.append(Missed(monitoring, slot, late, level))
     return result
+
+
+@dataclass(frozen=True)
+class Today:
+    due: list[Monitoring]
+    missed: list[Missed]
+    ending: list[Monitoring]
+    unreachable: list[Monitoring]
+
+
+def today_lists(user: User, now: datetime.datetime, *, limit: int = 300) -> Today:
+    """The worker's page in two reads (the active monitorings, their last two days' checks):
+    the same answers as due_now, missed_slots, ending_today and unreachable_today."""
+    today = schedule.local_date(now)
+    since = today - datetime.timedelta(days=1)
+    current = schedule.slot_of(now)
+    monitorings = list(active_monitorings(user).filter(end_date__gte=since)[: limit * 10])
+    checked = _recent_checks(monitorings, since)
+    bit = 1 << current.index
+    due = [
+        m
+        for m in monitorings
+        if m.end_date >= today
+        and m.started_at < current.ends_at
+        and not (m.checked_on == today and m.checked_mask & bit)
+    ]
+    unreachable = [
+        m
+        for m in monitorings
+        if any(
+            checked.get((m.pk, today, i)) == CheckOutcome.UNREACHABLE
+            for i in range(schedule.slots_per_day())
+        )
+    ]
+    return Today(
+        due=due[:limit],
+        missed=_missed(monitorings, checked, now, since)[:limit],
+        ending=[m for m in monitorings if m.end_date == today][:limit],
+        unreachable=unreachable[:limit],
+    )
 
 
 def ending_today(user: User, now: datetime.datetime | None = None) -> QuerySet[Monitoring]:

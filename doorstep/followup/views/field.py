@@ -39,18 +39,16 @@ def today_view(request: HttpRequest) -> HttpResponse:
     user = user_of(request)
     now = timezone.now()
     current = schedule.slot_of(now)
-    due = list(selectors.due_now(user, now)[:LIST_LIMIT])
-    missed = selectors.missed_slots(user, now)[:LIST_LIMIT]
-    ending = list(selectors.ending_today(user, now)[:LIST_LIMIT])
+    lists = selectors.today_lists(user, now, limit=LIST_LIMIT)
     context = {
         "now": now,
         "slot_label": slot_labels()[current.index],
         "labels": slot_labels(),
-        "due": due,
-        "missed": missed,
-        "ending": ending,
+        "due": lists.due,
+        "missed": lists.missed,
+        "ending": lists.ending,
         "new": list(selectors.new_assigned(user, now)[:LIST_LIMIT]),
-        "unreachable": list(selectors.unreachable_today(user, now)[:LIST_LIMIT]),
+        "unreachable": lists.unreachable,
         "overdue_referrals": list(
             selectors.referrals_overdue(user, now).select_related("key_person__person")[:50]
         ),
