@@ -39,6 +39,9 @@ from schemathesis.specs.openapi.checks import (
 from doorstep.accounts.models import ApiToken, Role, User
 from doorstep.accounts.services import api_token_create
 from doorstep.api import api
+from doorstep.followup import services as followup
+from doorstep.followup.models import Check as FollowupCheck
+from doorstep.followup.models import KeyPerson
 from doorstep.registry.models import Household, Person
 from doorstep.screening.api import MAX_ROW_ID
 from doorstep.screening.models import Visit
@@ -117,7 +120,12 @@ def _sometimes_real(kind: str, drawn):
 @schema.hook
 def flatmap_path_parameters(context, path_parameters):
     strategy = st.just(dict(path_parameters or {}))
-    for name, kind in (("campaign_id", "campaign"), ("household_id", "household")):
+    for name, kind in (
+        ("campaign_id", "campaign"),
+        ("household_id", "household"),
+        ("key_person_id", "key_person"),
+        ("referral_id", "referral"),
+    ):
         if name in (path_parameters or {}):
             strategy = strategy.flatmap(
                 lambda params, name=name, kind=kind: _sometimes_real(kind, params[name]).map(
@@ -198,7 +206,23 @@ def district(in_process_requests, areas, more_households, campaign, worker):  # 
     then = timezone.now() - datetime.timedelta(hours=2)
     visit_record(user=worker, campaign=campaign, visit=screened(g1[0], when=then))
     visit_record(user=worker, campaign=campaign, visit=knock(g1[1], when=then))
+    # follow-up: the worker's key person (the first G1 head) with an open referral
+    key_person = followup.key_person_add(
+        user=worker,
+        person=g1[0].persons.order_by("pk").first(),
+        reasons=[followup.ReasonInput(kind="fever_symptoms", exposure_date=timezone.localdate())],
+        source=followup.SourceInput(kind="manual"),
+    )
+    referral = followup.referral_open(
+        user=worker,
+        key_person=key_person,
+        temperature=None,
+        symptoms=["cough"],
+        source=followup.SourceInput(kind="manual"),
+    )
     CURRENT.update(
+        key_person=[key_person.pk],
+        referral=[referral.pk],
         campaign=[campaign.pk],
         household=list(Household.objects.values_list("pk", flat=True)),
         person=list(Person.objects.values_list("pk", flat=True)),
@@ -273,6 +297,7 @@ def test_no_operation_opens_without_valid_credentials(case, refused_credentials)
         response, checks=[not_a_server_error, status_code_conformance, response_schema_conformance]
     )
     assert Visit.objects.count() == 2  # the district's own
+    assert not FollowupCheck.objects.exists() and KeyPerson.objects.count() == 1
 
 
 def test_the_fuzzed_schema_is_the_served_one(user_for):

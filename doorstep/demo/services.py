@@ -10,6 +10,7 @@ from doorstep.areas.models import Area, AreaLevel
 from doorstep.imports.services import roster_import_create, roster_import_run, roster_import_start
 
 from .command import demo_command_create
+from .followup import demo_followup_create
 from .generator import DISTRICT, plan_areas, write_roster_csv
 from .sweep import demo_sweep_create
 from .trust import demo_trust_create
@@ -97,4 +98,5 @@ def demo_load(*, persons: int, seed: int, on_progress=None):
     demo_command_create(district=district)  # issue 12: a sweep, snapshots, a bulletin
     # issue 14: the demo worker's grid in every state (in the command demo's campaign)
     demo_sweep_create(district=district)
+    demo_followup_create(district=district)
     return district, logins, job
