@@ -78,6 +78,8 @@ def demo_sweep_create(*, district: Area) -> Campaign | None:
     if campaign.closed_at is not None or not campaign.is_open:
         return campaign
     grid = worker.jurisdiction_area
+    if grid is None:  # the demo worker always has a grid; an edited demo account may not
+        return campaign
     if not campaign.assignments.filter(worker=worker, grid=grid).exists():
         assignment_create(user=secretary, campaign=campaign, worker=worker, grid=grid)
     if Visit.objects.filter(campaign=campaign, worker=worker).exists():
