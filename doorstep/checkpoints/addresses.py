@@ -72,7 +72,9 @@ _DISTRICT = re.compile(r"^[\u4e00-\u9fff]{1,6}?(?:区|县)")
 # Words that end in 区 but name no district.
 _NOT_A_DISTRICT = ("小区", "社区", "园区", "片区", "校区", "厂区", "景区", "城区", "街区", "营区")
 _STREET_WORD = re.compile(r"^[\u4e00-\u9fff]{2,6}?(?:街道办事处|街道办|街道|镇)")
-_COMMUNITY_WORD = re.compile(r"[\u4e00-\u9fff]{2,7}?(?:社区居委会|社区居委|居委会|社区|村委会|村)")
+_COMMUNITY_WORD = re.compile(
+    r"[\u4e00-\u9fff]{2,7}?\d{0,2}(?:社区居委会|社区居委|居委会|社区|村委会|村)"
+)
 _FILLER = re.compile(r"[,，。.、;；:：()（）\[\]【】\"'“”‘’ ]")
 
 # The door: road and number, then building / unit / room in any of their spellings.

@@ -268,6 +268,8 @@ class DestinationIndex:
         if not typed:
             # the base name alone, where it is not part of a road ("状元天生路12号")
             head = parts.rest
+            if len(head) < 2:
+                return None
             for name, pk in self.community_by_name.items():
                 if len(name) >= 2 and name in head:
                     return Match("", "area_name", 0.9, pk)
