@@ -7,7 +7,7 @@ DEMO_PERSONS ?= 20000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/doorstep
 
 .PHONY: install run test test-sqlite test-postgres lint format messages bench audit clean \
-	production-demo test-replica
+	production-demo test-replica typecheck
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,7 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run -v0
+	$(MAKE) --no-print-directory typecheck
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
 
@@ -59,6 +60,11 @@ test-replica: install
 	DOORSTEP_REPLICA_URL=postgres://postgres@127.0.0.1:$(REPLICA_PORT)/postgres \
 		$(BIN)/pytest -q -m replica; \
 		status=$$?; REPLICA_PORT=$(REPLICA_PORT) ./scripts/replica down; exit $$status
+
+# mypy with the Django plugin (pyproject.toml [tool.mypy]): strict for doorstep.followup, the
+# rest as typed as it is.
+typecheck: install
+	$(BIN)/mypy
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

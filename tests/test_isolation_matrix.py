@@ -836,6 +836,50 @@ def checkpoint_calls(w: World, t: str) -> dict[str, list[Call]]:
     }
 
 
+def command_calls(w: World, t: str) -> dict[str, list[Call]]:
+    """The command center (issue 12): briefs, their lists and exports of the target's grid, and a
+    bulletin of the target's district (command staff only)."""
+    from doorstep.command.models import Bulletin
+
+    grid = w.areas[t]
+    district = w.areas["XD" if t.startswith("X") else "D"]
+    author = User.objects.filter(role=Role.COMMAND, jurisdiction_area=district).first()
+    bulletin, _created = Bulletin.objects.get_or_create(
+        district=district,
+        day=timezone.localdate(),
+        version=1,
+        defaults={"title": f"通报{district.code}", "body": "正文", "author": author},
+    )
+    section = f"sweep.{w.campaign_of(t).pk}"
+    return {
+        "command:brief": [
+            get(url("command:brief", area=grid.code), shows=grid.name, readers=MANAGERS)
+        ],
+        "command:brief_list": [
+            get(
+                url("command:brief_list", area=grid.code, section=section, list="all"),
+                shows=w.household(t).household_number,
+                readers=MANAGERS,
+            )
+        ],
+        "command:brief_export": [
+            post(url("command:brief_export", area=grid.code), {"purpose": "分析研判"})
+        ],
+        "command:brief_print": [
+            get(url("command:brief_print", area=grid.code), shows=grid.name, readers=MANAGERS)
+        ],
+        "command:daily": [get(url("command:daily", area=grid.code))],
+        "command:bulletin": [
+            get(
+                reverse("command:bulletin", args=[bulletin.pk]),
+                shows=bulletin.title,
+                readers=frozenset({"command"}),
+            ),
+            post(reverse("command:bulletin", args=[bulletin.pk]), {"action": "approve"}),
+        ],
+    }
+
+
 def _get_if_routed(name: str) -> list[Call]:
     try:
         return [get(reverse(name))]
@@ -899,6 +943,21 @@ def once_calls(w: World) -> dict[str, list[Call]]:
             post(reverse("checkpoints:handed_out_export"), {"purpose": "移交邻区"}, write=False),
         ],
         "api:handoff_list": [get(url("api:handoff_list", status="pending"), api=True)],
+        "command:brief": [
+            get(reverse("command:brief")),
+            get(url("command:brief", date="1999-01-01")),
+        ],
+        "command:brief_list": [get(url("command:brief_list", section="sweep.0", list="all"))],
+        "command:brief_export": [get(reverse("command:brief_export"))],
+        "command:brief_print": [get(reverse("command:brief_print"))],
+        "command:daily": [get(reverse("command:daily"))],
+        "command:bulletins": [get(reverse("command:bulletins"))],
+        "command:exchange_dhis2": [get(reverse("command:exchange_dhis2"))],
+        "command:exchange_adx": [get(reverse("command:exchange_adx"))],
+        "bulletin_public_list": [get(reverse("bulletin_public_list"))],
+        "bulletin_public": [get(reverse("bulletin_public", args=[999999]))],
+        "bulletin_feed_json": [get(reverse("bulletin_feed_json"))],
+        "bulletin_feed_atom": [get(reverse("bulletin_feed_atom"))],
     }
 
 
@@ -908,6 +967,7 @@ TARGET_TABLES: list[Callable[[World, str], dict[str, list[Call]]]] = [
     screening_calls,
     account_calls,
     checkpoint_calls,
+    command_calls,
 ]
 
 

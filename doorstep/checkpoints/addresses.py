@@ -111,10 +111,14 @@ def clean_address(raw: object) -> str:
     """NFKC, no spaces or punctuation, Chinese numerals before 号/栋/单元/室 as digits,
     dashes unified."""
     text = clean_text(raw)
-    text = _FILLER.sub("", text).replace("—", "-").replace("~", "-").replace("_", "-")
-    text = text.replace("号院", "号").replace("号附", "-")
+    stripped = _FILLER.sub("", text)
     # taking characters out may leave a base letter beside a combining mark: compose again
-    return unicodedata.normalize("NFKC", _numerals_to_digits(text))
+    if len(stripped) != len(text) and not stripped.isascii():
+        stripped = unicodedata.normalize("NFKC", stripped)
+    text = stripped.replace("—", "-").replace("~", "-").replace("_", "-")
+    if "号院" in text or "号附" in text:
+        text = text.replace("号院", "号").replace("号附", "-")
+    return _numerals_to_digits(text)
 
 
 def _take_region(text: str) -> tuple[str, str, str]:
@@ -181,6 +185,8 @@ def normalise_address(raw: object) -> AddressParts:
 
 
 def _strip_zeros(value: str) -> str:
+    if not value or (value[0] != "0" and "-" not in value):
+        return value
     return "-".join(part.lstrip("0") or "0" for part in value.split("-")) if value else ""
 
 

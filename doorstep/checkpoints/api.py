@@ -68,6 +68,7 @@ class OccupantOut(Schema):
     flags: list[str]
     route: str
     needs_completion: bool
+    referral: bool  # a fever-clinic referral was opened at once (follow-up)
 
 
 class PassageOut(Schema):

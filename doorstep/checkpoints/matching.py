@@ -184,7 +184,9 @@ class DestinationIndex:
 
     def _finish(self, found: Match) -> Match:
         if found.confidence >= MATCHED_AT:
-            return dataclasses.replace(found, status="matched")
+            return Match(
+                "matched", found.method, found.confidence, found.community_id, found.household_id
+            )
         candidate = self._candidate(found)
         if found.confidence >= UNCERTAIN_AT:
             return Match("uncertain", found.method, found.confidence, candidates=(candidate,))
@@ -208,9 +210,9 @@ class DestinationIndex:
             if typed.endswith(road):
                 return road, "roster", 1.0
         for start in range(len(typed) - 1):
-            road = self.road_by_sound.get(sound_of(typed[start:]))
-            if road is not None:
-                return road, "pinyin", 0.92
+            by_sound = self.road_by_sound.get(sound_of(typed[start:]))
+            if by_sound is not None:
+                return by_sound, "pinyin", 0.92
         best = process.extractOne(typed, self.road_names, scorer=fuzz.ratio, score_cutoff=60)
         if best is None:
             return None
@@ -222,10 +224,10 @@ class DestinationIndex:
         return road, "fuzzy", score * 0.95
 
     def _by_door(self, parts: AddressParts) -> Match | None:
-        found = self._road(parts)
-        if found is None:
+        known = self._road(parts)
+        if known is None:
             return None
-        road, how, confidence = found
+        road, how, confidence = known
         numbers = self.roads[road]
         door = numbers.get(parts.number) if parts.number else None
         if door is None:
@@ -276,16 +278,16 @@ class DestinationIndex:
             return None
         for start in range(len(typed) - 1):
             tail = typed[start:]
-            pk = self.community_by_name.get(tail) or self.community_by_name.get(
+            named = self.community_by_name.get(tail) or self.community_by_name.get(
                 community_base(tail)
             )
-            if pk is not None:
-                return Match("", "area_name", 0.95, pk)
+            if named is not None:
+                return Match("", "area_name", 0.95, named)
         for start in range(len(typed) - 1):
             tail = community_base(typed[start:])
-            pk = self.community_by_sound.get(sound_of(tail))
-            if pk is not None and len(tail) >= 2:
-                return Match("", "area_pinyin", 0.88, pk)
+            sounded = self.community_by_sound.get(sound_of(tail))
+            if sounded is not None and len(tail) >= 2:
+                return Match("", "area_pinyin", 0.88, sounded)
         best = process.extractOne(
             community_base(typed), list(self.community_by_name), scorer=fuzz.ratio, score_cutoff=60
         )

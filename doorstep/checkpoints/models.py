@@ -167,6 +167,13 @@ class Arrival(models.Model):
     handoff = models.ForeignKey(
         "Handoff", on_delete=models.PROTECT, null=True, blank=True, related_name="arrivals"
     )
+    # A fever opens a referral at once: the key person it was opened for, and the referral.
+    key_person = models.ForeignKey(
+        "followup.KeyPerson", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    referral = models.ForeignKey(
+        "followup.Referral", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     entered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -223,6 +230,10 @@ class Handoff(models.Model):
     not_found_reason = models.CharField(max_length=16, choices=NotFoundReason.choices, blank=True)
     note = models.CharField(_("note"), max_length=300, blank=True)
     reroutes = models.PositiveSmallIntegerField(default=0)
+    # The key person the accept made (followup.key_person_add), monitored from the arrival date.
+    key_person = models.ForeignKey(
+        "followup.KeyPerson", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         indexes = [

@@ -9,6 +9,7 @@ Everyone else sees nothing. Out of scope is Http404, exactly like absent.
 """
 
 import datetime
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -29,7 +30,7 @@ def _active(user: User) -> bool:
     return bool(user.is_authenticated and user.is_active)
 
 
-def _area_path(user: User, roles: set[str]) -> str | None:
+def _area_path(user: User, roles: Collection[str]) -> str | None:
     if not _active(user) or user.role not in roles or user.jurisdiction_area is None:
         return None
     return user.jurisdiction_area.path
@@ -53,14 +54,14 @@ def checkpoints_visible_to(user: User) -> QuerySet[Checkpoint]:
     return Checkpoint.objects.filter(prefix_q("district__path", path))
 
 
-def access_checkpoint(user: User, checkpoint_id: object) -> Checkpoint:
+def access_checkpoint(user: User, checkpoint_id: int | str) -> Checkpoint:
     try:
         return checkpoints_visible_to(user).get(pk=checkpoint_id)
     except (Checkpoint.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
 
 
-def access_checkpoint_for_entry(user: User, checkpoint_id: object) -> Checkpoint:
+def access_checkpoint_for_entry(user: User, checkpoint_id: int | str) -> Checkpoint:
     """Only the checkpoint's own officers enter its arrivals."""
     own = officer_checkpoint(user)
     if own is None or str(own.pk) != str(checkpoint_id):
@@ -82,7 +83,7 @@ def arrivals_visible_to(user: User) -> QuerySet[Arrival]:
     return Arrival.objects.filter(prefix_q("handoff__community__path", path))
 
 
-def access_arrival(user: User, arrival_id: object) -> Arrival:
+def access_arrival(user: User, arrival_id: int | str) -> Arrival:
     try:
         return (
             arrivals_visible_to(user)
@@ -100,7 +101,7 @@ def handoffs_visible_to(user: User) -> QuerySet[Handoff]:
     return Handoff.objects.filter(prefix_q("community__path", path))
 
 
-def access_handoff(user: User, handoff_id: object) -> Handoff:
+def access_handoff(user: User, handoff_id: int | str) -> Handoff:
     try:
         return handoffs_visible_to(user).select_related("community").get(pk=handoff_id)
     except (Handoff.DoesNotExist, ValueError, TypeError):
@@ -116,7 +117,7 @@ def may_act_on(user: User, handoff: Handoff) -> bool:
     )
 
 
-def access_handoff_to_act(user: User, handoff_id: object) -> Handoff:
+def access_handoff_to_act(user: User, handoff_id: int | str) -> Handoff:
     handoff = access_handoff(user, handoff_id)
     if not may_act_on(user, handoff):
         raise Http404
@@ -140,7 +141,7 @@ def unmatched_queue(user: User) -> QuerySet[Arrival]:
     )
 
 
-def access_unmatched(user: User, arrival_id: object) -> Arrival:
+def access_unmatched(user: User, arrival_id: int | str) -> Arrival:
     try:
         return unmatched_queue(user).select_related("checkpoint__district").get(pk=arrival_id)
     except (Arrival.DoesNotExist, ValueError, TypeError):
@@ -224,11 +225,12 @@ def counts_by_checkpoint(user: User, now: datetime.datetime) -> list[CountRow]:
         .values("checkpoint")
         .annotate(**_count_aggregates(now))
     )
-    found = {r["checkpoint"]: r for r in rows}
-    return [
-        CountRow(pk, name, {k: found.get(pk, {}).get(k, 0) for k in COUNTED})
-        for pk, name in names.items()
-    ]
+    found: dict[int, dict[str, int]] = {
+        int(r["checkpoint"]): {k: int(r[k]) for k in COUNTED}  # type: ignore[literal-required]
+        for r in rows
+    }
+    empty = dict.fromkeys(COUNTED, 0)
+    return [CountRow(pk, name, found.get(pk, empty)) for pk, name in names.items()]
 
 
 def counts_by_community(user: User, now: datetime.datetime) -> list[CountRow]:
@@ -241,5 +243,10 @@ def counts_by_community(user: User, now: datetime.datetime) -> list[CountRow]:
         .order_by("community__name")
     )
     return [
-        CountRow(r["community"], r["community__name"], {k: r[k] for k in COUNTED}) for r in rows
+        CountRow(
+            int(r["community"]),
+            str(r["community__name"]),
+            {k: int(r[k]) for k in COUNTED},  # type: ignore[literal-required]
+        )
+        for r in rows
     ]

@@ -25,6 +25,7 @@ from doorstep.areas.models import Area, AreaLevel
 from doorstep.core.db import prefix_q, sqlite_writer_turn
 from doorstep.core.ratelimit import write_refused
 from doorstep.core.services import audit_write
+from doorstep.followup.services import FollowupRefused
 from doorstep.registry.models import IdType, Person
 from doorstep.registry.validation import (
     FieldError,
@@ -142,6 +143,7 @@ class OccupantResult:
     flags: list[str] = dataclasses.field(default_factory=list)
     route: str = ""
     needs_completion: bool = False
+    referral: bool = False  # a fever-clinic referral was opened for this arrival
 
 
 @dataclass
@@ -282,7 +284,7 @@ def _passage_record(
             _occupant_write(user, record, clean, match, results[i], request=request)
     for i, clean, _match in cleaned:
         if results[i].status == "created" and "fever" in clean.flags:
-            followup_link.fever_referral(user=user, arrival_id=results[i].arrival_id or 0)
+            results[i].referral = _fever_referral(user, results[i].arrival_id or 0, request)
     return PassageResult(passage=record, created=created, occupants=results)
 
 
@@ -396,6 +398,23 @@ def _roster_person(clean: _CleanOccupant, match: Match) -> Person | None:
     return named[0] if len(named) == 1 else None
 
 
+def _fever_referral(user: User, arrival_id: int, request: HttpRequest | None) -> bool:
+    """A fever opens a referral at once (follow-up). The arrival is saved whatever follow-up
+    answers: a refusal is audited and the arrival shows no referral."""
+    try:
+        return followup_link.fever_referral(user=user, arrival_id=arrival_id) is not None
+    except FollowupRefused as refused:
+        audit_write(
+            user=user,
+            action="arrival.referral_refused",
+            object_type="checkpoints.arrival",
+            object_id=arrival_id,
+            request=request,
+            detail={"field": refused.field},
+        )
+        return False
+
+
 # -- the handoff loop ---------------------------------------------------------------------------
 def person_key(arrival: Arrival) -> str:
     """Who a handoff is about: the ID number, else name and phone, else this arrival alone."""
@@ -505,11 +524,18 @@ def _refusing(request: HttpRequest | None, error: Exception) -> None:
 
 
 def handoff_accept(*, user: User, handoff_id: int, request: HttpRequest | None = None) -> Handoff:
-    """The person was found. After the deadline it is still accepted; the lateness is kept."""
+    """The person was found: a key person of the community, monitored from the arrival date
+    (follow-up). After the deadline it is still accepted; the lateness is kept. A refusal of
+    follow-up leaves the handoff pending (HandoffRejected names the field)."""
     try:
         handoff = selectors.access_handoff_to_act(user, handoff_id)
-        return _close(user=user, handoff=handoff, status=HandoffStatus.ACCEPTED, request=request)
-    except (Http404, HandoffClosed) as error:
+        try:
+            return _close(
+                user=user, handoff=handoff, status=HandoffStatus.ACCEPTED, request=request
+            )
+        except FollowupRefused as refused:
+            raise HandoffRejected(refused.message, refused.field) from None
+    except (Http404, HandoffClosed, HandoffRejected) as error:
         _refusing(request, error)
         raise
 
@@ -628,6 +654,9 @@ def unmatched_route(
             arrival.refresh_from_db()
             _handoff_send(user=user, arrival=arrival, community_id=target.pk)
             audit_write(user=user, action="arrival.routed", obj=arrival, request=request)
+        if "fever" in arrival.risk_flags:
+            _fever_referral(user, arrival.pk, request)
+            arrival.refresh_from_db()
         return arrival
     except (Http404, HandoffRejected) as error:
         _refusing(request, error)

@@ -9,6 +9,11 @@ ship unclassified.
 - staff: Django admin, for superusers/staff only; registers no personal-data models
 """
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+_View = TypeVar("_View", bound=Callable[..., Any])
+
 PUBLIC, AUTHENTICATED, SCOPED, STAFF = "public", "authenticated", "scoped", "staff"
 
 URL_ACCESS: dict[str, str] = {
@@ -50,15 +55,15 @@ URL_ACCESS: dict[str, str] = {
 NAMESPACE_ACCESS: dict[str, str] = {"admin": STAFF, "api": SCOPED}
 
 
-def access(kind: str):
+def access(kind: str) -> Callable[[_View], _View]:
     """Classify a view where it is defined: `@access(SCOPED)`. Equivalent to a table entry."""
     if kind not in (PUBLIC, AUTHENTICATED, SCOPED, STAFF):
         raise ValueError(kind)
 
-    def mark(view):
-        view.doorstep_access = kind
+    def mark(view: _View) -> _View:
+        view.doorstep_access = kind  # type: ignore[attr-defined]
         if kind == PUBLIC:
-            view.doorstep_public = True  # the login-by-default middleware lets it through
+            view.doorstep_public = True  # type: ignore[attr-defined]  # the login-by-default middleware lets it through
         return view
 
     return mark

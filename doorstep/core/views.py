@@ -49,8 +49,9 @@ def _redis_check() -> str:
     return "ok"
 
 
-def home(request):
-    user = request.user
+def home_context(user) -> dict:
+    """The jurisdiction's households, persons and areas below: the top of every dashboard (the
+    first page after login is the command app's role dashboard, which starts with this)."""
     area = user.jurisdiction_area
     context = {"area": area, "household_count": 0, "person_count": 0, "children": []}
     if area is not None:
@@ -59,4 +60,8 @@ def home(request):
         context["children"] = area.children.order_by("code").annotate(grid_count=Count("children"))[
             :50
         ]
-    return render(request, "core/home.html", context)
+    return context
+
+
+def home(request):
+    return render(request, "core/home.html", home_context(request.user))

@@ -88,7 +88,7 @@ def demo_checkpoints_create(*, district: Area, password: str, seed: int = 7) -> 
     start = timezone.now() - datetime.timedelta(hours=23)
     recorded = 0
     for n in range(80):
-        post = n % len(posts)
+        at = n % len(posts)
         arrived = start + datetime.timedelta(minutes=17 * n)
         origin = rnd.choice(ORIGINS)
         occupants = []
@@ -117,8 +117,8 @@ def demo_checkpoints_create(*, district: Area, password: str, seed: int = 7) -> 
                 )
             )
         result = services.passage_record(
-            user=officers[post],
-            checkpoint=posts[post],
+            user=officers[at],
+            checkpoint=posts[at],
             passage=services.PassageInput(
                 client_uuid=uuid.uuid4(),
                 kind=rnd.choice(["car", "car", "bus", "truck"]),
@@ -158,10 +158,11 @@ def _close_some(community: Area) -> None:
             reason=reason,
             note="" if reason != NotFoundReason.OTHER else "门牌不存在，电话无人接听",
         )
+    others = Area.objects.filter(level=AreaLevel.COMMUNITY).exclude(pk=community.pk)
+    district_path = community.path.split("/")[1]
     target = (
-        Area.objects.filter(parent=community.parent, level=AreaLevel.COMMUNITY)
-        .exclude(pk=community.pk)
-        .first()
+        others.filter(parent=community.parent).first()
+        or others.filter(path__startswith=f"/{district_path}/").order_by("path").first()
     )
     if target is not None:
         services.handoff_reroute(

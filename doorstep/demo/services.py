@@ -10,6 +10,7 @@ from doorstep.areas.models import Area, AreaLevel
 from doorstep.imports.services import roster_import_create, roster_import_run, roster_import_start
 
 from .checkpoints import demo_checkpoints_create
+from .command import demo_command_create
 from .generator import DISTRICT, plan_areas, write_roster_csv
 from .trust import demo_trust_create
 
@@ -94,4 +95,5 @@ def demo_load(*, persons: int, seed: int, on_progress=None):
     job = roster_import_run(job_id=job.pk, on_progress=on_progress)
     demo_trust_create(district=district)
     demo_checkpoints_create(district=district, password=DEMO_PASSWORD)
+    demo_command_create(district=district)  # issue 12: a sweep, snapshots, a bulletin
     return district, logins, job

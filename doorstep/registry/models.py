@@ -99,8 +99,15 @@ class PersonStatus(models.TextChoices):
 
 
 class Person(models.Model):
+    # NULL: a bare person (a visitor, someone not on any roster) followed up by a community
+    # (followup.KeyPerson.community says which); such a person is flagged `is_new`.
     household = models.ForeignKey(
-        Household, verbose_name=_("household"), on_delete=models.PROTECT, related_name="persons"
+        Household,
+        verbose_name=_("household"),
+        on_delete=models.PROTECT,
+        related_name="persons",
+        null=True,
+        blank=True,
     )
     name = models.CharField(_("name"), max_length=50, db_index=True)
     id_type = models.CharField(

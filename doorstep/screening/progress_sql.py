@@ -85,9 +85,20 @@ def _register_sqlite_functions() -> None:
     )
 
 
-def expected_progress_sql() -> str:
+def register_sqlite_functions() -> None:
+    """What the fold calls on SQLite (the brief's fold of a past day runs it too)."""
+    _register_sqlite_functions()
+
+
+def expected_progress_sql(*, as_of: bool = False) -> str:
     """SELECT of (progress id, household id, *PROGRESS_FIELDS) as the fold says, for every
-    progress row of the campaign given as the one parameter (three times: %(campaign)s)."""
+    progress row of the campaign given as the one parameter (three times: %(campaign)s).
+
+    `as_of`: the fold as the records stood at a past moment (the daily brief of a past day):
+    only visits that happened before %(until)s and were typed by %(known)s, and a self-report
+    counts only if it was verified by %(known)s."""
+    known = "AND v.visited_at < %(until)s AND v.entered_at <= %(known)s" if as_of else ""
+    verified = "v.verified_at IS NOT NULL" + (" AND v.verified_at <= %(known)s" if as_of else "")
     visit, check = Visit._meta.db_table, PersonCheck._meta.db_table
     progress, person = HouseholdProgress._meta.db_table, Person._meta.db_table
     campaign = Campaign._meta.db_table
@@ -101,18 +112,18 @@ def expected_progress_sql() -> str:
                    SUM(CASE WHEN c.presence IN ({elsewhere}) THEN 1 ELSE 0 END) AS elsewhere,
                    SUM(CASE WHEN c.flagged THEN 1 ELSE 0 END) AS flagged
             FROM {check} c JOIN {visit} v ON v.id = c.visit_id
-            WHERE v.campaign_id = %(campaign)s
+            WHERE v.campaign_id = %(campaign)s {known}
             GROUP BY c.visit_id
         ),
         visits AS (
             SELECT v.id, v.household_id, v.visited_at, v.outcome,
                    CASE WHEN v.source <> '{VisitSource.SELF_REPORT}'
-                          OR v.verified_at IS NOT NULL THEN 1 ELSE 0 END AS counted,
+                          OR ({verified}) THEN 1 ELSE 0 END AS counted,
                    ROW_NUMBER() OVER (
                        PARTITION BY v.household_id ORDER BY v.visited_at, v.id
                    ) AS seq
             FROM {visit} v
-            WHERE v.campaign_id = %(campaign)s
+            WHERE v.campaign_id = %(campaign)s {known}
         ),
         marked AS (
             SELECT visits.*,

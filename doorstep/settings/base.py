@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "doorstep.demo",
     "doorstep.screening",
     "doorstep.checkpoints",
+    "doorstep.followup",
+    "doorstep.command",
 ]
 
 MIDDLEWARE = [
@@ -317,3 +319,28 @@ DOORSTEP_HANDOFF_HOURS = int(os.environ.get("DOORSTEP_HANDOFF_HOURS", "24"))
 DOORSTEP_HANDOFF_COMMAND_AFTER_HOURS = int(
     os.environ.get("DOORSTEP_HANDOFF_COMMAND_AFTER_HOURS", "12")
 )
+# Follow-up (doorstep/followup): the slots of a day's checks (start times, Asia/Shanghai; each
+# runs to the next one's start, the last to midnight), the hours after which a missed check
+# escalates to the community admin and then to the street, how recent the last check must be for
+# a release, how long a referral may take to arrive, the fever threshold of a check, and how long
+# without a reached check counts as lost to follow-up.
+FOLLOWUP_SLOT_STARTS = os.environ.get("DOORSTEP_FOLLOWUP_SLOT_STARTS", "00:00,12:00").split(",")
+FOLLOWUP_ESCALATE_ADMIN_HOURS = float(os.environ.get("DOORSTEP_FOLLOWUP_ESCALATE_ADMIN_HOURS", "4"))
+FOLLOWUP_ESCALATE_STREET_HOURS = float(
+    os.environ.get("DOORSTEP_FOLLOWUP_ESCALATE_STREET_HOURS", "12")
+)
+FOLLOWUP_RELEASE_LAST_CHECK_HOURS = float(
+    os.environ.get("DOORSTEP_FOLLOWUP_RELEASE_LAST_CHECK_HOURS", "24")
+)
+FOLLOWUP_REFERRAL_ARRIVAL_HOURS = float(
+    os.environ.get("DOORSTEP_FOLLOWUP_REFERRAL_ARRIVAL_HOURS", "2")
+)
+FOLLOWUP_FEVER_THRESHOLD = os.environ.get("DOORSTEP_FOLLOWUP_FEVER_THRESHOLD", "37.3")
+FOLLOWUP_LOST_HOURS = float(os.environ.get("DOORSTEP_FOLLOWUP_LOST_HOURS", "48"))
+# The command center (issue 12): the day's brief is frozen at this local time (HH:MM,
+# Asia/Shanghai); a change applies to days not yet frozen. Bulletins hide counts 1..k-1 below
+# the district (k from 3 to 11).
+DOORSTEP_BRIEF_CUTOFF = os.environ.get("DOORSTEP_BRIEF_CUTOFF", "18:00")
+DOORSTEP_BULLETIN_K = int(os.environ.get("DOORSTEP_BULLETIN_K", "5"))
+# The data set code the exports for the level above (DHIS2 dataValueSets, ADX) carry.
+DOORSTEP_EXCHANGE_DATASET = os.environ.get("DOORSTEP_EXCHANGE_DATASET", "DOORSTEP_SWEEP")

@@ -1,0 +1,103 @@
+"""What a domain's daily-brief section is made of (DESIGN.md §7).
+
+The types live in the frame (core) so that a domain's `brief.py` describes its section without
+importing the command app: command reads every domain, and nothing reads command. A provider
+computes its sections for one area and one day as known at one moment, twice over: the fast way
+(the stored progress, the database's fold) and from the raw records (`sections_raw`, which
+`verify_brief` compares figure by figure).
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from doorstep.areas.models import Area
+
+# A figure is a count, or a moment ("last record at") written as ISO text, or nothing.
+FigureValue = int | str | None
+
+
+@dataclass(frozen=True)
+class BriefQuery:
+    """One area on one day (Asia/Shanghai), as the records stood at `known_at`.
+
+    A record counts when it was typed by `known_at` (`entered_at`) and happened before the end
+    of the day (`visited_at`); for today `known_at` is now, for a snapshot the day's cut-off.
+    """
+
+    area: Area
+    day: datetime.date
+    day_start: datetime.datetime
+    day_end: datetime.datetime
+    known_at: datetime.datetime
+
+    @property
+    def until(self) -> datetime.datetime:
+        """Records that happened before this moment count."""
+        return min(self.day_end, self.known_at)
+
+
+@dataclass
+class ProblemList:
+    """An open problem of the section: a figure whose list names records to act on."""
+
+    key: str  # the list's key, as `list_rows` takes it
+    label: str
+    figure: str  # the figure that counts it
+
+
+@dataclass
+class Table:
+    """Rows of figures for display (a ranking, the freshness of each community)."""
+
+    key: str
+    title: str
+    columns: list[tuple[str, str]]  # (suffix of the figure key, label)
+    rows: list[tuple[str, str]]  # (figure key prefix, row label)
+
+
+@dataclass
+class Section:
+    key: str  # unique in the brief, e.g. "sweep.12"
+    title: str
+    figures: dict[str, FigureValue] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)  # figure key → label
+    lists: dict[str, str] = field(default_factory=dict)  # figure key → list key behind it
+    trend: list[str] = field(default_factory=list)  # figures compared with the day before
+    tables: list[Table] = field(default_factory=list)
+    problems: list[ProblemList] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. the campaign's dates
+
+
+@dataclass(frozen=True)
+class ListRow:
+    """One record behind a number: its label and the page that opens it."""
+
+    label: str
+    detail: str
+    url: str
+
+
+class SectionProvider(Protocol):
+    """A domain's contribution to the brief; command lists the providers in
+    `doorstep/command/sections.py`."""
+
+    key: str
+
+    def first_day(self, area: Area) -> datetime.date | None:
+        """The first day this domain has anything to say about `area` (its campaign's start)."""
+        ...
+
+    def sections(self, query: BriefQuery) -> list[Section]: ...
+
+    def sections_raw(self, query: BriefQuery) -> list[Section]: ...
+
+    def sections_for_areas(self, query: BriefQuery, areas: list[Area]) -> dict[int, list[Section]]:
+        """Every area under `query.area` at once (the evening freeze)."""
+        ...
+
+    def list_rows(self, query: BriefQuery, section_key: str, list_key: str) -> list[ListRow]:
+        """The records behind a figure; the caller has checked the area is the user's."""
+        ...

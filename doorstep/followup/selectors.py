@@ -1,0 +1,290 @@
+"""Reads of follow-up, always scoped to the user. Out of scope raises Http404, like absent.
+
+- community admins and above: key persons whose responsible community lies in their
+  jurisdiction, and those being transferred into it (until accepted, both sides see them);
+- a grid worker: the key persons assigned to them, while they hold a jurisdiction;
+- clinic staff: no key person; the referrals to their own facility (ClinicStaffing);
+- everybody else: nothing.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import F, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from doorstep.accounts.models import Role, User
+from doorstep.areas.models import Area
+from doorstep.core.db import prefix_q
+
+from . import schedule
+from .models import (
+    Check,
+    CheckOutcome,
+    ClinicStaffing,
+    DuplicateStatus,
+    Facility,
+    KeyPerson,
+    Monitoring,
+    MonitoringStatus,
+    PossibleDuplicate,
+    Referral,
+    ReferralStatus,
+)
+
+
+def _path(user: User) -> str | None:
+    if not user.is_authenticated or not user.is_active or user.jurisdiction_area is None:
+        return None
+    return user.jurisdiction_area.path
+
+
+def key_persons_visible_to(user: User) -> QuerySet[KeyPerson]:
+    path = _path(user)
+    if path is None:
+        return KeyPerson.objects.none()
+    if user.role == Role.GRID_WORKER:
+        return KeyPerson.objects.filter(worker=user)
+    if user.role not in (Role.COMMAND, Role.STREET_ADMIN, Role.COMMUNITY_ADMIN):
+        return KeyPerson.objects.none()
+    return KeyPerson.objects.filter(
+        prefix_q("community__path", path) | prefix_q("transfer_to__path", path)
+    )
+
+
+def access_key_person(user: User, key_person_id: int | str) -> KeyPerson:
+    try:
+        return (
+            key_persons_visible_to(user)
+            .select_related("person", "person__household", "community", "worker", "transfer_to")
+            .get(pk=key_person_id)
+        )
+    except (KeyPerson.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise Http404 from None
+
+
+def monitorings_visible_to(user: User) -> QuerySet[Monitoring]:
+    return Monitoring.objects.filter(key_person__in=key_persons_visible_to(user))
+
+
+def active_monitorings(user: User) -> QuerySet[Monitoring]:
+    return (
+        Monitoring.objects.filter(
+            status=MonitoringStatus.ACTIVE, key_person__in=key_persons_visible_to(user)
+        )
+        .select_related("key_person", "key_person__person", "key_person__community")
+        .order_by("key_person__community__path", "key_person_id")
+    )
+
+
+def area_in_scope(user: User, code: str) -> Area:
+    path = _path(user)
+    area = Area.objects.filter(code=code).first() if code else None
+    if area is None or path is None or not area.path.startswith(path):
+        raise Http404
+    return area
+
+
+def key_person_list(
+    user: User,
+    *,
+    status: str = "",
+    reason: str = "",
+    measure: str = "",
+    area: Area | None = None,
+) -> QuerySet[KeyPerson]:
+    """The key-person list with its filters (status and measure of the open or latest
+    monitoring, a reason kind, an area)."""
+    rows = key_persons_visible_to(user).filter(merged_into__isnull=True)
+    if area is not None:
+        rows = rows.filter(prefix_q("community__path", area.path))
+    if reason:
+        rows = rows.filter(reasons__kind=reason, reasons__active=True)
+    if status:
+        rows = rows.filter(monitorings__status=status)
+    if measure:
+        rows = rows.filter(
+            monitorings__measure=measure, monitorings__status=MonitoringStatus.ACTIVE
+        )
+    return (
+        rows.distinct()
+        .select_related("person", "community", "worker")
+        .order_by("community__path", "-created_at", "pk")
+    )
+
+
+def referrals_for_clinic(user: User) -> QuerySet[Referral]:
+    """The referrals to the facility a clinic account staffs."""
+    if not user.is_authenticated or not user.is_active or user.role != Role.CLINIC_STAFF:
+        return Referral.objects.none()
+    facility_id = (
+        ClinicStaffing.objects.filter(user=user).values_list("facility_id", flat=True).first()
+    )
+    if facility_id is None:
+        return Referral.objects.none()
+    return Referral.objects.filter(facility_id=facility_id)
+
+
+def referrals_visible_to(user: User) -> QuerySet[Referral]:
+    if user.is_authenticated and user.role == Role.CLINIC_STAFF:
+        return referrals_for_clinic(user)
+    return Referral.objects.filter(key_person__in=key_persons_visible_to(user))
+
+
+def access_referral(user: User, referral_id: int | str) -> Referral:
+    try:
+        return (
+            referrals_visible_to(user)
+            .select_related("key_person", "key_person__person", "facility")
+            .get(pk=referral_id)
+        )
+    except (Referral.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise Http404 from None
+
+
+def facilities_visible_to(user: User) -> QuerySet[Facility]:
+    """Sites serving an area above or inside the user's jurisdiction; clinic staff: their own."""
+    if user.is_authenticated and user.is_active and user.role == Role.CLINIC_STAFF:
+        return Facility.objects.filter(staff__user=user)
+    path = _path(user)
+    if path is None:
+        return Facility.objects.none()
+    ancestors = [c for c in path.strip("/").split("/") if c]
+    return Facility.objects.filter(Q(area__code__in=ancestors) | prefix_q("area__path", path))
+
+
+def access_facility(user: User, facility_id: int | str) -> Facility:
+    try:
+        return facilities_visible_to(user).get(pk=facility_id)
+    except (Facility.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise Http404 from None
+
+
+def duplicates_visible_to(user: User) -> QuerySet[PossibleDuplicate]:
+    if user.role == Role.GRID_WORKER:
+        return PossibleDuplicate.objects.none()
+    visible = key_persons_visible_to(user)
+    return (
+        PossibleDuplicate.objects.filter(key_person__in=visible, other__in=visible)
+        .filter(status=DuplicateStatus.PENDING)
+        .select_related("key_person__person", "other__person")
+    )
+
+
+def access_duplicate(user: User, case_id: int | str) -> PossibleDuplicate:
+    try:
+        return duplicates_visible_to(user).get(pk=case_id)
+    except (PossibleDuplicate.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise Http404 from None
+
+
+# -- what is due, missed, ending ---------------------------------------------------------------
+def due_now(user: User, now: datetime.datetime | None = None) -> QuerySet[Monitoring]:
+    """Active monitorings owing the current slot and without a check for it."""
+    now = now or timezone.now()
+    current = schedule.slot_of(now)
+    bit = 1 << current.index
+    return (
+        active_monitorings(user)
+        .filter(end_date__gte=current.day, started_at__lt=current.ends_at)
+        .annotate(current_bit=F("checked_mask").bitand(bit))
+        .filter(
+            Q(checked_on__isnull=True)
+            | Q(checked_on__lt=current.day)
+            | Q(checked_on=current.day, current_bit=0)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Missed:
+    monitoring: Monitoring
+    slot: schedule.Slot
+    hours_late: float
+    escalation: str  # "" | "community" | "street"
+
+
+def missed_slots(
+    user: User, now: datetime.datetime | None = None, *, days: int = 1
+) -> list[Missed]:
+    """Slots of the last `days` days (today included) that ended without a check, in the
+    user's scope; each with its escalation (community admin after
+    FOLLOWUP_ESCALATE_ADMIN_HOURS, the street after FOLLOWUP_ESCALATE_STREET_HOURS). Read from
+    the checks and the schedule every time: nothing is stored as "missed"."""
+    now = now or timezone.now()
+    today = schedule.local_date(now)
+    since = today - datetime.timedelta(days=days)
+    monitorings = list(active_monitorings(user).filter(end_date__gte=since))
+    checked = set(
+        Check.objects.filter(
+            monitoring__in=[m.pk for m in monitorings], slot_date__gte=since
+        ).values_list("monitoring_id", "slot_date", "slot")
+    )
+    admin_after = settings.FOLLOWUP_ESCALATE_ADMIN_HOURS
+    street_after = settings.FOLLOWUP_ESCALATE_STREET_HOURS
+    result = []
+    for monitoring in monitorings:
+        for slot in schedule.monitoring_slots(
+            started_at=monitoring.started_at, end_date=monitoring.end_date, until=now
+        ):
+            if slot.day < since or not slot.has_ended(now):
+                continue
+            if (monitoring.pk, slot.day, slot.index) in checked:
+                continue
+            late = (now - slot.ends_at).total_seconds() / 3600
+            level = "street" if late >= street_after else "community" if late >= admin_after else ""
+            result.append(Missed(monitoring, slot, late, level))
+    return result
+
+
+def ending_today(user: User, now: datetime.datetime | None = None) -> QuerySet[Monitoring]:
+    today = schedule.local_date(now or timezone.now())
+    return active_monitorings(user).filter(end_date=today)
+
+
+def new_assigned(user: User, now: datetime.datetime | None = None) -> QuerySet[KeyPerson]:
+    """Key persons given to this worker in the last day."""
+    since = (now or timezone.now()) - datetime.timedelta(days=1)
+    return (
+        KeyPerson.objects.filter(worker=user, created_at__gte=since)
+        .filter(pk__in=key_persons_visible_to(user).values("pk"))
+        .select_related("person")
+    )
+
+
+def unreachable_today(user: User, now: datetime.datetime | None = None) -> QuerySet[Check]:
+    today = schedule.local_date(now or timezone.now())
+    return Check.objects.filter(
+        slot_date=today,
+        outcome=CheckOutcome.UNREACHABLE,
+        monitoring__in=active_monitorings(user).values("pk"),
+    ).select_related("monitoring__key_person__person")
+
+
+def referrals_overdue(user: User, now: datetime.datetime | None = None) -> QuerySet[Referral]:
+    """Open referrals not arrived within FOLLOWUP_REFERRAL_ARRIVAL_HOURS (they escalate)."""
+    now = now or timezone.now()
+    limit = now - datetime.timedelta(hours=settings.FOLLOWUP_REFERRAL_ARRIVAL_HOURS)
+    return referrals_visible_to(user).filter(status=ReferralStatus.OPEN, opened_at__lt=limit)
+
+
+def close_contacts_proposed(user: User, key_person: KeyPerson) -> list[object]:
+    """For a confirmed case: the household members who are not key persons yet."""
+    from doorstep.registry.models import Person, PersonStatus
+
+    if key_person.person.household_id is None:
+        return []
+    confirmed = Referral.objects.filter(key_person=key_person, outcome="confirmed").exists()
+    if not confirmed:
+        return []
+    return list(
+        Person.objects.filter(
+            household_id=key_person.person.household_id,
+            status=PersonStatus.ACTIVE,
+            key_person__isnull=True,
+        ).order_by("pk")
+    )

@@ -1,0 +1,417 @@
+"""Daily checks: one per monitoring and slot (a second one replaces it, with history);
+idempotent by client UUID; a fever or a listed symptom opens a referral at once."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import Http404, HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from doorstep.accounts.models import User
+from doorstep.core.db import sqlite_writer_turn
+from doorstep.core.ratelimit import refusals_left, write_refused
+from doorstep.screening.rules import SYMPTOMS
+
+from .. import schedule
+from ..models import (
+    Check,
+    CheckChange,
+    CheckMethod,
+    CheckOutcome,
+    CheckSubmission,
+    KeyPerson,
+    Monitoring,
+    MonitoringStatus,
+    Referral,
+    ReferralStatus,
+    SelfCheckToken,
+    SourceKind,
+)
+from .errors import CheckConflict, FollowupRefused
+
+TEMPERATURE_LOW, TEMPERATURE_HIGH = Decimal("35.0"), Decimal("42.0")
+FUTURE_GRACE = datetime.timedelta(minutes=10)
+
+
+def parse_temperature(raw: object) -> Decimal | None:
+    """A body temperature in °C, 35.0–42.0. A slip of the decimal point (3.65, 365) is refused
+    with the value probably meant, never corrected silently."""
+    if raw is None or raw == "":
+        return None
+    text = str(raw).strip().replace("℃", "").replace("°C", "").replace("°", "")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite() or value.adjusted() > 3:
+        raise FollowupRefused(_("temperature “%(v)s” is not a number") % {"v": raw}, "temperature")
+    if TEMPERATURE_LOW <= value <= TEMPERATURE_HIGH:
+        return value.quantize(Decimal("0.1"))
+    meant = None
+    for factor in (Decimal(10), Decimal(100), Decimal("0.1"), Decimal("0.01")):
+        candidate = value * factor
+        if TEMPERATURE_LOW <= candidate <= TEMPERATURE_HIGH:
+            meant = candidate.quantize(Decimal("0.1"))
+            break
+    message = _("temperature %(v)s °C is outside 35.0–42.0 °C") % {"v": value}
+    if meant is not None:
+        message += _(" (did you mean %(m)s?)") % {"m": meant}
+    raise FollowupRefused(message, "temperature")
+
+
+@dataclass
+class CheckInput:
+    client_uuid: uuid.UUID
+    measured_at: datetime.datetime
+    outcome: str = CheckOutcome.MEASURED
+    method: str = CheckMethod.VISIT
+    temperature: object = None
+    symptoms: list[str] = field(default_factory=list)
+    # The slot the check is for, when it is not the one `measured_at` falls in (a paper sheet
+    # typed in the evening names its day and slot).
+    slot_date: datetime.date | None = None
+    slot: int | None = None
+
+    def digest(self) -> str:
+        body = asdict(self)
+        body["client_uuid"] = str(self.client_uuid)
+        canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: Check
+    status: str  # created | replaced | duplicate
+    late: bool
+    referral: Referral | None = None
+
+
+def _monitoring_for(key_person: KeyPerson, slot: schedule.Slot) -> Monitoring:
+    """The monitoring whose span holds the slot (the latest that started by then)."""
+    for monitoring in key_person.monitorings.exclude(status=MonitoringStatus.MERGED).order_by(
+        "-started_at"
+    ):
+        if schedule.first_slot(monitoring.started_at).ordinal <= slot.ordinal:
+            return monitoring
+    raise FollowupRefused(_("the check is dated before the monitoring started"), "measured_at")
+
+
+def _validate(
+    key_person: KeyPerson, data: CheckInput, now: datetime.datetime
+) -> tuple[Monitoring, schedule.Slot, Decimal | None, list[str]]:
+    if data.outcome not in CheckOutcome.values:
+        raise FollowupRefused(_("unknown outcome"), "outcome")
+    if data.method not in CheckMethod.values:
+        raise FollowupRefused(_("unknown method"), "method")
+    if timezone.is_naive(data.measured_at):
+        raise FollowupRefused(_("the time has no time zone"), "measured_at")
+    if data.measured_at > now + FUTURE_GRACE:
+        raise FollowupRefused(_("the check is dated in the future"), "measured_at")
+    if (data.slot_date is None) != (data.slot is None):
+        raise FollowupRefused(_("give both the day and the slot, or neither"), "slot")
+    if data.slot_date is not None and data.slot is not None:
+        if not 0 <= data.slot < schedule.slots_per_day():
+            raise FollowupRefused(_("no such slot"), "slot")
+        slot = schedule.Slot(data.slot_date, data.slot)
+        if slot.starts_at > now:
+            raise FollowupRefused(_("the check is dated in the future"), "slot_date")
+    else:
+        slot = schedule.slot_of(data.measured_at)
+    temperature = parse_temperature(data.temperature)
+    symptoms = [s for s in data.symptoms if s]
+    unknown = [s for s in symptoms if s not in SYMPTOMS]
+    if unknown:
+        raise FollowupRefused(_("unknown symptom “%(s)s”") % {"s": unknown[0][:30]}, "symptoms")
+    if data.outcome == CheckOutcome.MEASURED and temperature is None:
+        raise FollowupRefused(_("a measured check needs a temperature"), "temperature")
+    if data.outcome == CheckOutcome.UNREACHABLE and (temperature is not None or symptoms):
+        raise FollowupRefused(_("a person not reached has no temperature"), "outcome")
+    monitoring = _monitoring_for(key_person, slot)
+    if monitoring.start_date > slot.day:
+        raise FollowupRefused(_("the check is dated before the monitoring started"), "measured_at")
+    if slot.day > monitoring.end_date:
+        raise FollowupRefused(
+            _("the check is dated after the monitoring's last day (%(d)s)")
+            % {"d": monitoring.end_date},
+            "measured_at",
+        )
+    if monitoring.released_at is not None and (
+        slot.starts_at >= monitoring.released_at or data.measured_at > monitoring.released_at
+    ):
+        raise FollowupRefused(
+            _("the check is dated after the release (%(t)s)")
+            % {"t": timezone.localtime(monitoring.released_at).strftime("%Y-%m-%d %H:%M")},
+            "measured_at",
+        )
+    return monitoring, slot, temperature, sorted(set(symptoms))
+
+
+def _existing(client_uuid: uuid.UUID, digest: str, reachable: set[int]) -> CheckResult | None:
+    submission = (
+        CheckSubmission.objects.filter(client_uuid=client_uuid).select_related("check_row").first()
+    )
+    if submission is None:
+        return None
+    check = submission.check_row
+    if check.monitoring_id not in reachable:
+        raise Http404  # another person's check: the UUID is no key to it
+    if submission.body_hash != digest:
+        raise CheckConflict(check)
+    return CheckResult(check, "duplicate", check.late)
+
+
+def needs_referral(temperature: Decimal | None, symptoms: Sequence[str]) -> bool:
+    return (
+        temperature is not None and temperature >= Decimal(settings.FOLLOWUP_FEVER_THRESHOLD)
+    ) or bool(symptoms)
+
+
+def check_record(
+    *,
+    user: User | None,
+    key_person: KeyPerson,
+    data: CheckInput,
+    request: HttpRequest | None = None,
+) -> CheckResult:
+    """Record a check for `key_person` (already reached through the caller's selector, or a
+    self-check token). Refusals raise FollowupRefused (422), CheckConflict (409), Http404; each
+    is audited and counted as a refused write."""
+    try:
+        return _check_record(user=user, key_person=key_person, data=data)
+    except (FollowupRefused, CheckConflict, Http404) as refusal:
+        kind = {CheckConflict: "conflict", Http404: "not_found"}.get(type(refusal), "rejected")
+        write_refused(request, reason=f"check {kind}")
+        raise
+
+
+def _check_record(*, user: User | None, key_person: KeyPerson, data: CheckInput) -> CheckResult:
+    now = timezone.now()
+    digest = data.digest()
+    reachable = set(key_person.monitorings.values_list("pk", flat=True))
+    try:
+        monitoring, slot, temperature, symptoms = _validate(key_person, data, now)
+    except FollowupRefused:
+        # A retry that the rules would refuse now (released since) still gets its first answer.
+        existing = _existing(data.client_uuid, digest, reachable)
+        if existing is not None:
+            return existing
+        raise
+    late = slot.has_ended(now)
+    try:
+        with sqlite_writer_turn(), transaction.atomic():
+            return _check_write(
+                user=user,
+                monitoring=monitoring,
+                slot=slot,
+                data=data,
+                digest=digest,
+                temperature=temperature,
+                symptoms=symptoms,
+                late=late,
+                now=now,
+            )
+    except IntegrityError:
+        existing = _existing(data.client_uuid, digest, reachable)
+        if existing is None:
+            raise
+        return existing
+
+
+def _check_write(
+    *,
+    user: User | None,
+    monitoring: Monitoring,
+    slot: schedule.Slot,
+    data: CheckInput,
+    digest: str,
+    temperature: Decimal | None,
+    symptoms: list[str],
+    late: bool,
+    now: datetime.datetime,
+) -> CheckResult:
+    monitoring = Monitoring.objects.select_for_update().get(pk=monitoring.pk)
+    entered_by = user if user is not None and user.is_authenticated else None
+    values = {
+        "outcome": data.outcome,
+        "method": data.method,
+        "temperature": temperature,
+        "symptoms": symptoms,
+        "measured_at": data.measured_at,
+        "entered_at": now,
+        "entered_by": entered_by,
+        "late": late,
+    }
+    check = Check.objects.filter(monitoring=monitoring, slot_date=slot.day, slot=slot.index).first()
+    if check is None:
+        check = Check.objects.create(
+            monitoring=monitoring, slot_date=slot.day, slot=slot.index, **values
+        )
+        status = "created"
+    else:
+        CheckChange.objects.create(
+            check_row=check,
+            user=entered_by,
+            previous={
+                "outcome": check.outcome,
+                "method": check.method,
+                "temperature": str(check.temperature) if check.temperature is not None else None,
+                "symptoms": check.symptoms,
+                "measured_at": check.measured_at.isoformat(),
+                "entered_by": check.entered_by_id,
+            },
+        )
+        for name, value in values.items():
+            setattr(check, name, value)
+        check.save()
+        status = "replaced"
+    CheckSubmission.objects.create(client_uuid=data.client_uuid, body_hash=digest, check_row=check)
+    if status == "created":
+        tally_apply(monitoring, check)
+    else:
+        # A replaced value may have been the latest: fold the monitoring's few checks again.
+        monitoring.last_check_at, monitoring.checked_on, monitoring.checked_mask = tally_of_checks(
+            monitoring
+        )
+        monitoring.save(update_fields=["last_check_at", "checked_on", "checked_mask"])
+    referral = None
+    if data.outcome == CheckOutcome.MEASURED and needs_referral(temperature, symptoms):
+        open_one = Referral.objects.filter(
+            key_person_id=monitoring.key_person_id,
+            status__in=[ReferralStatus.OPEN, ReferralStatus.ARRIVED],
+        ).first()
+        if open_one is None:
+            from .referrals import referral_write
+
+            referral = referral_write(
+                user=entered_by,
+                key_person=monitoring.key_person,
+                monitoring=monitoring,
+                temperature=temperature,
+                symptoms=symptoms,
+                source_kind=SourceKind.MANUAL,
+                source_reference=f"check:{check.pk}",
+                facility=None,
+            )
+    return CheckResult(check, status, late, referral)
+
+
+def tally_apply(monitoring: Monitoring, check: Check) -> None:
+    """Move the monitoring's tally of checks by this one (inside the check's transaction)."""
+    fields = []
+    if check.outcome == CheckOutcome.MEASURED and (
+        monitoring.last_check_at is None or check.measured_at > monitoring.last_check_at
+    ):
+        monitoring.last_check_at = check.measured_at
+        fields.append("last_check_at")
+    bit = 1 << check.slot
+    if monitoring.checked_on is None or check.slot_date > monitoring.checked_on:
+        monitoring.checked_on, monitoring.checked_mask = check.slot_date, bit
+        fields += ["checked_on", "checked_mask"]
+    elif check.slot_date == monitoring.checked_on and not monitoring.checked_mask & bit:
+        monitoring.checked_mask |= bit
+        fields.append("checked_mask")
+    if fields:
+        monitoring.save(update_fields=fields)
+
+
+def tally_of_checks(
+    monitoring: Monitoring,
+) -> tuple[datetime.datetime | None, datetime.date | None, int]:
+    """The tally as the checks define it (for recompute_followup)."""
+    checks = list(monitoring.checks.values_list("outcome", "measured_at", "slot_date", "slot"))
+    measured = [at for outcome, at, _d, _s in checks if outcome == CheckOutcome.MEASURED]
+    last = max(measured) if measured else None
+    day = max((d for _o, _a, d, _s in checks), default=None)
+    mask = 0
+    for _o, _a, d, s in checks:
+        if d == day:
+            mask |= 1 << s
+    return last, day, mask
+
+
+@dataclass(frozen=True)
+class CheckBatchItem:
+    index: int
+    client_uuid: str
+    status: str  # created | replaced | duplicate | conflict | rejected | not_found | throttled
+    check_id: int | None = None
+    late: bool = False
+    error: str = ""
+    field: str = ""
+
+
+def check_batch_record(
+    *,
+    user: User,
+    items: Sequence[tuple[int, CheckInput]],
+    key_person_for: object,
+    request: HttpRequest | None = None,
+) -> list[CheckBatchItem]:
+    """Record many checks, each on its own (`key_person_for(id)` reaches a key person through
+    the caller's selector or raises Http404)."""
+    results = []
+    for index, (key_person_id, data) in enumerate(items):
+        uuid_text = str(data.client_uuid)
+        if not refusals_left(request):
+            message = _("too many refused writes: wait, then send this check again")
+            results.append(CheckBatchItem(index, uuid_text, "throttled", error=message))
+            continue
+        try:
+            key_person = key_person_for(key_person_id)  # type: ignore[operator]
+            result = check_record(user=user, key_person=key_person, data=data, request=request)
+            results.append(
+                CheckBatchItem(index, uuid_text, result.status, result.check.pk, result.late)
+            )
+        except CheckConflict as conflict:
+            results.append(
+                CheckBatchItem(index, uuid_text, "conflict", conflict.check.pk, error=str(conflict))
+            )
+        except FollowupRefused as refused:
+            results.append(
+                CheckBatchItem(
+                    index, uuid_text, "rejected", error=refused.message, field=refused.field
+                )
+            )
+        except Http404:
+            results.append(
+                CheckBatchItem(index, uuid_text, "not_found", error=_("key person not found"))
+            )
+    return results
+
+
+def self_check_token_for(*, monitoring: Monitoring) -> SelfCheckToken:
+    import secrets
+
+    token, _created = SelfCheckToken.objects.get_or_create(
+        monitoring=monitoring, defaults={"token": secrets.token_urlsafe(24)}
+    )
+    return token
+
+
+def self_check_lookup(token: str) -> Monitoring:
+    """The monitoring a self-check link opens: only while it is active and not past its last
+    day. Anything else answers 404, like a link that never existed."""
+    row = (
+        SelfCheckToken.objects.filter(token=token)
+        .select_related("monitoring", "monitoring__key_person", "monitoring__key_person__person")
+        .first()
+    )
+    now = timezone.now()
+    if (
+        row is None
+        or row.monitoring.status != MonitoringStatus.ACTIVE
+        or schedule.local_date(now) > row.monitoring.end_date
+    ):
+        raise Http404
+    return row.monitoring

@@ -1,0 +1,325 @@
+"""Key persons: one record per person, whatever the sources (DESIGN.md §7: the one way in)."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from doorstep.accounts.models import Role, User
+from doorstep.areas.models import Area, AreaLevel
+from doorstep.core.db import prefix_q, sqlite_writer_turn
+from doorstep.core.masking import mask_id_number
+from doorstep.core.services import audit_write
+from doorstep.registry.models import Household, Person
+from doorstep.registry.selectors import persons_visible_to
+from doorstep.registry.services import person_data_clean
+from doorstep.screening.models import PersonCheck, Visit
+
+from .. import schedule
+from ..models import (
+    ChangeKind,
+    KeyPerson,
+    Measure,
+    Monitoring,
+    MonitoringChange,
+    MonitoringStatus,
+    PossibleDuplicate,
+    Reason,
+    ReasonKind,
+    ReasonLength,
+    Source,
+    SourceKind,
+)
+from .errors import FollowupRefused
+
+
+@dataclass(frozen=True)
+class ReasonInput:
+    kind: str
+    exposure_date: datetime.date
+    detail: str = ""
+    arrival_date: datetime.date | None = None
+    contact_of: KeyPerson | None = None
+
+
+@dataclass(frozen=True)
+class SourceInput:
+    kind: str
+    reference: str = ""
+    visit: Visit | None = None
+    person_check: PersonCheck | None = None
+
+
+def reason_days(kind: str) -> int:
+    row = ReasonLength.objects.filter(kind=kind).values_list("days", flat=True).first()
+    return row if row is not None else schedule.DEFAULT_DAYS
+
+
+def end_date_of(monitoring: Monitoring) -> datetime.date:
+    """The latest exposure of the key person's active reasons plus its reason's length, plus
+    the monitoring's extension; never before its start."""
+    reasons = Reason.objects.filter(key_person_id=monitoring.key_person_id, active=True)
+    lengths = {row.kind: row.days for row in ReasonLength.objects.all()}
+    ends = [
+        schedule.end_date_for(r.exposure_date, lengths.get(r.kind, schedule.DEFAULT_DAYS))
+        for r in reasons
+    ]
+    end = max(ends) if ends else monitoring.start_date
+    end += datetime.timedelta(days=monitoring.extension_days)
+    return max(end, monitoring.start_date)
+
+
+def end_date_refresh(monitoring: Monitoring, *, user: User | None, reason: str) -> None:
+    """Move the end date to what the reasons now say, with a history row if it moved."""
+    end = end_date_of(monitoring)
+    if end != monitoring.end_date:
+        history(
+            monitoring,
+            ChangeKind.END_MOVED,
+            user=user,
+            reason=reason,
+            detail={"from": str(monitoring.end_date), "to": str(end)},
+        )
+        monitoring.end_date = end
+        monitoring.save(update_fields=["end_date"])
+
+
+def history(
+    monitoring: Monitoring,
+    kind: str,
+    *,
+    user: User | None,
+    reason: str = "",
+    detail: dict[str, object] | None = None,
+) -> MonitoringChange:
+    return MonitoringChange.objects.create(
+        monitoring=monitoring,
+        kind=kind,
+        user=user if user is not None and user.is_authenticated else None,
+        reason=reason[:200],
+        detail=detail or {},
+    )
+
+
+def _community_persons(community: Area) -> QuerySet[Person]:
+    """Persons of the community: its roster, and bare persons it follows up."""
+    return Person.objects.filter(
+        prefix_q("household__grid__path", community.path)
+        | Q(household__isnull=True, key_person__community=community)
+    )
+
+
+def person_for_follow_up(
+    *,
+    user: User,
+    community: Area,
+    name: str,
+    id_number: str = "",
+    phone: str = "",
+    address: str = "",
+    household: Household | None = None,
+    request: HttpRequest | None = None,
+) -> Person:
+    """The roster person this is (by ID number; without one by name + phone, or name +
+    address, when exactly one person matches), or a new Person flagged "new" in `household` or
+    bare. An uncertain match makes a new person; key_person_add puts it on the possible
+    duplicates list."""
+    name = name.strip()
+    if not name:
+        raise FollowupRefused(_("a name is needed"), "name")
+    if community.level != AreaLevel.COMMUNITY:
+        raise FollowupRefused(_("choose a community"), "community")
+    number = id_number.replace(" ", "").upper()
+    in_reach = _community_persons(community) | persons_visible_to(user)
+    if number:
+        found = in_reach.filter(Q(id_number=number) | Q(id_number_held=number)).first()
+        if found is not None:
+            return found
+    else:
+        candidates = _community_persons(community).filter(name=name)
+        if phone:
+            by_phone = list(candidates.filter(phone=phone.strip())[:2])
+            if len(by_phone) == 1:
+                return by_phone[0]
+        if address:
+            by_address = [
+                p
+                for p in candidates.select_related("household")[:50]
+                if p.household is not None and address.strip() in (p.household.address_display,)
+            ]
+            if len(by_address) == 1:
+                return by_address[0]
+    data = {"name": name, "id_type": "resident_id" if number else "none", "id_number": number}
+    if phone:
+        data["phone"] = phone.strip()
+    try:
+        cleaned = person_data_clean(None, data, user=user)
+    except ValidationError as error:
+        field = next(iter(error.message_dict), "")
+        raise FollowupRefused("; ".join(error.messages), field) from None
+    if household is not None and not household.grid.path.startswith(community.path):
+        raise FollowupRefused(_("the household is not in this community"), "household")
+    fields = {
+        k: v
+        for k, v in cleaned.items()
+        if k in ("name", "id_type", "id_number", "phone", "sex", "birth_date") and v
+    }
+    with sqlite_writer_turn(), transaction.atomic():
+        person = Person.objects.create(
+            household=household,
+            is_new=True,
+            id_number_held=cleaned.get("id_number_held") or None,
+            **fields,
+        )
+        audit_write(
+            user=user,
+            action="person.add_for_follow_up",
+            obj=person,
+            request=request,
+            detail={
+                "community": community.code,
+                "bare": household is None,
+                "id_number": mask_id_number(number) if number else "",
+            },
+        )
+    return person
+
+
+def _community_of(person: Person) -> Area | None:
+    household = person.household
+    if household is None:
+        return None
+    grid = Area.objects.select_related("parent").get(pk=household.grid_id)
+    return grid.parent if grid.level == AreaLevel.GRID else grid
+
+
+def _default_measure(reasons: Sequence[ReasonInput]) -> str:
+    kinds = {r.kind for r in reasons}
+    if kinds & {ReasonKind.CLOSE_CONTACT, ReasonKind.RISK_AREA_ARRIVAL}:
+        return Measure.HOME_ISOLATION
+    return Measure.HEALTH_MONITORING
+
+
+def _validate_reasons(reasons: Sequence[ReasonInput], today: datetime.date) -> None:
+    if not reasons:
+        raise FollowupRefused(_("at least one reason is needed"), "reasons")
+    for n, reason in enumerate(reasons, start=1):
+        if reason.kind not in ReasonKind.values:
+            raise FollowupRefused(_("reason %(n)d: unknown kind") % {"n": n}, "reasons")
+        if reason.exposure_date > today:
+            raise FollowupRefused(
+                _("reason %(n)d: the exposure date is in the future") % {"n": n}, "exposure_date"
+            )
+        if reason.kind == ReasonKind.OTHER and not reason.detail.strip():
+            raise FollowupRefused(_("reason %(n)d: say what the reason is") % {"n": n}, "detail")
+
+
+def key_person_add(
+    *,
+    user: User,
+    person: Person,
+    reasons: Sequence[ReasonInput],
+    source: SourceInput,
+    measure: str | None = None,
+    start_date: datetime.date | None = None,
+    community: Area | None = None,
+    request: HttpRequest | None = None,
+) -> KeyPerson:
+    """The person's key-person record with these reasons and this source added: made if there is
+    none, else added to (its monitoring's end moves with a new exposure). Two callers at once
+    make one record: the unique person column lets one insert win, the other finds it."""
+    now = timezone.now()
+    today = schedule.local_date(now)
+    _validate_reasons(reasons, today)
+    if source.kind not in SourceKind.values:
+        raise FollowupRefused(_("unknown source"), "source")
+    if measure is not None and measure not in Measure.values:
+        raise FollowupRefused(_("unknown measure"), "measure")
+    community = community or _community_of(person)
+    if community is None or community.level != AreaLevel.COMMUNITY:
+        raise FollowupRefused(_("choose the responsible community"), "community")
+    worker = user if user.role == Role.GRID_WORKER else None
+    with sqlite_writer_turn(), transaction.atomic():
+        try:
+            with transaction.atomic():
+                key_person = KeyPerson.objects.create(
+                    person=person, community=community, worker=worker, created_by=user
+                )
+            created = True
+        except IntegrityError:
+            key_person = KeyPerson.objects.get(person=person)
+            created = False
+        # Serialises two additions to the same record (the second sees the first's monitoring).
+        key_person = KeyPerson.objects.select_for_update().get(pk=key_person.pk)
+        for reason in reasons:
+            Reason.objects.create(
+                key_person=key_person,
+                kind=reason.kind,
+                exposure_date=reason.exposure_date,
+                detail=reason.detail[:200],
+                arrival_date=reason.arrival_date,
+                contact_of=reason.contact_of,
+                created_by=user,
+            )
+        Source.objects.create(
+            key_person=key_person,
+            kind=source.kind,
+            reference=source.reference[:100],
+            visit=source.visit,
+            person_check=source.person_check,
+            created_by=user,
+        )
+        monitoring = Monitoring.objects.filter(
+            key_person=key_person, status=MonitoringStatus.ACTIVE
+        ).first()
+        if monitoring is None:
+            start = start_date or today
+            monitoring = Monitoring(
+                key_person=key_person,
+                measure=measure or _default_measure(reasons),
+                started_at=now if start == today else schedule.local_moment(start, datetime.time()),
+                start_date=start,
+                end_date=start,
+            )
+            monitoring.end_date = end_date_of(monitoring)
+            monitoring.save()
+            history(
+                monitoring,
+                ChangeKind.STARTED,
+                user=user,
+                detail={"measure": monitoring.measure, "end_date": str(monitoring.end_date)},
+            )
+        else:
+            end_date_refresh(monitoring, user=user, reason=_("new exposure"))
+        if created and person.is_new:
+            _possible_duplicates(key_person)
+        audit_write(
+            user=user,
+            action="key_person.add" if created else "key_person.add_source",
+            obj=key_person,
+            request=request,
+            detail={"source": source.kind, "reasons": [r.kind for r in reasons]},
+        )
+    return key_person
+
+
+def _possible_duplicates(key_person: KeyPerson) -> None:
+    """A new person whose name another key person of the community carries may be that person
+    (no ID number, a phone or address that did not match): a person decides."""
+    others = (
+        KeyPerson.objects.filter(community_id=key_person.community_id, merged_into__isnull=True)
+        .exclude(pk=key_person.pk)
+        .filter(person__name=key_person.person.name)
+    )
+    for other in others[:20]:
+        PossibleDuplicate.objects.get_or_create(
+            key_person=key_person, other=other, defaults={"why": "same name"}
+        )

@@ -1,0 +1,222 @@
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.http import Http404
+from django.utils import timezone
+from freezegun import freeze_time
+
+from doorstep.followup import schedule, selectors
+from doorstep.followup.models import Check, CheckChange, CheckSubmission, Monitoring, Referral
+from doorstep.followup.services import (
+    CheckConflict,
+    FollowupRefused,
+    check_record,
+    monitoring_release,
+    parse_temperature,
+    self_check_lookup,
+    self_check_token_for,
+)
+
+from .conftest import check_input
+
+ZONE = schedule.ZONE
+
+
+def test_a_second_check_for_the_slot_replaces_the_first_with_history(key_person, fworker):
+    first = check_record(user=fworker, key_person=key_person, data=check_input(temperature="36.4"))
+    second = check_record(user=fworker, key_person=key_person, data=check_input(temperature="36.8"))
+    assert (first.status, second.status) == ("created", "replaced")
+    assert Check.objects.count() == 1
+    check = Check.objects.get()
+    assert check.temperature == Decimal("36.8")
+    assert CheckChange.objects.get().previous["temperature"] == "36.4"
+
+
+def test_a_retry_returns_the_first_answer_and_another_body_is_a_conflict(key_person, fworker):
+    data = check_input()
+    first = check_record(user=fworker, key_person=key_person, data=data)
+    again = check_record(user=fworker, key_person=key_person, data=data)
+    assert again.status == "duplicate" and again.check.pk == first.check.pk
+    changed = check_input(temperature="37.0")
+    changed.client_uuid = data.client_uuid
+    with pytest.raises(CheckConflict):
+        check_record(user=fworker, key_person=key_person, data=changed)
+    assert CheckSubmission.objects.count() == 1 and not CheckChange.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("raw", "meant"),
+    [("3.65", "36.5"), ("365", "36.5"), ("34.9", None), ("42.1", None), ("abc", None)],
+)
+def test_temperatures_outside_35_to_42_are_refused_clearly(key_person, fworker, raw, meant):
+    with pytest.raises(FollowupRefused) as refused:
+        check_record(user=fworker, key_person=key_person, data=check_input(temperature=raw))
+    assert refused.value.field == "temperature"
+    if meant:
+        assert meant in refused.value.message
+    assert not Check.objects.exists()
+
+
+def test_temperature_bounds_are_inclusive():
+    assert parse_temperature("35.0") == Decimal("35.0")
+    assert parse_temperature("42.0") == Decimal("42.0")
+    assert parse_temperature("36.55℃") == Decimal("36.6")
+
+
+def test_a_check_in_the_future_or_before_the_start_is_refused(key_person, fworker):
+    monitoring = key_person.monitorings.get()
+    future = timezone.now() + datetime.timedelta(hours=1)
+    before = schedule.local_moment(
+        monitoring.start_date - datetime.timedelta(days=1), datetime.time(9)
+    )
+    for when in (future, before):
+        with pytest.raises(FollowupRefused):
+            check_record(user=fworker, key_person=key_person, data=check_input(when=when))
+    assert not Check.objects.exists()
+
+
+def test_a_late_check_inside_the_monitoring_is_accepted_and_marked_even_after_it_ended(
+    key_person, fworker
+):
+    monitoring = key_person.monitorings.get()
+    last_day = monitoring.end_date
+    measured = schedule.local_moment(last_day, datetime.time(20, 0))
+    with freeze_time(
+        schedule.local_moment(last_day + datetime.timedelta(days=2), datetime.time(10))
+    ):
+        result = check_record(user=fworker, key_person=key_person, data=check_input(when=measured))
+        assert result.status == "created" and result.late
+        # the day after the last one is outside the monitoring
+        after = schedule.local_moment(last_day + datetime.timedelta(days=1), datetime.time(9))
+        with pytest.raises(FollowupRefused):
+            check_record(user=fworker, key_person=key_person, data=check_input(when=after))
+    assert Check.objects.get().late
+
+
+def test_a_check_dated_after_the_release_is_refused_and_one_before_it_accepted(
+    key_person, fworker, admin
+):
+    monitoring = key_person.monitorings.get()
+    with freeze_time(schedule.local_moment(monitoring.end_date, datetime.time(13))):
+        check_record(user=fworker, key_person=key_person, data=check_input())
+    with freeze_time(schedule.local_moment(monitoring.end_date, datetime.time(14))):
+        monitoring_release(user=admin, monitoring=monitoring)
+    with freeze_time(
+        schedule.local_moment(monitoring.end_date + datetime.timedelta(days=1), datetime.time(9))
+    ):
+        with pytest.raises(FollowupRefused) as refused:
+            check_record(
+                user=fworker,
+                key_person=key_person,
+                data=check_input(
+                    when=schedule.local_moment(monitoring.end_date, datetime.time(23))
+                ),
+            )
+        assert "release" in refused.value.message
+        morning = schedule.local_moment(monitoring.end_date, datetime.time(9))
+        assert check_record(
+            user=fworker, key_person=key_person, data=check_input(when=morning)
+        ).late
+    assert Check.objects.count() == 2
+
+
+def test_the_tally_follows_the_checks(key_person, fworker):
+    monitoring = key_person.monitorings.get()
+    yesterday = timezone.now() - datetime.timedelta(days=1)
+    check_record(user=fworker, key_person=key_person, data=check_input(when=yesterday))
+    check_record(user=fworker, key_person=key_person, data=check_input())
+    check_record(
+        user=fworker,
+        key_person=key_person,
+        data=check_input(temperature=None, outcome="unreachable"),
+    )
+    monitoring.refresh_from_db()
+    from doorstep.followup.services.checks import tally_of_checks
+
+    assert (
+        monitoring.last_check_at,
+        monitoring.checked_on,
+        monitoring.checked_mask,
+    ) == tally_of_checks(monitoring)
+
+
+def test_a_fever_opens_a_referral_at_once_and_only_one(key_person, fworker):
+    result = check_record(user=fworker, key_person=key_person, data=check_input(temperature="38.2"))
+    assert result.referral is not None
+    check_record(
+        user=fworker,
+        key_person=key_person,
+        data=check_input(temperature="38.5", symptoms=["cough"]),
+    )
+    assert Referral.objects.count() == 1
+
+
+def test_no_symptoms_is_an_answer_kept_as_one(key_person, fworker):
+    check_record(user=fworker, key_person=key_person, data=check_input(symptoms=[]))
+    check = Check.objects.get()
+    assert check.outcome == "measured" and check.symptoms == []
+
+
+def test_a_self_check_link_is_valid_only_during_the_monitoring(key_person, admin, fworker):
+    monitoring = key_person.monitorings.get()
+    token = self_check_token_for(monitoring=monitoring)
+    assert self_check_lookup(token.token) == monitoring
+    with pytest.raises(Http404):
+        self_check_lookup("made-up")
+    with (
+        freeze_time(
+            schedule.local_moment(
+                monitoring.end_date + datetime.timedelta(days=1), datetime.time(9)
+            )
+        ),
+        pytest.raises(Http404),
+    ):
+        self_check_lookup(token.token)
+    check_record(user=fworker, key_person=key_person, data=check_input())
+    monitoring_release(user=admin, monitoring=monitoring, reason="症状消失，提前解除")
+    with pytest.raises(Http404):
+        self_check_lookup(token.token)
+
+
+def test_due_and_missed_are_read_from_checks_and_schedule(key_person, fworker, admin):
+    monitoring = key_person.monitorings.get()
+    day = datetime.date.today()
+    Monitoring.objects.filter(pk=monitoring.pk).update(
+        started_at=schedule.local_moment(day - datetime.timedelta(days=2), datetime.time(8))
+    )
+    noon_plus = schedule.local_moment(schedule.local_date(timezone.now()), datetime.time(13))
+    with freeze_time(noon_plus):
+        assert list(selectors.due_now(fworker)) == [monitoring]
+        missed = [m.slot for m in selectors.missed_slots(fworker)]
+        today = schedule.local_date(noon_plus)
+        assert schedule.Slot(today, 0) in missed
+        check_record(
+            user=fworker,
+            key_person=key_person,
+            data=check_input(when=schedule.local_moment(today, datetime.time(11))),
+        )
+        assert schedule.Slot(today, 0) not in [m.slot for m in selectors.missed_slots(fworker)]
+        assert list(selectors.due_now(fworker)) == [monitoring]
+        check_record(
+            user=fworker,
+            key_person=key_person,
+            data=check_input(when=noon_plus - datetime.timedelta(minutes=5)),
+        )
+        assert list(selectors.due_now(fworker)) == []
+    # escalation: still missing hours later goes to the community, then the street
+    tomorrow = today + datetime.timedelta(days=1)
+    with freeze_time(schedule.local_moment(tomorrow, datetime.time(3))):
+        # the afternoon slot of `today` was checked, tomorrow's morning has not ended
+        assert selectors.missed_slots(admin) == []
+    with freeze_time(schedule.local_moment(tomorrow, datetime.time(17))):
+        # tomorrow's morning slot ended at 12:00: 5 hours late, past the community's 4
+        assert [(m.slot, m.escalation) for m in selectors.missed_slots(admin)] == [
+            (schedule.Slot(tomorrow, 0), "community")
+        ]
+    with freeze_time(
+        schedule.local_moment(tomorrow + datetime.timedelta(days=1), datetime.time(1))
+    ):
+        levels = {m.slot: m.escalation for m in selectors.missed_slots(admin)}
+        assert levels[schedule.Slot(tomorrow, 0)] == "street"  # 13 hours late
+        assert levels[schedule.Slot(tomorrow, 1)] == ""  # ended an hour ago
