@@ -31,8 +31,6 @@ from doorstep.registry.models import Person
 
 from .models import Arrival, Handoff
 
-WIRED = True
-
 
 def _reasons(arrival: Arrival) -> list[ReasonInput]:
     arrived_on = timezone.localdate(arrival.arrived_at)

@@ -24,9 +24,9 @@ from doorstep.core.services import audit_write
 from doorstep.core.sheets.writing import new_workbook, write_cells
 from doorstep.core.urlaccess import SCOPED, access
 from doorstep.screening.forms import SYMPTOM_CODES
-from doorstep.screening.rules import SYMPTOMS
+from doorstep.screening.rules import FLAG_LABELS, SYMPTOMS
 
-from . import followup_link, selectors, services
+from . import selectors, services
 from .models import (
     Arrival,
     HandoffStatus,
@@ -143,7 +143,6 @@ def _entry_context(**extra: Any) -> dict[str, Any]:
         "rows": [_blank_row()],
         "errors": {},
         "saved": [],
-        "followup_wired": followup_link.WIRED,
         **extra,
     }
 
@@ -227,6 +226,7 @@ def _arrival_row(arrival: Arrival) -> dict[str, Any]:
     handoff = arrival.handoff
     return {
         "arrival": arrival,
+        "flags": [FLAG_LABELS.get(f, f) for f in arrival.risk_flags],
         "id_number": mask_id_number(arrival.id_number),
         "phone": mask_phone(arrival.phone),
         "handoff": handoff,
@@ -278,7 +278,7 @@ def arrival_view(request: HttpRequest, arrival_id: int) -> HttpResponse:
     return render(
         request,
         "checkpoints/arrival.html",
-        {"row": _arrival_row(arrival), "events": events, "followup_wired": followup_link.WIRED},
+        {"row": _arrival_row(arrival), "events": events},
     )
 
 
@@ -359,7 +359,6 @@ def handoff_view(request: HttpRequest, handoff_id: int) -> HttpResponse:
         "reasons": NotFoundReason.choices,
         "errors": errors,
         "overdue": handoff.status == HandoffStatus.PENDING and handoff.deadline < _now(),
-        "followup_wired": followup_link.WIRED,
     }
     return render(request, "checkpoints/handoff.html", context, status=status)
 
