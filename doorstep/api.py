@@ -122,6 +122,9 @@ def _register_routers() -> None:
     from doorstep.followup.api import router as followup_router
 
     api.add_router("/followup", followup_router)
+    from doorstep.checkpoints.api import router as checkpoints_router
+
+    api.add_router("/checkpoints", checkpoints_router)
     if settings.DOORSTEP_BENCH_ENDPOINTS:
         # Only for bench/: the floor a visit submission is measured against (same stack, same
         # authentication, one INSERT). Never enabled in production or tests.

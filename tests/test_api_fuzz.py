@@ -39,6 +39,9 @@ from schemathesis.specs.openapi.checks import (
 from doorstep.accounts.models import ApiToken, Role, User
 from doorstep.accounts.services import api_token_create
 from doorstep.api import api
+from doorstep.checkpoints import services as checkpoint_services
+from doorstep.checkpoints.matching import forget_indexes
+from doorstep.checkpoints.models import Checkpoint, CheckpointOfficer, Handoff
 from doorstep.followup import services as followup
 from doorstep.followup.models import Check as FollowupCheck
 from doorstep.followup.models import KeyPerson
@@ -47,7 +50,7 @@ from doorstep.screening.api import MAX_ROW_ID
 from doorstep.screening.models import Visit
 from doorstep.screening.services import visit_record
 
-from .factories import HouseholdFactory, PersonFactory
+from .factories import HouseholdFactory, PersonFactory, UserFactory
 from .screening.conftest import campaign, knock, screened, worker  # noqa: F401 (fixtures)
 from .two_factor import api_key_for
 
@@ -125,6 +128,8 @@ def flatmap_path_parameters(context, path_parameters):
         ("household_id", "household"),
         ("key_person_id", "key_person"),
         ("referral_id", "referral"),
+        ("checkpoint_id", "checkpoint"),
+        ("handoff_id", "handoff"),
     ):
         if name in (path_parameters or {}):
             strategy = strategy.flatmap(
@@ -220,9 +225,15 @@ def district(in_process_requests, areas, more_households, campaign, worker):  # 
         symptoms=["cough"],
         source=followup.SourceInput(kind="manual"),
     )
+    checkpoint = Checkpoint.objects.create(
+        district=areas["D"], code="K-FUZZ", name="模糊卡口", kind="highway_exit"
+    )
+    handoff = _fuzz_handoff(checkpoint, areas)
     CURRENT.update(
         key_person=[key_person.pk],
         referral=[referral.pk],
+        checkpoint=[checkpoint.pk],
+        handoff=[handoff.pk],
         campaign=[campaign.pk],
         household=list(Household.objects.values_list("pk", flat=True)),
         person=list(Person.objects.values_list("pk", flat=True)),
@@ -237,7 +248,31 @@ def role_token(request, district, user_for, worker):  # noqa: F811
     """A bearer key of one role; the grid worker is the one holding the G1 assignment."""
     role = request.param
     user = worker if role == Role.GRID_WORKER else user_for(role, ROLE_AREAS[role])
+    if role == Role.CHECKPOINT_OFFICER:  # an officer of the fuzzed checkpoint
+        CheckpointOfficer.objects.create(user=user, checkpoint_id=CURRENT["checkpoint"][0])
     return api_key_for(user, "fuzz")
+
+
+def _fuzz_handoff(checkpoint, areas):
+    """A pending handoff to C1 (the community admin's), from an officer of the checkpoint."""
+    officer = UserFactory(role=Role.CHECKPOINT_OFFICER)
+    CheckpointOfficer.objects.create(user=officer, checkpoint=checkpoint)
+    forget_indexes()
+    result = checkpoint_services.passage_record(
+        user=officer,
+        checkpoint=checkpoint,
+        passage=checkpoint_services.PassageInput(
+            client_uuid=uuid.uuid4(),
+            kind="car",
+            arrived_at=timezone.now() - datetime.timedelta(minutes=20),
+            occupants=(
+                checkpoint_services.OccupantInput(
+                    client_uuid=uuid.uuid4(), name="模糊到达", origin="湖北", destination="状元社区"
+                ),
+            ),
+        ),
+    )
+    return Handoff.objects.get(arrivals__pk=result.occupants[0].arrival_id)
 
 
 def _holds(case, key: str) -> None:

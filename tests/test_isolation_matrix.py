@@ -36,6 +36,9 @@ from python_calamine import CalamineWorkbook
 
 from doorstep.accounts.models import ApiToken, Role, User
 from doorstep.accounts.tokens import api_token_create
+from doorstep.checkpoints import services as checkpoint_services
+from doorstep.checkpoints.matching import forget_indexes
+from doorstep.checkpoints.models import Arrival, Checkpoint, CheckpointOfficer, Handoff
 from doorstep.core.masking import mask_id_number, mask_phone
 from doorstep.core.models import AuditEvent
 from doorstep.followup import services as followup
@@ -58,13 +61,20 @@ from doorstep.screening.models import (
     Campaign,
     HouseholdProgress,
     PersonCheck,
+    RiskArea,
     SelfReportToken,
     Visit,
 )
 from doorstep.screening.rules import PersonCheckInput
 from doorstep.screening.sheets import COLUMNS
 
-from .factories import HouseholdFactory, PersonFactory, UserFactory, area_tree
+from .factories import (
+    HouseholdFactory,
+    PersonFactory,
+    UserFactory,
+    area_tree,
+    valid_id_number,
+)
 from .test_access import all_urls, example_url
 from .two_factor import api_key_for
 
@@ -130,6 +140,10 @@ class World:
     # check, a referral to the grid's fever clinic, a placement at the grid's site, a self-check
     # link, a flagged sweep check and a possible duplicate.
     followup: dict[str, dict] = field(default_factory=dict)
+    # Checkpoints: per target grid, a risk arrival handed to the grid's community (its handoff)
+    # and an unmatched one waiting for the command, both at a checkpoint of the grid's district.
+    arrivals: dict[str, Arrival] = field(default_factory=dict)
+    unmatched: dict[str, Arrival] = field(default_factory=dict)
 
     def campaign_of(self, key: str) -> Campaign:
         return self.campaign_x if key.startswith("X") else self.campaign
@@ -156,6 +170,9 @@ class World:
                 found[f"masked phone of {p.name}"] = mask_phone(p.phone)
         for job in (self.jobs[key], self.failed_jobs[key]):
             found[f"import file {job.original_name}"] = job.original_name
+        for arrivals in (self.arrivals, self.unmatched):
+            if key in arrivals:
+                found[f"arrival {arrivals[key].name}"] = arrivals[key].name
         return found
 
     def full_numbers(self) -> dict[str, str]:
@@ -235,6 +252,7 @@ def world(areas, households) -> World:
         result.reconciliations[key] = IdReconciliation.objects.get(person=newcomer)
     for key in TARGETS:
         _populate_followup(result, key, other_commander if key.startswith("X") else commander)
+    _populate_checkpoints(result)
     return result
 
 
@@ -289,6 +307,46 @@ def _populate_followup(world: World, key: str, admin) -> None:
         "duplicate": PossibleDuplicate.objects.get(key_person=other),
         "flagged": PersonCheck.objects.filter(person=head, flagged=True).first(),
     }
+
+
+def _populate_checkpoints(world: World) -> None:
+    RiskArea.objects.get_or_create(name="湖北")
+    forget_indexes()
+    for n, key in enumerate(TARGETS):
+        grid = world.areas[key]
+        district = grid.parent.parent.parent
+        checkpoint = Checkpoint.objects.create(
+            district=district, code=f"K-{key}", name=f"卡口{key}", kind="highway_exit"
+        )
+        officer = UserFactory(role=Role.CHECKPOINT_OFFICER, full_name=f"卡口员{key}")
+        CheckpointOfficer.objects.create(user=officer, checkpoint=checkpoint)
+        occupants = tuple(
+            checkpoint_services.OccupantInput(
+                client_uuid=uuid.uuid4(),
+                name=name,
+                id_number=valid_id_number(birth=datetime.date(1988, 8, 8), n=2 * n + i),
+                phone=f"1391234{n:02d}{i:02d}",
+                origin="湖北武汉",
+                destination=destination,
+            )
+            for i, (name, destination) in enumerate(
+                ((f"到达{key}", grid.parent.name), (f"不明{key}", "无从查找之处"))
+            )
+        )
+        result = checkpoint_services.passage_record(
+            user=officer,
+            checkpoint=checkpoint,
+            passage=checkpoint_services.PassageInput(
+                client_uuid=uuid.uuid4(),
+                kind="car",
+                arrived_at=timezone.now() - datetime.timedelta(minutes=30),
+                occupants=occupants,
+            ),
+        )
+        handed, unmatched = (Arrival.objects.get(pk=o.arrival_id) for o in result.occupants)
+        assert handed.handoff is not None and handed.handoff.community == grid.parent
+        assert unmatched.route == "unmatched"
+        world.arrivals[key], world.unmatched[key] = handed, unmatched
 
 
 def _populate_existing(world: World, key: str, grid, homes, admin) -> None:
@@ -727,6 +785,127 @@ def account_calls(w: World, t: str) -> dict[str, list[Call]]:
     }
 
 
+def checkpoint_calls(w: World, t: str) -> dict[str, list[Call]]:
+    arrival, unmatched = w.arrivals[t], w.unmatched[t]
+    handoff = arrival.handoff
+    community = w.areas[t].parent
+    checkpoint = arrival.checkpoint_id
+    occupant = {
+        "client_uuid": str(uuid.uuid4()),
+        "name": "越权到达",
+        "origin": "湖北",
+        "destination": community.name,
+    }
+    vehicle = {
+        "client_uuid": str(uuid.uuid4()),
+        "kind": "car",
+        "arrived_at": (timezone.now() - datetime.timedelta(minutes=3)).isoformat(),
+        "occupants": [occupant],
+    }
+    form = {
+        "client_uuid": str(uuid.uuid4()),
+        "kind": "car",
+        "o-client_uuid": str(uuid.uuid4()),
+        "o-name": "越权到达",
+        "o-destination": community.name,
+    }
+    handoff_api = {
+        name: reverse(f"api:handoff_{name}", args=[handoff.pk])
+        for name in ("accept", "not_found", "reroute")
+    }
+    return {
+        "checkpoints:entry": [
+            get(reverse("checkpoints:entry", args=[checkpoint])),
+            post(reverse("checkpoints:entry", args=[checkpoint]), form),
+        ],
+        "checkpoints:arrivals": [
+            get(
+                url("checkpoints:arrivals", community=community.pk, f="handed_off"),
+                out="hidden",
+                shows=arrival.name,
+                readers=MANAGERS,
+            )
+        ],
+        "checkpoints:arrival": [
+            get(
+                reverse("checkpoints:arrival", args=[arrival.pk]),
+                shows=arrival.name,
+                readers=MANAGERS,
+            ),
+            get(reverse("checkpoints:arrival", args=[unmatched.pk])),
+        ],
+        "checkpoints:inbox": [
+            get(
+                url("checkpoints:inbox", f="all"),
+                out="hidden",
+                shows=arrival.name,
+                readers=MANAGERS,
+            )
+        ],
+        "checkpoints:handoff": [
+            get(
+                reverse("checkpoints:handoff", args=[handoff.pk]),
+                shows=arrival.name,
+                readers=MANAGERS,
+            ),
+            post(
+                reverse("checkpoints:handoff", args=[handoff.pk]),
+                {"action": "not_found", "reason": "never_arrived"},
+            ),
+            post(
+                reverse("checkpoints:handoff", args=[handoff.pk]),
+                {"action": "reroute", "community": community.code},
+            ),
+        ],
+        "checkpoints:unmatched": [
+            post(
+                reverse("checkpoints:unmatched"),
+                {"arrival": unmatched.pk, "community": community.code},
+            )
+        ],
+        "api:arrival_submit": [
+            Call(
+                "post",
+                reverse("api:arrival_submit", args=[checkpoint]),
+                json=vehicle,
+                api=True,
+                write=True,
+            )
+        ],
+        "api:arrival_batch_submit": [
+            Call(
+                "post",
+                reverse("api:arrival_batch_submit", args=[checkpoint]),
+                json={"passages": [vehicle]},
+                api=True,
+                write=True,
+            )
+        ],
+        "api:handoff_list": [
+            get(url("api:handoff_list", status=""), api=True, out="hidden", readers=MANAGERS)
+        ],
+        "api:handoff_accept": [Call("post", handoff_api["accept"], json={}, api=True, write=True)],
+        "api:handoff_not_found": [
+            Call(
+                "post",
+                handoff_api["not_found"],
+                json={"reason": "other", "note": "越权"},
+                api=True,
+                write=True,
+            )
+        ],
+        "api:handoff_reroute": [
+            Call(
+                "post",
+                handoff_api["reroute"],
+                json={"community_code": community.code},
+                api=True,
+                write=True,
+            )
+        ],
+    }
+
+
 def command_calls(w: World, t: str) -> dict[str, list[Call]]:
     """The command center (issue 12): briefs, their lists and exports of the target's grid, and a
     bulletin of the target's district (command staff only)."""
@@ -825,6 +1004,15 @@ def once_calls(w: World) -> dict[str, list[Call]]:
         "api:campaign_list": [get(reverse("api:campaign_list"), api=True)],
         "api:worker_households": [get(url("api:worker_households", c, only=""), api=True)],
         "api:campaign_coverage": [get(url("api:campaign_coverage", c, area=""), api=True)],
+        "checkpoints:home": [get(reverse("checkpoints:home"))],
+        "checkpoints:arrivals": [get(url("checkpoints:arrivals", f="all"))],
+        "checkpoints:inbox": [get(url("checkpoints:inbox", f="overdue"))],
+        "checkpoints:unmatched": [get(reverse("checkpoints:unmatched"), out="hidden")],
+        "checkpoints:handed_out_export": [
+            get(reverse("checkpoints:handed_out_export")),
+            post(reverse("checkpoints:handed_out_export"), {"purpose": "移交邻区"}, write=False),
+        ],
+        "api:handoff_list": [get(url("api:handoff_list", status="pending"), api=True)],
         "command:brief": [
             get(reverse("command:brief")),
             get(url("command:brief", date="1999-01-01")),
@@ -1007,6 +1195,7 @@ TARGET_TABLES: list[Callable[[World, str], dict[str, list[Call]]]] = [
     import_calls,
     screening_calls,
     account_calls,
+    checkpoint_calls,
     command_calls,
     followup_calls,
 ]
@@ -1070,6 +1259,11 @@ def target_rows(world: World, key: str) -> dict[str, list]:
         "the grid's worker": User.objects.filter(pk=world.workers[key].pk),
         "api tokens": ApiToken.objects.filter(user=world.workers[key]),
         "reconciliations": IdReconciliation.objects.filter(person__household__in=homes),
+        "arrivals": Arrival.objects.filter(
+            pk__in=[a.pk for a in (world.arrivals[key], world.unmatched[key])]
+        ),
+        "handoffs": Handoff.objects.filter(pk=world.arrivals[key].handoff_id),
+        "checkpoint passages": Arrival.objects.filter(checkpoint=world.arrivals[key].checkpoint),
         "audit": AuditEvent.objects.filter(refs | SENSITIVE_AUDIT),
         "key persons": KeyPerson.objects.filter(community=grid.parent, person__household__in=homes),
         "monitorings": Monitoring.objects.filter(key_person__person__household__in=homes),

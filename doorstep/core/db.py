@@ -1,6 +1,7 @@
 """Small database helpers that must behave the same on SQLite and PostgreSQL."""
 
 import fcntl
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -72,6 +73,9 @@ def sqlite_writer_lock_path(db_path: str | Path) -> Path:
     return Path(f"{db_path}.writelock")
 
 
+_turns = threading.local()
+
+
 @contextmanager
 def sqlite_writer_turn():
     """On SQLite, wait for our turn to write on an OS file lock before BEGIN IMMEDIATE.
@@ -81,7 +85,10 @@ def sqlite_writer_turn():
     asleep. A blocking flock() wakes the next writer the moment the lock is released. Other
     databases queue writers themselves: there this does nothing.
     """
-    if connection.vendor != "sqlite":
+    if connection.vendor != "sqlite" or getattr(_turns, "depth", 0):
+        # Inside our own turn already (a service calling another app's service in its
+        # transaction, e.g. a checkpoint accept adding a key person): flock() on a second
+        # descriptor of the same file would wait for ourselves.
         yield
         return
     name = connection.settings_dict["NAME"]
@@ -90,9 +97,11 @@ def sqlite_writer_turn():
         return
     with open(sqlite_writer_lock_path(name), "a+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
+        _turns.depth = 1
         try:
             yield
         finally:
+            _turns.depth = 0
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 

@@ -40,6 +40,15 @@ URL_ACCESS: dict[str, str] = {
     "imports:job_progress": SCOPED,
     "imports:job_resume": SCOPED,
     "imports:job_rejections": SCOPED,
+    # checkpoints (the views carry @access(SCOPED) too)
+    "checkpoints:home": SCOPED,
+    "checkpoints:entry": SCOPED,
+    "checkpoints:arrivals": SCOPED,
+    "checkpoints:arrival": SCOPED,
+    "checkpoints:inbox": SCOPED,
+    "checkpoints:handoff": SCOPED,
+    "checkpoints:unmatched": SCOPED,
+    "checkpoints:handed_out_export": SCOPED,
 }
 # The API authenticates every operation itself (bearer token or session) and scopes through the
 # same selectors as the pages; its docs page and schema show no data.

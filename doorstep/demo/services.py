@@ -9,6 +9,7 @@ from doorstep.accounts.models import Role, User
 from doorstep.areas.models import Area, AreaLevel
 from doorstep.imports.services import roster_import_create, roster_import_run, roster_import_start
 
+from .checkpoints import demo_checkpoints_create
 from .command import demo_command_create
 from .followup import demo_followup_create
 from .generator import DISTRICT, plan_areas, write_roster_csv
@@ -95,6 +96,7 @@ def demo_load(*, persons: int, seed: int, on_progress=None):
     roster_import_start(user=None, job=job, enqueue=False)
     job = roster_import_run(job_id=job.pk, on_progress=on_progress)
     demo_trust_create(district=district)
+    demo_checkpoints_create(district=district, password=DEMO_PASSWORD)
     demo_command_create(district=district)  # issue 12: a sweep, snapshots, a bulletin
     # issue 14: the demo worker's grid in every state (in the command demo's campaign)
     demo_sweep_create(district=district)

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "doorstep.imports",
     "doorstep.demo",
     "doorstep.screening",
+    "doorstep.checkpoints",
     "doorstep.followup",
     "doorstep.command",
 ]
@@ -308,6 +309,16 @@ DOORSTEP_REPLICA_CHECK_SECONDS = float(os.environ.get("DOORSTEP_REPLICA_CHECK_SE
 DOORSTEP_REPLICA_RETRY_SECONDS = float(os.environ.get("DOORSTEP_REPLICA_RETRY_SECONDS", "5"))
 DOORSTEP_PIN_SECONDS = int(os.environ.get("DOORSTEP_PIN_SECONDS", "10"))
 
+# Checkpoints: a destination whose province or city (in front of the district) is none of these
+# is outside the district (handed out); the default deadline of a handoff; how long after its
+# deadline an overdue handoff reaches the command (the street sees it at once).
+DOORSTEP_CHECKPOINT_HOME_REGIONS = tuple(
+    os.environ.get("DOORSTEP_CHECKPOINT_HOME_REGIONS", "重庆市,重庆").split(",")
+)
+DOORSTEP_HANDOFF_HOURS = int(os.environ.get("DOORSTEP_HANDOFF_HOURS", "24"))
+DOORSTEP_HANDOFF_COMMAND_AFTER_HOURS = int(
+    os.environ.get("DOORSTEP_HANDOFF_COMMAND_AFTER_HOURS", "12")
+)
 # Follow-up (doorstep/followup): the slots of a day's checks (start times, Asia/Shanghai; each
 # runs to the next one's start, the last to midnight), the hours after which a missed check
 # escalates to the community admin and then to the street, how recent the last check must be for

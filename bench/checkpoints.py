@@ -1,0 +1,402 @@
+"""Checkpoints: destination matching speed and accuracy, and arrival ingestion over HTTP.
+
+    .venv/bin/python bench/checkpoints.py [--persons 1000000] [--labelled 20000]
+                                          [--skip-http] [--http-seconds 20]
+
+1. Matching, on one core: a DestinationIndex built from the demo generator's roster of
+   `--persons` persons (the same rows `make run` imports, without the database), then a
+   labelled set generated from that roster with the variations people type (province/city/
+   district/street/community prefixes or none, Chinese numerals, 栋/幢/号楼/座, dashed
+   building-unit-room, 室/号, a same-sounding wrong character in the road, a typo, the
+   community's name alone). Prints addresses/s beside the baseline of the same run (a dict
+   lookup of the exact roster address: the floor of any matcher), and correct / uncertain /
+   wrong / unmatched counts (wrong must stay under 1 %).
+2. Ingestion over HTTP: a fresh SQLite database, gunicorn (4 sync workers), 8 client threads
+   posting batches of 20 vehicles (1-3 occupants each) to /api/checkpoints/<id>/arrivals/batch,
+   beside 8 threads posting the bare one-row insert (/api/bench/insert-one) on the same stack.
+   Prints vehicles/s and arrivals/s against inserts/s, and that every created occupant is
+   stored exactly once (0 lost).
+"""
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "doorstep.settings.dev")
+
+
+def _setup_django() -> None:
+    import django
+
+    django.setup()
+
+
+# -- 1. matching --------------------------------------------------------------------------------
+SAME_SOUND = {"生": "声", "山": "珊", "京": "经", "陵": "凌", "江": "疆", "元": "园", "华": "化"}
+SAME_SOUND |= {"云": "芸", "兴": "星", "码": "马", "星": "兴", "道": "到", "凤": "风", "金": "今"}
+CHINESE = "零一二三四五六七八九"
+
+
+def _chinese(n: int) -> str:
+    if n < 10:
+        return CHINESE[n]
+    if n < 20:
+        return "十" + (CHINESE[n % 10] if n % 10 else "")
+    if n < 100:
+        return CHINESE[n // 10] + "十" + (CHINESE[n % 10] if n % 10 else "")
+    return str(n)
+
+
+def roster_rows(persons: int):
+    """(road, number, building, unit, room, household key, community name) per household."""
+    from doorstep.demo.generator import RosterGenerator
+    from doorstep.imports.words import split_address
+
+    generator = RosterGenerator(persons=persons, seed=1)
+    seen = set()
+    for row in generator.rows():
+        community, number, address = row[0], row[2], row[3]
+        if number in seen:
+            continue
+        seen.add(number)
+        parts = split_address(address)
+        yield (
+            parts["road"],
+            parts["house_number"],
+            parts["building"],
+            parts["unit"],
+            parts["room"],
+            number,
+            community,
+            address,
+        )
+
+
+def variation(row, community: str, rnd: random.Random) -> tuple[str, str]:
+    """(typed address, kind of variation)."""
+    road, number, building, unit, room = row[:5]
+    n = number.rstrip("号")
+    kind = rnd.choice(
+        [
+            "plain",
+            "prefix",
+            "numerals",
+            "building_word",
+            "dashed",
+            "room_word",
+            "same_sound",
+            "typo",
+            "community_only",
+            "community_and_door",
+        ]
+    )
+    door = f"{building}栋{unit}单元{room}"
+    if kind == "plain":
+        return f"{road}{n}号{door}", kind
+    if kind == "prefix":
+        front = rnd.choice(["重庆市北碚区", "北碚区", "重庆北碚区", "北碚"])
+        return f"{front}{road}{n}号{door}", kind
+    if kind == "numerals" and n.isdigit():
+        return f"{road}{_chinese(int(n))}号{_chinese(int(building))}栋{unit}单元{room}", kind
+    if kind == "building_word":
+        word = rnd.choice(["幢", "号楼", "座"])
+        return f"{road}{n}号{building}{word}{unit}单元{room}", kind
+    if kind == "dashed":
+        return f"{road}{n}号{building}-{unit}-{room}", kind
+    if kind == "room_word":
+        return f"{road}{n}号{door}{rnd.choice(['室', '号'])}", kind
+    if kind == "same_sound":
+        chars = [SAME_SOUND.get(c, c) for c in road]
+        if chars != list(road):
+            i = next(i for i, c in enumerate(road) if c in SAME_SOUND)
+            typed = road[:i] + SAME_SOUND[road[i]] + road[i + 1 :]
+            return f"{typed}{n}号{door}", kind
+    if kind == "typo" and len(road) >= 3:
+        i = rnd.randrange(len(road) - 1)
+        typed = road[:i] + road[i + 1 :] if rnd.random() < 0.5 else road[:i] + "乙" + road[i + 1 :]
+        return f"{typed}{n}号{door}", kind
+    if kind == "community_only":
+        return f"北碚区{community}", kind
+    if kind == "community_and_door":
+        return f"{community}{road}{n}号{door}", kind
+    return f"{road}{n}号{door}", "plain"
+
+
+def bench_matching(persons: int, labelled: int) -> dict:
+    from doorstep.checkpoints.matching import DestinationIndex
+
+    t0 = time.perf_counter()
+    rows = list(roster_rows(persons))
+    names = sorted({r[6] for r in rows})
+    community_ids = {name: i for i, name in enumerate(names, start=1)}
+    households = [
+        (r[0], r[1], r[2], r[3], r[4], i, community_ids[r[6]]) for i, r in enumerate(rows)
+    ]
+    generated = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    index = DestinationIndex.build(
+        district_name="北碚区",
+        streets=[],
+        communities=[(i, f"{n}社区") for n, i in community_ids.items()],
+        households=households,
+    )
+    built = time.perf_counter() - t0
+    rnd = random.Random(5)
+    sample = rnd.sample(rows, min(labelled, len(rows)))
+    cases = []
+    for r in sample:
+        typed, kind = variation(r, f"{r[6]}社区", rnd)
+        cases.append((typed, kind, community_ids[r[6]], r[7]))
+    # baseline: the exact roster address looked up in a dict (the floor of any matcher)
+    exact = {r[7]: community_ids[r[6]] for r in rows}
+    t0 = time.perf_counter()
+    for _typed, _kind, _expected, address in cases:
+        exact.get(address)
+    baseline = len(cases) / (time.perf_counter() - t0)
+    outcome: Counter = Counter()
+    by_kind: dict[str, Counter] = {}
+    t0 = time.perf_counter()
+    results = [index.match(typed) for typed, _kind, _expected, _address in cases]
+    elapsed = time.perf_counter() - t0
+    wrong_examples = []
+    for (typed, kind, expected, _address), match in zip(cases, results, strict=True):
+        if match.status == "matched":
+            verdict = "correct" if match.community_id == expected else "wrong"
+        elif match.status == "uncertain":
+            in_candidates = any(c.community_id == expected for c in match.candidates)
+            verdict = "uncertain" if in_candidates else "uncertain_without_it"
+        else:
+            verdict = match.status
+        if verdict == "wrong" and len(wrong_examples) < 5:
+            wrong_examples.append(typed)
+        outcome[verdict] += 1
+        by_kind.setdefault(kind, Counter())[verdict] += 1
+    rate = len(cases) / elapsed
+    return {
+        "persons": persons,
+        "households": len(rows),
+        "communities": len(names),
+        "roster_generated_s": round(generated, 1),
+        "index_built_s": round(built, 1),
+        "addresses": len(cases),
+        "addresses_per_s": round(rate),
+        "baseline_exact_lookups_per_s": round(baseline),
+        "ratio_to_baseline": round(rate / baseline, 4),
+        "outcome": dict(outcome),
+        "wrong_pct": round(100 * outcome["wrong"] / len(cases), 3),
+        "by_kind": {k: dict(v) for k, v in sorted(by_kind.items())},
+        "wrong_examples": wrong_examples,
+    }
+
+
+# -- 2. ingestion over HTTP ---------------------------------------------------------------------
+SETUP = """
+import uuid
+from doorstep.accounts.models import Role, User
+from doorstep.accounts.tokens import api_token_create
+from doorstep.areas.models import Area
+from doorstep.checkpoints.models import Checkpoint, CheckpointOfficer
+from doorstep.demo.services import demo_areas_create
+district = demo_areas_create(persons=2000)
+cp = Checkpoint.objects.create(district=district, code="B1", name="bench", kind="highway_exit")
+keys = []
+for i in range(8):
+    u = User.objects.create(username=f"officer{i}", role=Role.CHECKPOINT_OFFICER)
+    CheckpointOfficer.objects.create(user=u, checkpoint=cp)
+    keys.append(api_token_create(user=u, name="bench")[1])
+print(cp.pk, ",".join(keys))
+"""
+
+
+def _post(url: str, key: str, body: bytes) -> tuple[int, bytes]:
+    request = urllib.request.Request(  # noqa: S310 (the bench's own localhost server)
+        url,
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (localhost)
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def _vehicle(rnd: random.Random) -> dict:
+    return {
+        "client_uuid": str(uuid.uuid4()),
+        "kind": "car",
+        "plate": f"渝A{rnd.randrange(10**5):05d}",
+        "origin": rnd.choice(["湖北武汉", "重庆渝中", "四川成都"]),
+        "arrived_at": time.strftime("%Y-%m-%dT%H:%M:%S+08:00", time.localtime(time.time() - 60)),
+        "occupants": [
+            {
+                "client_uuid": str(uuid.uuid4()),
+                "name": "测试",
+                "phone": "",
+                "destination": rnd.choice(["天生路12号1栋1单元101", "状元社区", "无从查找"]),
+                "temperature": "36.6",
+            }
+            for _ in range(rnd.randint(1, 3))
+        ],
+    }
+
+
+def bench_http(seconds: float) -> dict:
+    workdir = Path(tempfile.mkdtemp(prefix="doorstep-bench-cp-"))
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=f"sqlite:///{workdir / 'bench.sqlite3'}",
+        DOORSTEP_VAR_DIR=str(workdir),
+        DOORSTEP_BENCH_ENDPOINTS="1",
+        DJANGO_SETTINGS_MODULE="doorstep.settings.dev",
+        DOORSTEP_RATE_SCOPED="1000000/m",
+        DOORSTEP_RATE_REFUSED="1000000/h",
+    )
+    python = str(ROOT / ".venv" / "bin" / "python")
+    subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    out = subprocess.run(
+        [python, "manage.py", "shell", "-v0", "-c", SETUP],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    checkpoint_id, keys = out[-2], out[-1].split(",")
+    port = 8765
+    server = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            *("-w", "4", "-b", f"127.0.0.1:{port}"),
+            "doorstep.wsgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(60):
+            try:
+                urllib.request.urlopen(f"{base}/healthz", timeout=2)  # noqa: S310
+                break
+            except OSError:
+                time.sleep(0.5)
+
+        def run(make_request) -> tuple[int, list[float], list]:
+            stop = time.monotonic() + seconds
+            done: list[int] = []
+            latencies: list[float] = []
+            answers: list = []
+
+            def client(i: int) -> None:
+                rnd = random.Random(i)
+                while time.monotonic() < stop:
+                    t = time.perf_counter()
+                    answers.append(make_request(i, rnd))
+                    latencies.append(time.perf_counter() - t)
+                    done.append(1)
+
+            threads = [threading.Thread(target=client, args=(i,)) for i in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            return len(done), latencies, answers
+
+        insert_url = f"{base}/api/bench/insert-one"
+        n_insert, lat_insert, _ = run(lambda i, rnd: _post(insert_url, keys[i], b"{}")[0])
+        batch_url = f"{base}/api/checkpoints/{checkpoint_id}/arrivals/batch"
+
+        def batch(i: int, rnd: random.Random):
+            body = {"passages": [_vehicle(rnd) for _ in range(20)]}
+            status, content = _post(batch_url, keys[i], json.dumps(body).encode())
+            return status, json.loads(content) if status == 200 else content
+
+        n_batch, lat_batch, answers = run(batch)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    created_vehicles = created_occupants = other = 0
+    for status, items in answers:
+        if status != 200:
+            other += 1
+            continue
+        for item in items:
+            if item["status"] == "created":
+                created_vehicles += 1
+                created_occupants += sum(o["status"] == "created" for o in item["occupants"])
+            else:
+                other += 1
+    stored = subprocess.run(
+        [
+            python,
+            "manage.py",
+            "shell",
+            "-v0",
+            "-c",
+            "from doorstep.checkpoints.models import Arrival, VehiclePassage;"
+            "print(VehiclePassage.objects.count(), Arrival.objects.count())",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    inserts_per_s = n_insert / seconds
+    vehicles_per_s = created_vehicles / seconds
+    return {
+        "database": "sqlite",
+        "clients": 8,
+        "batch": 20,
+        "seconds": seconds,
+        "bare_inserts_per_s": round(inserts_per_s, 1),
+        "bare_insert_p50_ms": round(1000 * statistics.median(lat_insert), 1),
+        "vehicles_per_s": round(vehicles_per_s, 1),
+        "arrivals_per_s": round(created_occupants / seconds, 1),
+        "batch_p50_ms": round(1000 * statistics.median(lat_batch), 1) if lat_batch else None,
+        "ratio_vehicles_to_bare_inserts": round(vehicles_per_s / inserts_per_s, 3),
+        "batches": n_batch,
+        "not_created": other,
+        "stored_vehicles": int(stored[-2]),
+        "stored_arrivals": int(stored[-1]),
+        "lost": (created_vehicles - int(stored[-2])) + (created_occupants - int(stored[-1])),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--persons", type=int, default=1_000_000)
+    parser.add_argument("--labelled", type=int, default=20_000)
+    parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--skip-matching", action="store_true")
+    parser.add_argument("--http-seconds", type=float, default=20)
+    args = parser.parse_args()
+    _setup_django()
+    results = {}
+    if not args.skip_matching:
+        results["matching"] = bench_matching(args.persons, args.labelled)
+        print(json.dumps(results["matching"], ensure_ascii=False, indent=1), flush=True)
+    if not args.skip_http:
+        results["ingestion"] = bench_http(args.http_seconds)
+        print(json.dumps(results["ingestion"], ensure_ascii=False, indent=1), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,668 @@
+"""Writes of the checkpoints: a vehicle and its occupants recorded (idempotent by client UUID,
+each occupant on its own), and the handoff loop (send, join, accept, not found, re-route,
+route by hand from the unmatched queue).
+
+Every refusal writes nothing of what it refuses; a vehicle whose occupant is refused keeps its
+other occupants. Followup is called through followup_link.py, and only from here.
+"""
+
+import dataclasses
+import datetime
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.http import Http404, HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from doorstep.accounts.models import User
+from doorstep.areas.models import Area, AreaLevel
+from doorstep.core.db import prefix_q, sqlite_writer_turn
+from doorstep.core.ratelimit import write_refused
+from doorstep.core.services import audit_write
+from doorstep.followup.services import FollowupRefused
+from doorstep.registry.models import IdType, Person
+from doorstep.registry.validation import (
+    FieldError,
+    normalize_id_number,
+    validate_id,
+    validate_phone,
+)
+from doorstep.screening.models import RiskArea
+from doorstep.screening.rules import SYMPTOMS, AnswerError, matches_risk_area, parse_temperature
+
+from . import followup_link, selectors
+from .matching import Match, index_for_district
+from .models import (
+    Arrival,
+    Checkpoint,
+    Handoff,
+    HandoffAction,
+    HandoffEvent,
+    HandoffStatus,
+    MatchStatus,
+    NotFoundReason,
+    Purpose,
+    Route,
+    VehicleKind,
+    VehiclePassage,
+)
+
+
+class PassageConflict(Exception):
+    """The client UUID was used before with another body (HTTP 409)."""
+
+    def __init__(self, what: str = "vehicle"):
+        super().__init__(
+            _("this client UUID was already used for a different %(what)s")
+            % {"what": _("vehicle") if what == "vehicle" else _("occupant")}
+        )
+
+
+class PassageRejected(Exception):
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.message, self.field = message, field
+
+
+class HandoffClosed(Exception):
+    """The handoff is no longer pending (someone else answered first) (HTTP 409)."""
+
+    def __init__(self, handoff: Handoff):
+        super().__init__(
+            _("this handoff is already closed: %(status)s")
+            % {"status": handoff.get_status_display()}
+        )
+        self.handoff = handoff
+
+
+class HandoffRejected(Exception):
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.message, self.field = message, field
+
+
+def body_hash(payload: dict[str, object]) -> str:
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class OccupantInput:
+    client_uuid: uuid.UUID
+    name: str
+    id_type: str = IdType.RESIDENT_ID
+    id_number: str = ""
+    phone: str = ""
+    origin: str = ""
+    destination: str = ""
+    purpose: str = Purpose.HOME
+    temperature: str | None = None
+    symptoms: tuple[str, ...] = ()
+    left_origin_on: datetime.date | None = None
+    destination_outside: bool = False
+
+    def digest(self) -> str:
+        body = asdict(self)
+        body["client_uuid"] = str(self.client_uuid)
+        body["symptoms"] = sorted(self.symptoms)
+        return body_hash(body)
+
+
+@dataclass(frozen=True)
+class PassageInput:
+    client_uuid: uuid.UUID
+    kind: str
+    arrived_at: datetime.datetime
+    plate: str = ""
+    origin: str = ""
+    destination: str = ""
+    occupants: tuple[OccupantInput, ...] = ()
+
+    def digest(self) -> str:
+        body = asdict(self)
+        body.pop("occupants")  # each occupant has its own UUID and digest
+        body["client_uuid"] = str(self.client_uuid)
+        body["arrived_at"] = self.arrived_at.isoformat()
+        return body_hash(body)
+
+
+@dataclass
+class OccupantResult:
+    index: int
+    client_uuid: str
+    status: str  # created | duplicate | conflict | rejected
+    arrival_id: int | None = None
+    error: str = ""
+    field: str = ""
+    flags: list[str] = dataclasses.field(default_factory=list)
+    route: str = ""
+    needs_completion: bool = False
+    referral: bool = False  # a fever-clinic referral was opened for this arrival
+
+
+@dataclass
+class PassageResult:
+    passage: VehiclePassage
+    created: bool
+    occupants: list[OccupantResult]
+
+
+# -- recording a vehicle -----------------------------------------------------------------------
+def _risk_area_names() -> list[str]:
+    return list(RiskArea.objects.filter(active=True).values_list("name", flat=True))
+
+
+@dataclass
+class _CleanOccupant:
+    data: OccupantInput
+    id_type: str
+    id_number: str | None
+    phone: str
+    temperature: Decimal | None
+    flags: list[str]
+    risk_area: str
+    needs_completion: bool
+
+
+def _occupant_clean(
+    occupant: OccupantInput,
+    *,
+    checkpoint: Checkpoint,
+    passage: PassageInput,
+    risk_areas: list[str],
+) -> _CleanOccupant:
+    """Checks one occupant; raises PassageRejected naming the field."""
+    if not occupant.name.strip():
+        raise PassageRejected(_("name is missing"), "name")
+    number = normalize_id_number(occupant.id_number)
+    try:
+        id_type, id_number = occupant.id_type or IdType.RESIDENT_ID, None
+        if number:  # a missing number is kept and flagged for completion, not refused
+            id_type, id_number, _birth = validate_id(id_type, number)
+        phone = validate_phone(occupant.phone)
+        temperature = parse_temperature(occupant.temperature)
+    except (FieldError, AnswerError) as error:
+        raise PassageRejected(error.message, error.field) from None
+    unknown = [s for s in occupant.symptoms if s not in SYMPTOMS]
+    if unknown:
+        raise PassageRejected(_("unknown symptom “%(v)s”") % {"v": ", ".join(unknown)}, "symptoms")
+    if occupant.purpose not in Purpose.values:
+        raise PassageRejected(_("unknown purpose “%(v)s”") % {"v": occupant.purpose}, "purpose")
+    arrived_on = timezone.localdate(passage.arrived_at)
+    if occupant.left_origin_on and occupant.left_origin_on > arrived_on:
+        raise PassageRejected(_("left the origin after arriving"), "left_origin_on")
+    flags = []
+    if temperature is not None and temperature >= checkpoint.fever_threshold:
+        flags.append("fever")
+    if occupant.symptoms:
+        flags.append("symptoms")
+    origin = occupant.origin or passage.origin
+    risk_area = matches_risk_area(origin, risk_areas) or ""
+    # Day 0 is the day the person left the risk area; "14 days" ends at the end of day 14.
+    if risk_area and (
+        occupant.left_origin_on is None
+        or (arrived_on - occupant.left_origin_on).days <= checkpoint.lookback_days
+    ):
+        flags.append("risk_area")
+    else:
+        risk_area = ""
+    return _CleanOccupant(
+        data=occupant,
+        id_type=id_type,
+        id_number=id_number,
+        phone=phone,
+        temperature=temperature,
+        flags=flags,
+        risk_area=risk_area,
+        needs_completion=id_number is None or not phone,
+    )
+
+
+def passage_record(
+    *,
+    user: User,
+    checkpoint: Checkpoint,
+    passage: PassageInput,
+    request: HttpRequest | None = None,
+) -> PassageResult:
+    """Record a vehicle and its occupants at the officer's checkpoint.
+
+    Idempotent by client UUID, the vehicle's and each occupant's: the same UUID and body again
+    is a duplicate (the first record answers); another body raises PassageConflict for the
+    vehicle, or marks that occupant "conflict". An occupant with bad data (a wrong check digit,
+    an impossible temperature) is refused alone, with its reason; the others are saved. An
+    officer of another checkpoint gets Http404 and nothing is written.
+    """
+    try:
+        return _passage_record(user=user, checkpoint=checkpoint, passage=passage, request=request)
+    except (PassageConflict, PassageRejected, Http404) as refusal:
+        write_refused(request, reason=type(refusal).__name__)
+        raise
+
+
+def _passage_record(
+    *, user: User, checkpoint: Checkpoint, passage: PassageInput, request: HttpRequest | None
+) -> PassageResult:
+    selectors.access_checkpoint_for_entry(user, checkpoint.pk)
+    if passage.kind not in VehicleKind.values:
+        raise PassageRejected(_("unknown vehicle kind “%(v)s”") % {"v": passage.kind}, "kind")
+    if passage.arrived_at > timezone.now() + datetime.timedelta(minutes=10):
+        raise PassageRejected(_("arrival time is in the future"), "arrived_at")
+    digest = passage.digest()
+    risk_areas = _risk_area_names()
+    index = index_for_district(checkpoint.district)
+    results: list[OccupantResult] = []
+    cleaned: list[tuple[int, _CleanOccupant, Match]] = []
+    seen: set[uuid.UUID] = set()
+    for i, occupant in enumerate(passage.occupants):
+        result = OccupantResult(index=i, client_uuid=str(occupant.client_uuid), status="")
+        results.append(result)
+        if occupant.client_uuid in seen:
+            result.status, result.error = "rejected", _("this occupant appears twice")
+            continue
+        seen.add(occupant.client_uuid)
+        try:
+            clean = _occupant_clean(
+                occupant, checkpoint=checkpoint, passage=passage, risk_areas=risk_areas
+            )
+        except PassageRejected as rejected:
+            result.status, result.error, result.field = "rejected", rejected.message, rejected.field
+            write_refused(request, reason=f"occupant {rejected.field}")
+            continue
+        destination = occupant.destination or passage.destination
+        match = index.match(destination, outside=occupant.destination_outside)
+        cleaned.append((i, clean, match))
+    with sqlite_writer_turn(), transaction.atomic():
+        record, created = _passage_write(user, checkpoint, passage, digest)
+        for i, clean, match in cleaned:
+            _occupant_write(user, record, clean, match, results[i], request=request)
+    for i, clean, _match in cleaned:
+        if results[i].status == "created" and "fever" in clean.flags:
+            results[i].referral = _fever_referral(user, results[i].arrival_id or 0, request)
+    return PassageResult(passage=record, created=created, occupants=results)
+
+
+def _passage_write(
+    user: User, checkpoint: Checkpoint, passage: PassageInput, digest: str
+) -> tuple[VehiclePassage, bool]:
+    existing = (
+        VehiclePassage.objects.select_for_update().filter(client_uuid=passage.client_uuid).first()
+    )
+    if existing is not None:
+        if existing.checkpoint_id != checkpoint.pk or existing.body_hash != digest:
+            raise PassageConflict("vehicle")
+        return existing, False
+    try:
+        with transaction.atomic():
+            record = VehiclePassage.objects.create(
+                checkpoint=checkpoint,
+                client_uuid=passage.client_uuid,
+                body_hash=digest,
+                plate=passage.plate.strip().upper()[:20],
+                kind=passage.kind,
+                origin=passage.origin[:100],
+                destination=passage.destination[:200],
+                arrived_at=passage.arrived_at,
+                entered_by=user,
+            )
+    except IntegrityError:  # the same vehicle sent twice at once: the other one won
+        raise PassageConflict("vehicle") from None
+    return record, True
+
+
+def _occupant_write(
+    user: User,
+    passage: VehiclePassage,
+    clean: _CleanOccupant,
+    match: Match,
+    result: OccupantResult,
+    *,
+    request: HttpRequest | None,
+) -> None:
+    occupant = clean.data
+    digest = occupant.digest()
+    existing = Arrival.objects.filter(client_uuid=occupant.client_uuid).first()
+    if existing is not None:
+        if existing.passage_id != passage.pk or existing.body_hash != digest:
+            result.status, result.error = "conflict", str(PassageConflict("occupant"))
+            write_refused(request, reason="occupant conflict")
+            return
+        result.status, result.arrival_id = "duplicate", existing.pk
+        result.flags, result.route = list(existing.risk_flags), existing.route
+        result.needs_completion = existing.needs_completion
+        return
+    is_risk = bool(clean.flags)
+    if occupant.purpose == Purpose.PASSING:
+        route = Route.PASSING
+    elif not is_risk:
+        route = Route.NONE
+    elif match.status == "matched":
+        route = Route.HANDED_OFF
+    elif match.status == "outside":
+        route = Route.HANDED_OUT
+    else:
+        route = Route.UNMATCHED
+    community_id = match.community_id if match.status == "matched" else None
+    arrival = Arrival.objects.create(
+        passage=passage,
+        checkpoint_id=passage.checkpoint_id,
+        client_uuid=occupant.client_uuid,
+        body_hash=digest,
+        name=occupant.name.strip()[:50],
+        id_type=clean.id_type,
+        id_number=clean.id_number,
+        phone=clean.phone,
+        origin=(occupant.origin or passage.origin)[:100],
+        destination=(occupant.destination or passage.destination)[:200],
+        purpose=occupant.purpose,
+        temperature=clean.temperature,
+        symptoms=sorted(occupant.symptoms),
+        left_origin_on=occupant.left_origin_on,
+        arrived_at=passage.arrived_at,
+        needs_completion=clean.needs_completion,
+        risk_flags=clean.flags,
+        is_risk=is_risk,
+        risk_area=clean.risk_area,
+        route=route,
+        match_status=match.status,
+        match_method=match.method,
+        match_confidence=match.confidence,
+        match_candidates=match.candidates_json(),
+        community_id=community_id,
+        household_id=match.household_id if community_id else None,
+        person=_roster_person(clean, match) if community_id else None,
+        entered_by=user,
+    )
+    if route == Route.HANDED_OFF and community_id is not None:
+        _handoff_send(user=user, arrival=arrival, community_id=community_id)
+    result.status, result.arrival_id = "created", arrival.pk
+    result.flags, result.route, result.needs_completion = clean.flags, route, clean.needs_completion
+
+
+def _roster_person(clean: _CleanOccupant, match: Match) -> Person | None:
+    """The roster person at the matched door: by ID number, else by name."""
+    if match.household_id is None:
+        return None
+    members = Person.objects.filter(household_id=match.household_id)
+    if clean.id_number:
+        found = members.filter(id_number=clean.id_number).first()
+        if found is not None:
+            return found
+    named = list(members.filter(name=clean.data.name.strip())[:2])
+    return named[0] if len(named) == 1 else None
+
+
+def _fever_referral(user: User, arrival_id: int, request: HttpRequest | None) -> bool:
+    """A fever opens a referral at once (follow-up). The arrival is saved whatever follow-up
+    answers: a refusal is audited and the arrival shows no referral."""
+    try:
+        return followup_link.fever_referral(user=user, arrival_id=arrival_id) is not None
+    except FollowupRefused as refused:
+        audit_write(
+            user=user,
+            action="arrival.referral_refused",
+            object_type="checkpoints.arrival",
+            object_id=arrival_id,
+            request=request,
+            detail={"field": refused.field},
+        )
+        return False
+
+
+# -- the handoff loop ---------------------------------------------------------------------------
+def person_key(arrival: Arrival) -> str:
+    """Who a handoff is about: the ID number, else name and phone, else this arrival alone."""
+    if arrival.id_number:
+        return f"id:{arrival.id_number}"
+    if arrival.phone:
+        return f"np:{arrival.name}:{arrival.phone}"
+    return f"arrival:{arrival.client_uuid}"
+
+
+def _handoff_send(*, user: User, arrival: Arrival, community_id: int) -> Handoff:
+    """A new handoff to the community, or the pending one of the same person, which this
+    arrival joins (one pending handoff per person, held by a unique constraint)."""
+    key = person_key(arrival)
+    now = timezone.now()
+    for _attempt in range(3):
+        pending = (
+            Handoff.objects.select_for_update()
+            .filter(person_key=key, status=HandoffStatus.PENDING)
+            .first()
+        )
+        if pending is not None:
+            Arrival.objects.filter(pk=arrival.pk).update(handoff=pending)
+            arrival.handoff = pending
+            HandoffEvent.objects.create(
+                handoff=pending, action=HandoffAction.JOINED, user=user, arrival=arrival
+            )
+            return pending
+        try:
+            with transaction.atomic():
+                handoff = Handoff.objects.create(
+                    district=arrival.checkpoint.district,
+                    community_id=community_id,
+                    person_key=key,
+                    received_at=now,
+                    deadline=now + datetime.timedelta(hours=arrival.checkpoint.handoff_hours),
+                    created_by=user,
+                )
+        except IntegrityError:
+            continue  # another arrival of the same person made it a moment ago: join that one
+        Arrival.objects.filter(pk=arrival.pk).update(handoff=handoff)
+        arrival.handoff = handoff
+        HandoffEvent.objects.create(
+            handoff=handoff,
+            action=HandoffAction.SENT,
+            user=user,
+            to_community_id=community_id,
+            arrival=arrival,
+        )
+        return handoff
+    raise RuntimeError("handoff: no pending handoff and none could be made")
+
+
+def _late_seconds(handoff: Handoff, now: datetime.datetime) -> int | None:
+    late = (now - handoff.deadline).total_seconds()
+    return int(late) if late > 0 else None
+
+
+def _close(
+    *,
+    user: User,
+    handoff: Handoff,
+    status: str,
+    reason: str = "",
+    note: str = "",
+    request: HttpRequest | None,
+) -> Handoff:
+    """Pending → accepted / not found in one conditional UPDATE: of two workers answering at
+    once, one closes it and the other is told it is closed (HandoffClosed)."""
+    now = timezone.now()
+    with sqlite_writer_turn(), transaction.atomic():
+        changed = Handoff.objects.filter(
+            pk=handoff.pk, status=HandoffStatus.PENDING, community_id=handoff.community_id
+        ).update(
+            status=status,
+            closed_at=now,
+            closed_by=user,
+            late_seconds=_late_seconds(handoff, now),
+            not_found_reason=reason,
+            note=note[:300],
+        )
+        handoff.refresh_from_db()
+        if not changed:
+            raise HandoffClosed(handoff)
+        HandoffEvent.objects.create(
+            handoff=handoff,
+            action=HandoffAction.ACCEPTED if status == HandoffStatus.ACCEPTED else status,
+            user=user,
+            from_community_id=handoff.community_id,
+            reason=reason,
+            note=note[:300],
+        )
+        audit_write(
+            user=user,
+            action=f"handoff.{status}",
+            obj=handoff,
+            request=request,
+            detail={"late_seconds": handoff.late_seconds, "reason": reason},
+        )
+        if status == HandoffStatus.ACCEPTED:
+            followup_link.handoff_accepted(user=user, handoff=handoff)
+    return handoff
+
+
+def _refusing(request: HttpRequest | None, error: Exception) -> None:
+    write_refused(request, reason=type(error).__name__)
+
+
+def handoff_accept(*, user: User, handoff_id: int, request: HttpRequest | None = None) -> Handoff:
+    """The person was found: a key person of the community, monitored from the arrival date
+    (follow-up). After the deadline it is still accepted; the lateness is kept. A refusal of
+    follow-up leaves the handoff pending (HandoffRejected names the field)."""
+    try:
+        handoff = selectors.access_handoff_to_act(user, handoff_id)
+        try:
+            return _close(
+                user=user, handoff=handoff, status=HandoffStatus.ACCEPTED, request=request
+            )
+        except FollowupRefused as refused:
+            raise HandoffRejected(refused.message, refused.field) from None
+    except (Http404, HandoffClosed, HandoffRejected) as error:
+        _refusing(request, error)
+        raise
+
+
+def handoff_not_found(
+    *,
+    user: User,
+    handoff_id: int,
+    reason: str,
+    note: str = "",
+    request: HttpRequest | None = None,
+) -> Handoff:
+    """Wrong address, left the district, never arrived, other: with a note the checkpoint reads."""
+    try:
+        handoff = selectors.access_handoff_to_act(user, handoff_id)
+        if reason not in NotFoundReason.values:
+            raise HandoffRejected(_("choose why the person was not found"), "reason")
+        if reason == NotFoundReason.OTHER and not note.strip():
+            raise HandoffRejected(_("say what happened in the note"), "note")
+        return _close(
+            user=user,
+            handoff=handoff,
+            status=HandoffStatus.NOT_FOUND,
+            reason=reason,
+            note=note.strip(),
+            request=request,
+        )
+    except (Http404, HandoffClosed, HandoffRejected) as error:
+        _refusing(request, error)
+        raise
+
+
+def handoff_reroute(
+    *,
+    user: User,
+    handoff_id: int,
+    community_code: str,
+    note: str = "",
+    request: HttpRequest | None = None,
+) -> Handoff:
+    """Hand it on to the right community of the same district, which must accept in turn; its
+    deadline starts again. A community outside the district is refused."""
+    try:
+        handoff = selectors.access_handoff_to_act(user, handoff_id)
+        target = (
+            Area.objects.filter(
+                prefix_q("path", handoff.district.path),
+                level=AreaLevel.COMMUNITY,
+                code=community_code.strip(),
+            )
+            .exclude(pk=handoff.community_id)
+            .first()
+        )
+        if target is None:
+            raise HandoffRejected(
+                _("re-route only to another community of this district"), "community"
+            )
+        now = timezone.now()
+        hours = _handoff_hours(handoff)
+        with sqlite_writer_turn(), transaction.atomic():
+            changed = Handoff.objects.filter(
+                pk=handoff.pk, status=HandoffStatus.PENDING, community_id=handoff.community_id
+            ).update(
+                community=target,
+                received_at=now,
+                deadline=now + datetime.timedelta(hours=hours),
+                reroutes=handoff.reroutes + 1,
+            )
+            if not changed:
+                handoff.refresh_from_db()
+                raise HandoffClosed(handoff)
+            Arrival.objects.filter(handoff=handoff).update(community=target)
+            HandoffEvent.objects.create(
+                handoff=handoff,
+                action=HandoffAction.REROUTED,
+                user=user,
+                from_community_id=handoff.community_id,
+                to_community=target,
+                note=note.strip()[:300],
+            )
+            audit_write(user=user, action="handoff.rerouted", obj=handoff, request=request)
+        handoff.refresh_from_db()
+        return handoff
+    except (Http404, HandoffClosed, HandoffRejected) as error:
+        _refusing(request, error)
+        raise
+
+
+def _handoff_hours(handoff: Handoff) -> int:
+    first = handoff.arrivals.select_related("checkpoint").order_by("pk").first()
+    return first.checkpoint.handoff_hours if first is not None else 24
+
+
+def unmatched_route(
+    *,
+    user: User,
+    arrival_id: int,
+    community_code: str,
+    request: HttpRequest | None = None,
+) -> Arrival:
+    """Command staff route an unmatched arrival by hand to a community of the district."""
+    try:
+        arrival = selectors.access_unmatched(user, arrival_id)
+        district = arrival.checkpoint.district
+        target = Area.objects.filter(
+            prefix_q("path", district.path), level=AreaLevel.COMMUNITY, code=community_code.strip()
+        ).first()
+        if target is None:
+            raise HandoffRejected(_("choose a community of this district"), "community")
+        with sqlite_writer_turn(), transaction.atomic():
+            changed = Arrival.objects.filter(pk=arrival.pk, route=Route.UNMATCHED).update(
+                route=Route.HANDED_OFF, match_status=MatchStatus.ROUTED, community=target
+            )
+            if not changed:
+                raise Http404
+            arrival.refresh_from_db()
+            _handoff_send(user=user, arrival=arrival, community_id=target.pk)
+            audit_write(user=user, action="arrival.routed", obj=arrival, request=request)
+        if "fever" in arrival.risk_flags:
+            _fever_referral(user, arrival.pk, request)
+            arrival.refresh_from_db()
+        return arrival
+    except (Http404, HandoffRejected) as error:
+        _refusing(request, error)
+        raise
+
+
+def occupants_from(rows: Sequence[dict[str, object]]) -> tuple[OccupantInput, ...]:
+    """Helper for forms and tests: dicts → OccupantInput."""
+    return tuple(OccupantInput(**row) for row in rows)  # type: ignore[arg-type]

@@ -1,0 +1,104 @@
+"""Checkpoints → follow-up: an accept makes a key person monitored from the arrival date, the
+handoff keeps it; a fever opens a referral at once."""
+
+import datetime
+
+from django.urls import reverse
+from django.utils import timezone
+
+from doorstep.accounts.models import Role
+from doorstep.checkpoints import services
+from doorstep.checkpoints.models import Arrival, Handoff
+from doorstep.followup.models import KeyPerson, Referral
+
+from .conftest import logged_in, occupant, passage, post_json
+
+
+def _submit(client, checkpoint, *occupants, **vehicle):
+    url = reverse("api:arrival_submit", args=[checkpoint.pk])
+    return post_json(client, url, passage(*occupants, **vehicle)).json()["occupants"]
+
+
+def test_accept_makes_a_key_person_from_the_arrival_date(checkpoints, officer_for, user_for):
+    arrived = timezone.now() - datetime.timedelta(days=1, hours=2)
+    left = timezone.localdate(arrived) - datetime.timedelta(days=2)
+    officer = logged_in(officer_for("K1"))
+    _submit(
+        officer,
+        checkpoints["K1"],
+        occupant(name="赵接收", left_origin_on=str(left)),
+        arrived_at=arrived.isoformat(),
+    )
+    handoff = Handoff.objects.get()
+    assert not KeyPerson.objects.exists()
+    admin = logged_in(user_for(Role.COMMUNITY_ADMIN, "C1"))
+    answer = post_json(admin, reverse("api:handoff_accept", args=[handoff.pk]), {})
+    assert answer.status_code == 200
+    handoff.refresh_from_db()
+    key_person = handoff.key_person
+    assert key_person is not None and key_person.person.name == "赵接收"
+    assert key_person.community.code == "C1"
+    reason = key_person.reasons.get()
+    assert reason.kind == "risk_area_arrival"
+    assert reason.exposure_date == left
+    assert reason.arrival_date == timezone.localdate(arrived)
+    source = key_person.sources.get()
+    arrival = Arrival.objects.get()
+    assert (source.kind, source.reference) == ("checkpoint", f"arrival:{arrival.client_uuid}")
+    monitoring = key_person.monitorings.get()
+    assert monitoring.start_date == timezone.localdate(arrived)
+    assert arrival.key_person == key_person
+
+
+def test_a_joined_handoff_makes_one_key_person_with_both_sources(
+    checkpoints, officer_for, user_for
+):
+    person = occupant(name="钱两次")
+    _submit(logged_in(officer_for("K1")), checkpoints["K1"], person)
+    again = dict(person, client_uuid="6f1c4a52-2d57-4b1b-9a39-5a0f1d2c3b4e")
+    _submit(logged_in(officer_for("K2")), checkpoints["K2"], again)
+    handoff = Handoff.objects.get()
+    services.handoff_accept(user=user_for(Role.COMMUNITY_ADMIN, "C1"), handoff_id=handoff.pk)
+    assert KeyPerson.objects.count() == 1
+    assert KeyPerson.objects.get().sources.count() == 2
+
+
+def test_a_fever_opens_a_referral_at_once(checkpoints, officer_for):
+    officer = logged_in(officer_for("K1"))
+    items = _submit(
+        officer, checkpoints["K1"], occupant(name="孙发热", temperature="38.4", symptoms=["cough"])
+    )
+    assert items[0]["referral"] is True
+    arrival = Arrival.objects.get()
+    referral = Referral.objects.get()
+    assert arrival.referral == referral and referral.key_person == arrival.key_person
+    assert referral.temperature == arrival.temperature
+    kinds = sorted(arrival.key_person.reasons.values_list("kind", flat=True))
+    assert kinds == ["fever_symptoms", "risk_area_arrival"]
+    # the handoff keeps the key person before anyone accepts; the accept adds to it
+    handoff = Handoff.objects.get()
+    assert handoff.key_person == arrival.key_person
+
+
+def test_a_fever_with_no_destination_waits_for_the_routing(checkpoints, officer_for, user_for):
+    officer = logged_in(officer_for("K1"))
+    items = _submit(
+        officer, checkpoints["K1"], occupant(name="李不明", temperature="38.9", destination="某处")
+    )
+    assert items[0]["referral"] is False and not Referral.objects.exists()
+    arrival = Arrival.objects.get()
+    command = user_for(Role.COMMAND, "D")
+    services.unmatched_route(user=command, arrival_id=arrival.pk, community_code="C2")
+    arrival.refresh_from_db()
+    assert arrival.referral is not None and arrival.key_person.community.code == "C2"
+
+
+def test_passing_through_with_a_fever_and_no_community_gets_no_handoff(checkpoints, officer_for):
+    officer = logged_in(officer_for("K1"))
+    items = _submit(
+        officer,
+        checkpoints["K1"],
+        occupant(purpose="passing", temperature="38.0", destination="成都市春熙路"),
+    )
+    assert items[0]["route"] == "passing" and items[0]["referral"] is False
+    assert not Handoff.objects.exists() and not KeyPerson.objects.exists()
