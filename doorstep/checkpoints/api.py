@@ -78,11 +78,11 @@ class PassageOut(Schema):
     occupants: list[OccupantOut]
 
 
-class BatchIn(BodyIn):
+class PassageBatchIn(BodyIn):
     passages: list[PassageIn] = Field(max_length=50)
 
 
-class BatchItemOut(Schema):
+class PassageBatchItemOut(Schema):
     index: int
     client_uuid: str
     status: str  # created | duplicate | conflict | rejected
@@ -156,10 +156,10 @@ def arrival_submit(request: HttpRequest, checkpoint_id: RowId, body: PassageIn) 
 
 @router.post(
     "/{checkpoint_id}/arrivals/batch",
-    response={200: list[BatchItemOut], **NOT_FOUND_OR_INVALID},
+    response={200: list[PassageBatchItemOut], **NOT_FOUND_OR_INVALID},
     operation_id="arrival_batch_submit",
 )
-def arrival_batch_submit(request: HttpRequest, checkpoint_id: RowId, body: BatchIn) -> Any:
+def arrival_batch_submit(request: HttpRequest, checkpoint_id: RowId, body: PassageBatchIn) -> Any:
     """Up to 50 vehicles; each gets its own status, and each occupant its own."""
     checkpoint = selectors.access_checkpoint_for_entry(request.user, checkpoint_id)  # type: ignore[arg-type]
     items = []
