@@ -119,6 +119,9 @@ def _register_routers() -> None:
     from doorstep.screening.api import router as screening_router
 
     api.add_router("/campaigns", screening_router)
+    from doorstep.followup.api import router as followup_router
+
+    api.add_router("/followup", followup_router)
     from doorstep.checkpoints.api import router as checkpoints_router
 
     api.add_router("/checkpoints", checkpoints_router)

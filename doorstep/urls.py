@@ -15,6 +15,7 @@ urlpatterns = [
     path("roster/", include("doorstep.registry.urls")),
     path("imports/", include("doorstep.imports.urls")),
     path("campaigns/", include("doorstep.screening.urls")),
+    path("followup/", include("doorstep.followup.urls")),
     path("checkpoints/", include("doorstep.checkpoints.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),

@@ -78,6 +78,13 @@ def test_admin_registers_no_personal_data_models():
         "registry.Person",
         "registry.RecordChange",
         "imports.ImportRejection",
+        "followup.KeyPerson",
+        "followup.Monitoring",
+        "followup.Check",
+        "followup.Referral",
+        "followup.Placement",
+        "followup.Reason",
+        "followup.Source",
     }
 
 

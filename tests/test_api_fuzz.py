@@ -42,6 +42,9 @@ from doorstep.api import api
 from doorstep.checkpoints import services as checkpoint_services
 from doorstep.checkpoints.matching import forget_indexes
 from doorstep.checkpoints.models import Checkpoint, CheckpointOfficer, Handoff
+from doorstep.followup import services as followup
+from doorstep.followup.models import Check as FollowupCheck
+from doorstep.followup.models import KeyPerson
 from doorstep.registry.models import Household, Person
 from doorstep.screening.api import MAX_ROW_ID
 from doorstep.screening.models import Visit
@@ -123,6 +126,8 @@ def flatmap_path_parameters(context, path_parameters):
     for name, kind in (
         ("campaign_id", "campaign"),
         ("household_id", "household"),
+        ("key_person_id", "key_person"),
+        ("referral_id", "referral"),
         ("checkpoint_id", "checkpoint"),
         ("handoff_id", "handoff"),
     ):
@@ -206,11 +211,27 @@ def district(in_process_requests, areas, more_households, campaign, worker):  # 
     then = timezone.now() - datetime.timedelta(hours=2)
     visit_record(user=worker, campaign=campaign, visit=screened(g1[0], when=then))
     visit_record(user=worker, campaign=campaign, visit=knock(g1[1], when=then))
+    # follow-up: the worker's key person (the first G1 head) with an open referral
+    key_person = followup.key_person_add(
+        user=worker,
+        person=g1[0].persons.order_by("pk").first(),
+        reasons=[followup.ReasonInput(kind="fever_symptoms", exposure_date=timezone.localdate())],
+        source=followup.SourceInput(kind="manual"),
+    )
+    referral = followup.referral_open(
+        user=worker,
+        key_person=key_person,
+        temperature=None,
+        symptoms=["cough"],
+        source=followup.SourceInput(kind="manual"),
+    )
     checkpoint = Checkpoint.objects.create(
         district=areas["D"], code="K-FUZZ", name="模糊卡口", kind="highway_exit"
     )
     handoff = _fuzz_handoff(checkpoint, areas)
     CURRENT.update(
+        key_person=[key_person.pk],
+        referral=[referral.pk],
         checkpoint=[checkpoint.pk],
         handoff=[handoff.pk],
         campaign=[campaign.pk],
@@ -311,6 +332,7 @@ def test_no_operation_opens_without_valid_credentials(case, refused_credentials)
         response, checks=[not_a_server_error, status_code_conformance, response_schema_conformance]
     )
     assert Visit.objects.count() == 2  # the district's own
+    assert not FollowupCheck.objects.exists() and KeyPerson.objects.count() == 1
 
 
 def test_the_fuzzed_schema_is_the_served_one(user_for):

@@ -41,6 +41,17 @@ from doorstep.checkpoints.matching import forget_indexes
 from doorstep.checkpoints.models import Arrival, Checkpoint, CheckpointOfficer, Handoff
 from doorstep.core.masking import mask_id_number, mask_phone
 from doorstep.core.models import AuditEvent
+from doorstep.followup import services as followup
+from doorstep.followup.models import (
+    Check,
+    Facility,
+    KeyPerson,
+    Monitoring,
+    MonitoringChange,
+    Placement,
+    PossibleDuplicate,
+    Referral,
+)
 from doorstep.imports.models import ImportJob, ImportKind, ImportRejection, ImportStatus
 from doorstep.registry.models import Household, IdReconciliation, Person, RecordChange
 from doorstep.registry.services import person_create
@@ -125,6 +136,10 @@ class World:
     # reconciliation; and an API token of each grid's worker (for revoking and resetting).
     reconciliations: dict[str, IdReconciliation] = field(default_factory=dict)
     worker_tokens: dict[str, ApiToken] = field(default_factory=dict)
+    # Follow-up (issue 10): each grid's head is a key person of the grid's worker, with a
+    # check, a referral to the grid's fever clinic, a placement at the grid's site, a self-check
+    # link, a flagged sweep check and a possible duplicate.
+    followup: dict[str, dict] = field(default_factory=dict)
     # Checkpoints: per target grid, a risk arrival handed to the grid's community (its handoff)
     # and an unmatched one waiting for the command, both at a checkpoint of the grid's district.
     arrivals: dict[str, Arrival] = field(default_factory=dict)
@@ -235,8 +250,63 @@ def world(areas, households) -> World:
         )
         result.persons[key].append(newcomer)
         result.reconciliations[key] = IdReconciliation.objects.get(person=newcomer)
+    for key in TARGETS:
+        _populate_followup(result, key, other_commander if key.startswith("X") else commander)
     _populate_checkpoints(result)
     return result
+
+
+def _populate_followup(world: World, key: str, admin) -> None:
+    grid, head, worker = world.areas[key], world.head(key), world.workers[key]
+    today = timezone.localdate()
+    key_person = followup.key_person_add(
+        user=worker,
+        person=head,
+        reasons=[followup.ReasonInput(kind="risk_area_arrival", exposure_date=today)],
+        source=followup.SourceInput(kind="manual"),
+    )
+    followup.check_record(
+        user=worker,
+        key_person=key_person,
+        data=followup.CheckInput(
+            client_uuid=uuid.uuid4(), measured_at=timezone.now(), temperature="36.5"
+        ),
+    )
+    clinic = Facility.objects.create(
+        name=f"发热门诊{key}", kind="fever_clinic", area=grid, capacity=5
+    )
+    site = Facility.objects.create(
+        name=f"隔离点{key}", kind="isolation_site", area=grid, capacity=5
+    )
+    referral = followup.referral_open(
+        user=worker,
+        key_person=key_person,
+        temperature=None,
+        symptoms=["cough"],
+        source=followup.SourceInput(kind="manual"),
+        facility=clinic,
+    )
+    followup.placement_create(user=admin, key_person=key_person, facility=site)
+    monitoring = key_person.monitorings.get()
+    token = followup.self_check_token_for(monitoring=monitoring)
+    twin = Person.objects.create(name=head.name, is_new=True)
+    other = followup.key_person_add(
+        user=admin,
+        person=twin,
+        reasons=[followup.ReasonInput(kind="fever_symptoms", exposure_date=today)],
+        source=followup.SourceInput(kind="manual"),
+        community=grid.parent,
+    )
+    world.followup[key] = {
+        "key_person": key_person,
+        "other": other,
+        "referral": referral,
+        "clinic": clinic,
+        "site": site,
+        "token": token.token,
+        "duplicate": PossibleDuplicate.objects.get(key_person=other),
+        "flagged": PersonCheck.objects.filter(person=head, flagged=True).first(),
+    }
 
 
 def _populate_checkpoints(world: World) -> None:
@@ -954,10 +1024,169 @@ def once_calls(w: World) -> dict[str, list[Call]]:
         "command:bulletins": [get(reverse("command:bulletins"))],
         "command:exchange_dhis2": [get(reverse("command:exchange_dhis2"))],
         "command:exchange_adx": [get(reverse("command:exchange_adx"))],
+        "command:exchange_fhir_beds": [get(reverse("command:exchange_fhir_beds"))],
         "bulletin_public_list": [get(reverse("bulletin_public_list"))],
         "bulletin_public": [get(reverse("bulletin_public", args=[999999]))],
         "bulletin_feed_json": [get(reverse("bulletin_feed_json"))],
         "bulletin_feed_atom": [get(reverse("bulletin_feed_atom"))],
+        "followup:today": [get(reverse("followup:today"))],
+        "followup:paper": [
+            get(reverse("followup:paper")),
+            get(url("followup:paper", day="2020-02-01")),
+        ],
+        "followup:check_sheet": [get(reverse("followup:check_sheet"))],
+        "followup:key_persons": [get(reverse("followup:key_persons"))],
+        "followup:key_persons_export": [get(reverse("followup:key_persons_export"))],
+        "followup:key_person_create": [get(reverse("followup:key_person_create"))],
+        "followup:from_flags": [get(reverse("followup:from_flags"))],
+        "followup:duplicates": [get(reverse("followup:duplicates"))],
+        "followup:settings": [get(reverse("followup:settings"))],
+        "followup:referrals": [get(reverse("followup:referrals"))],
+        "followup:facilities": [get(reverse("followup:facilities"))],
+        "followup:counts": [get(reverse("followup:counts"))],
+        "followup:count_list": [get(url("followup:count_list", figure="lost"))],
+        "followup:count_export": [get(reverse("followup:count_export"))],
+        "api:check_due_list": [get(reverse("api:check_due_list"), api=True)],
+        "api:referral_list": [get(reverse("api:referral_list"), api=True)],
+    }
+
+
+def followup_calls(w: World, t: str) -> dict[str, list[Call]]:
+    f = w.followup[t]
+    kp, head, grid = f["key_person"], w.head(t), w.areas[t]
+    followers = FIELD_ROLES
+    check = {
+        "client_uuid": str(uuid.uuid4()),
+        "measured_at": (timezone.now() - datetime.timedelta(minutes=1)).isoformat(),
+        "temperature": "36.6",
+    }
+    own_kp = w.followup["G1"]["key_person"].pk
+    area_q = {"area": grid.code}
+    return {
+        "followup:key_person": [
+            get(reverse("followup:key_person", args=[kp.pk]), shows=head.name, readers=followers)
+        ],
+        "followup:check": [
+            get(reverse("followup:check", args=[kp.pk]), shows=head.name, readers=followers),
+            post(
+                reverse("followup:check", args=[kp.pk]),
+                {"client_uuid": str(uuid.uuid4()), "temperature": "36.7", "outcome": "measured"},
+            ),
+        ],
+        "followup:key_person_action": [
+            post(
+                reverse("followup:key_person_action", args=[kp.pk]),
+                {"action": "extend", "days": "2", "reason": "越权"},
+            )
+        ],
+        "followup:release_slip": [
+            post(reverse("followup:release_slip", args=[kp.pk]), {"purpose": "核对"})
+        ],
+        "followup:referral_action": [
+            post(
+                reverse("followup:referral_action", args=[f["referral"].pk]),
+                {"action": "outcome", "outcome": "excluded"},
+            )
+        ],
+        "followup:facility": [
+            get(
+                reverse("followup:facility", args=[f["site"].pk]),
+                shows=head.name,
+                readers=followers,
+            )
+        ],
+        "followup:self_check": [
+            get(reverse("followup:self_check", args=[f["token"]]), out=None, public_token=True)
+        ],
+        "followup:key_persons": [
+            get(url("followup:key_persons", **area_q), shows=head.name, readers=followers)
+        ],
+        "followup:key_persons_export": [
+            post(url("followup:key_persons_export", **area_q), {"purpose": "核对"}, shows=head.name)
+        ],
+        "followup:counts": [get(url("followup:counts", **area_q))],
+        "followup:count_list": [
+            get(
+                url("followup:count_list", figure="under", **area_q),
+                shows=head.name,
+                readers=MANAGERS,
+            )
+        ],
+        "followup:count_export": [
+            post(url("followup:count_export", figure="under", **area_q), {"purpose": "核对"})
+        ],
+        "followup:from_flags": [
+            get(url("followup:from_flags", **area_q), out="hidden"),
+            post(reverse("followup:from_flags"), {"check": f["flagged"].pk if f["flagged"] else 0}),
+        ],
+        "followup:duplicates": [
+            post(reverse("followup:duplicates"), {"case": f["duplicate"].pk, "decision": "apart"})
+        ],
+        "api:check_submit": [
+            Call(
+                "post",
+                reverse("api:check_submit", args=[kp.pk]),
+                json=check,
+                api=True,
+                write=True,
+            )
+        ],
+        "api:check_batch_submit": [
+            Call(
+                "post",
+                reverse("api:check_batch_submit"),
+                json={
+                    "checks": [
+                        {
+                            "key_person_id": own_kp,
+                            "check": {**check, "client_uuid": str(uuid.uuid4())},
+                        },
+                        {
+                            "key_person_id": kp.pk,
+                            "check": {**check, "client_uuid": str(uuid.uuid4())},
+                        },
+                    ]
+                },
+                api=True,
+                write=True,
+                out="hidden",
+            )
+        ],
+        "api:key_person_create": [
+            Call(
+                "post",
+                reverse("api:key_person_create"),
+                json={
+                    "community": grid.parent.code,
+                    "name": head.name,
+                    "id_number": head.id_number,
+                    "reasons": [
+                        {"kind": "other", "exposure_date": str(timezone.localdate()), "detail": "x"}
+                    ],
+                },
+                api=True,
+                write=True,
+                sent=(head.id_number,),
+            )
+        ],
+        "api:referral_arrival": [
+            Call(
+                "post",
+                reverse("api:referral_arrival", args=[f["referral"].pk]),
+                json={},
+                api=True,
+                write=True,
+            )
+        ],
+        "api:referral_outcome": [
+            Call(
+                "post",
+                reverse("api:referral_outcome", args=[f["referral"].pk]),
+                json={"outcome": "excluded"},
+                api=True,
+                write=True,
+            )
+        ],
     }
 
 
@@ -968,6 +1197,7 @@ TARGET_TABLES: list[Callable[[World, str], dict[str, list[Call]]]] = [
     account_calls,
     checkpoint_calls,
     command_calls,
+    followup_calls,
 ]
 
 
@@ -1035,6 +1265,17 @@ def target_rows(world: World, key: str) -> dict[str, list]:
         "handoffs": Handoff.objects.filter(pk=world.arrivals[key].handoff_id),
         "checkpoint passages": Arrival.objects.filter(checkpoint=world.arrivals[key].checkpoint),
         "audit": AuditEvent.objects.filter(refs | SENSITIVE_AUDIT),
+        "key persons": KeyPerson.objects.filter(community=grid.parent, person__household__in=homes),
+        "monitorings": Monitoring.objects.filter(key_person__person__household__in=homes),
+        "monitoring history": MonitoringChange.objects.filter(
+            monitoring__key_person__person__household__in=homes
+        ),
+        "follow-up checks": Check.objects.filter(
+            monitoring__key_person__person__household__in=homes
+        ),
+        "referrals": Referral.objects.filter(key_person__person__household__in=homes),
+        "placements": Placement.objects.filter(facility__area=grid),
+        "duplicates": PossibleDuplicate.objects.filter(other__person__household__in=homes),
     }
     return {name: list(rows.order_by("pk").values()) for name, rows in tables.items()}
 

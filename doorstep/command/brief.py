@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -91,7 +92,7 @@ def sections_to_json(sections: list[Section]) -> list[dict[str, object]]:
     ]
 
 
-def sections_from_json(data: list[dict]) -> list[Section]:
+def sections_from_json(data: list[dict[str, Any]]) -> list[Section]:
     return [
         Section(
             key=d["key"],

@@ -220,7 +220,7 @@ def bulletin_edit(
     title, body = title.strip()[:200], body.strip()
     if not title or not body:
         raise BulletinRefused(_("title and text are required"))
-    fields = {"title": title, "body": body, "status": BulletinStatus.DRAFT}
+    fields: dict[str, Any] = {"title": title, "body": body, "status": BulletinStatus.DRAFT}
     fields.update(approved_by=None, approved_at=None)
     if k is not None and _check_k(k) != locked.k:
         rows, log, _totals = build_table(locked.district, locked.day, k)

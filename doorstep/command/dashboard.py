@@ -113,7 +113,7 @@ def standing(user: User) -> list[dict[str, Any]]:
             mine = next((r for r in rows if r.key == user), None)
             if mine is None:
                 continue
-            total, children = mine, []
+            total, children = mine, list[coverage.CoverageRow]()
         else:
             scope = campaign.scope_area
             if not (area.path.startswith(scope.path) or scope.path.startswith(area.path)):

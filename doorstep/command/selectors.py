@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+from django.db.models import QuerySet
 from django.http import Http404
 
 from doorstep.accounts.models import Role, User
@@ -55,26 +56,28 @@ def is_command(user: User) -> bool:
     )
 
 
-def bulletins_visible_to(user: User):  # type: ignore[no-untyped-def]
+def bulletins_visible_to(user: User) -> QuerySet[Bulletin]:
     if not is_command(user):
         return Bulletin.objects.none()
     assert user.jurisdiction_area is not None
     return Bulletin.objects.filter(district__path__startswith=user.jurisdiction_area.path)
 
 
-def access_bulletin(user: User, bulletin_id: object) -> Bulletin:
+def access_bulletin(user: User, bulletin_id: str | int) -> Bulletin:
     try:
-        return bulletins_visible_to(user).get(pk=bulletin_id)
+        bulletin: Bulletin = bulletins_visible_to(user).get(pk=bulletin_id)
+        return bulletin
     except (Bulletin.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
 
 
-def published_bulletins():  # type: ignore[no-untyped-def]
+def published_bulletins() -> QuerySet[Bulletin]:
     return Bulletin.objects.filter(status=BulletinStatus.PUBLISHED).select_related("district")
 
 
-def access_published_bulletin(bulletin_id: object) -> Bulletin:
+def access_published_bulletin(bulletin_id: str | int) -> Bulletin:
     try:
-        return published_bulletins().get(pk=bulletin_id)
+        bulletin: Bulletin = published_bulletins().get(pk=bulletin_id)
+        return bulletin
     except (Bulletin.DoesNotExist, ValueError, TypeError):
         raise Http404 from None

@@ -65,4 +65,5 @@ def adx_message(district: Area, day: datetime.date) -> bytes:
                 },
             )
         SubElement(group, "dataValue", {"dataElement": element, "value": str(value)})
-    return tostring(root, encoding="utf-8", xml_declaration=True)
+    message: bytes = tostring(root, encoding="utf-8", xml_declaration=True)
+    return message

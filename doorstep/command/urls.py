@@ -14,4 +14,5 @@ urlpatterns = [
     path("bulletins/<int:bulletin_id>/", views_bulletins.bulletin_detail, name="bulletin"),
     path("exchange/dhis2.json", views.exchange_dhis2, name="exchange_dhis2"),
     path("exchange/adx.xml", views.exchange_adx, name="exchange_adx"),
+    path("exchange/fhir-beds.json", views.exchange_fhir_beds, name="exchange_fhir_beds"),
 ]

@@ -13,7 +13,7 @@ import datetime
 import os
 from typing import Any
 
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -29,6 +29,11 @@ from doorstep.core.urlaccess import SCOPED, access
 from . import exports, selectors
 from .brief import Brief, BriefDateError, brief_for, brief_query, check_day, first_day
 from .sections import provider_for
+
+
+def _home_path(request: HttpRequest) -> str:
+    home = getattr(request.user, "jurisdiction_area", None)
+    return home.path if isinstance(home, Area) else "/"
 
 
 def _day(request: HttpRequest, area: Area) -> datetime.date:
@@ -168,11 +173,7 @@ def _brief_context(request: HttpRequest, area: Area, day: datetime.date) -> dict
         "first": first_day(area),
         "brief": brief,
         "sections": sections,
-        "crumbs": [
-            a
-            for a in area_ancestors(area)
-            if a.path.startswith(request.user.jurisdiction_area.path)
-        ],
+        "crumbs": [a for a in area_ancestors(area) if a.path.startswith(_home_path(request))],
         "children": area.children.order_by("code"),
         "trend": trend_data(request, brief),
         "late": [c for c in brief.changed if c.key == "visits_on_day"],
@@ -225,7 +226,7 @@ def brief_list(request: HttpRequest) -> HttpResponse:
 
 
 @access(SCOPED)
-def brief_export(request: HttpRequest) -> HttpResponse:
+def brief_export(request: HttpRequest) -> HttpResponseBase:
     """The brief as XLSX, one sheet per section (purpose asked, audited like every export)."""
     area = selectors.access_brief_area(request.user, request.GET.get("area"))  # type: ignore[arg-type]
     try:
@@ -283,7 +284,7 @@ def daily_table(request: HttpRequest) -> HttpResponse:
         if ranking is None:
             continue
         rows = sorted(ranking.rows)  # by code: the order of the paper form
-        lines = [
+        lines: list[dict[str, Any]] = [
             {
                 "name": name,
                 "cells": [
@@ -379,3 +380,16 @@ def exchange_adx(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(adx_message(area, day), content_type="application/adx+xml")
     response["Content-Disposition"] = f'attachment; filename="adx-{day.isoformat()}.xml"'
     return response
+
+
+@access(SCOPED)
+def exchange_fhir_beds(request: HttpRequest) -> HttpResponse:
+    """Facility beds of the district as a FHIR MeasureReport (JSON), command staff only."""
+    from .fhir import facility_beds_report
+
+    found = _district_day(request)
+    if isinstance(found, HttpResponse):
+        return found
+    area, day = found
+    report = facility_beds_report(area, day)
+    return HttpResponse(report.model_dump_json(), content_type="application/fhir+json")

@@ -63,7 +63,7 @@ def access(kind: str) -> Callable[[_View], _View]:
     def mark(view: _View) -> _View:
         view.doorstep_access = kind  # type: ignore[attr-defined]
         if kind == PUBLIC:
-            view.doorstep_public = True  # type: ignore[attr-defined]  # the login-by-default middleware lets it through
+            view.doorstep_public = True  # type: ignore[attr-defined]  # the middleware lets it through
         return view
 
     return mark

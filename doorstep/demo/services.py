@@ -11,7 +11,9 @@ from doorstep.imports.services import roster_import_create, roster_import_run, r
 
 from .checkpoints import demo_checkpoints_create
 from .command import demo_command_create
+from .followup import demo_followup_create
 from .generator import DISTRICT, plan_areas, write_roster_csv
+from .sweep import demo_sweep_create
 from .trust import demo_trust_create
 
 DEMO_PASSWORD = "doorstep-demo-2026"  # noqa: S105 - printed for the demo on purpose
@@ -96,4 +98,7 @@ def demo_load(*, persons: int, seed: int, on_progress=None):
     demo_trust_create(district=district)
     demo_checkpoints_create(district=district, password=DEMO_PASSWORD)
     demo_command_create(district=district)  # issue 12: a sweep, snapshots, a bulletin
+    # issue 14: the demo worker's grid in every state (in the command demo's campaign)
+    demo_sweep_create(district=district)
+    demo_followup_create(district=district)
     return district, logins, job

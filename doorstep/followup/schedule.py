@@ -14,6 +14,7 @@ slots and lets the tally (Monitoring.checked_mask) hold a day's checked slots as
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -25,10 +26,16 @@ DEFAULT_DAYS = 14
 
 
 def slot_starts() -> list[datetime.time]:
-    starts = [datetime.time.fromisoformat(s) for s in settings.FOLLOWUP_SLOT_STARTS]
+    return list(_parsed_starts(tuple(settings.FOLLOWUP_SLOT_STARTS)))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_starts(texts: tuple[str, ...]) -> tuple[datetime.time, ...]:
+    """Parsed once per setting (the lists of a page ask for every slot of every monitoring)."""
+    starts = [datetime.time.fromisoformat(s) for s in texts]
     if not starts or starts[0] != datetime.time(0, 0) or starts != sorted(set(starts)):
         raise ValueError("FOLLOWUP_SLOT_STARTS: sorted times, the first one 00:00")
-    return starts
+    return tuple(starts)
 
 
 def slots_per_day() -> int:
@@ -105,10 +112,13 @@ def monitoring_slots(
     started_at: datetime.datetime,
     end_date: datetime.date,
     until: datetime.datetime | None = None,
+    since: datetime.date | None = None,
 ) -> Iterator[Slot]:
     """The slots of a monitoring in order, up to the end of its last day (or the slot `until`
-    falls in)."""
+    falls in); from day `since` on when given."""
     slot = first_slot(started_at)
+    if since is not None and slot.day < since:
+        slot = Slot(since, 0)
     per_day = slots_per_day()
     last = Slot(end_date, per_day - 1)
     if until is not None:

@@ -18,8 +18,9 @@ from django.http import Http404
 from django.utils import timezone
 
 from doorstep.accounts.models import Role, User
-from doorstep.areas.models import Area
+from doorstep.areas.models import Area, AreaLevel
 from doorstep.core.db import prefix_q
+from doorstep.registry.models import Person, PersonStatus
 
 from . import schedule
 from .models import (
@@ -41,6 +42,14 @@ def _path(user: User) -> str | None:
     if not user.is_authenticated or not user.is_active or user.jurisdiction_area is None:
         return None
     return user.jurisdiction_area.path
+
+
+def in_area_q(area: Area, via: str = "") -> Q:
+    """Key persons (reached through `via`, e.g. "key_person__") of an area: by their responsible
+    community for a community and above, by the grid of their household for a grid."""
+    if area.level >= AreaLevel.GRID:
+        return prefix_q(f"{via}person__household__grid__path", area.path)
+    return prefix_q(f"{via}community__path", area.path)
 
 
 def key_persons_visible_to(user: User) -> QuerySet[KeyPerson]:
@@ -101,7 +110,7 @@ def key_person_list(
     monitoring, a reason kind, an area)."""
     rows = key_persons_visible_to(user).filter(merged_into__isnull=True)
     if area is not None:
-        rows = rows.filter(prefix_q("community__path", area.path))
+        rows = rows.filter(in_area_q(area))
     if reason:
         rows = rows.filter(reasons__kind=reason, reasons__active=True)
     if status:
@@ -216,29 +225,80 @@ def missed_slots(
     FOLLOWUP_ESCALATE_ADMIN_HOURS, the street after FOLLOWUP_ESCALATE_STREET_HOURS). Read from
     the checks and the schedule every time: nothing is stored as "missed"."""
     now = now or timezone.now()
-    today = schedule.local_date(now)
-    since = today - datetime.timedelta(days=days)
+    since = schedule.local_date(now) - datetime.timedelta(days=days)
     monitorings = list(active_monitorings(user).filter(end_date__gte=since))
-    checked = set(
-        Check.objects.filter(
-            monitoring__in=[m.pk for m in monitorings], slot_date__gte=since
-        ).values_list("monitoring_id", "slot_date", "slot")
-    )
+    return _missed(monitorings, _recent_checks(monitorings, since), now, since)
+
+
+def _recent_checks(
+    monitorings: list[Monitoring], since: datetime.date
+) -> dict[tuple[int, datetime.date, int], str]:
+    """{(monitoring, day, slot): outcome} of these monitorings' checks since `since`."""
+    rows = Check.objects.filter(
+        monitoring__in=[m.pk for m in monitorings], slot_date__gte=since
+    ).values_list("monitoring_id", "slot_date", "slot", "outcome")
+    return {(m, d, s): outcome for m, d, s, outcome in rows}
+
+
+def _missed(
+    monitorings: list[Monitoring],
+    checked: dict[tuple[int, datetime.date, int], str],
+    now: datetime.datetime,
+    since: datetime.date,
+) -> list[Missed]:
     admin_after = settings.FOLLOWUP_ESCALATE_ADMIN_HOURS
     street_after = settings.FOLLOWUP_ESCALATE_STREET_HOURS
     result = []
     for monitoring in monitorings:
         for slot in schedule.monitoring_slots(
-            started_at=monitoring.started_at, end_date=monitoring.end_date, until=now
+            started_at=monitoring.started_at, end_date=monitoring.end_date, until=now, since=since
         ):
-            if slot.day < since or not slot.has_ended(now):
-                continue
-            if (monitoring.pk, slot.day, slot.index) in checked:
+            if not slot.has_ended(now) or (monitoring.pk, slot.day, slot.index) in checked:
                 continue
             late = (now - slot.ends_at).total_seconds() / 3600
             level = "street" if late >= street_after else "community" if late >= admin_after else ""
             result.append(Missed(monitoring, slot, late, level))
     return result
+
+
+@dataclass(frozen=True)
+class Today:
+    due: list[Monitoring]
+    missed: list[Missed]
+    ending: list[Monitoring]
+    unreachable: list[Monitoring]
+
+
+def today_lists(user: User, now: datetime.datetime, *, limit: int = 300) -> Today:
+    """The worker's page in two reads (the active monitorings, their last two days' checks):
+    the same answers as due_now, missed_slots, ending_today and unreachable_today."""
+    today = schedule.local_date(now)
+    since = today - datetime.timedelta(days=1)
+    current = schedule.slot_of(now)
+    monitorings = list(active_monitorings(user).filter(end_date__gte=since)[: limit * 10])
+    checked = _recent_checks(monitorings, since)
+    bit = 1 << current.index
+    due = [
+        m
+        for m in monitorings
+        if m.end_date >= today
+        and m.started_at < current.ends_at
+        and not (m.checked_on == today and m.checked_mask & bit)
+    ]
+    unreachable = [
+        m
+        for m in monitorings
+        if any(
+            checked.get((m.pk, today, i)) == CheckOutcome.UNREACHABLE
+            for i in range(schedule.slots_per_day())
+        )
+    ]
+    return Today(
+        due=due[:limit],
+        missed=_missed(monitorings, checked, now, since)[:limit],
+        ending=[m for m in monitorings if m.end_date == today][:limit],
+        unreachable=unreachable[:limit],
+    )
 
 
 def ending_today(user: User, now: datetime.datetime | None = None) -> QuerySet[Monitoring]:
@@ -272,10 +332,8 @@ def referrals_overdue(user: User, now: datetime.datetime | None = None) -> Query
     return referrals_visible_to(user).filter(status=ReferralStatus.OPEN, opened_at__lt=limit)
 
 
-def close_contacts_proposed(user: User, key_person: KeyPerson) -> list[object]:
+def close_contacts_proposed(user: User, key_person: KeyPerson) -> list[Person]:
     """For a confirmed case: the household members who are not key persons yet."""
-    from doorstep.registry.models import Person, PersonStatus
-
     if key_person.person.household_id is None:
         return []
     confirmed = Referral.objects.filter(key_person=key_person, outcome="confirmed").exists()

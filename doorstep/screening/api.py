@@ -102,7 +102,11 @@ class PersonCheckIn(BodyIn):
     presence: str = "present"
     whereabouts: str = Field("", max_length=100)
     expected_return: datetime.date | None = None
+    # Taken as sent: 365 or 3.65 is refused with the likely value named, never corrected.
     temperature: Decimal | str | None = None
+    # A present person without a temperature: why it was not measured (required then).
+    temperature_not_measured: str = Field("", max_length=100)
+    temperature_recheck: Decimal | str | None = None
     symptoms: list[str] = Field(default_factory=list, max_length=10)
     travel_from: str = Field("", max_length=50)
     returned_on: datetime.date | None = None
@@ -125,8 +129,9 @@ class VisitIn(BodyIn):
         for c in self.person_checks:
             data = c.model_dump()
             new_person = data.pop("new_person")
-            if isinstance(data["temperature"], Decimal):
-                data["temperature"] = str(data["temperature"])
+            for name in ("temperature", "temperature_recheck"):
+                if isinstance(data[name], Decimal):
+                    data[name] = str(data[name])
             checks.append(PersonCheckInput(new_person=new_person, **data))
         source = self.source if self.source in ("field", "phone", "evening") else "field"
         return services.VisitInput(

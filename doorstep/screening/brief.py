@@ -18,6 +18,7 @@ import datetime
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from django.db import connection
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
@@ -173,7 +174,7 @@ def _state_rows_fast(campaign: Campaign, query: BriefQuery) -> Iterable[tuple]:
         register_sqlite_functions()
     progress = HouseholdProgress._meta.db_table
     grids = ""
-    params: dict[str, object] = {
+    params: dict[str, Any] = {
         "campaign": campaign.pk,
         "until": _db_time(query.until),
         "known": _db_time(query.known_at),
@@ -662,7 +663,7 @@ def _household_states(
         FROM ({expected_progress_sql(as_of=True)}) e JOIN {progress} pr ON pr.id = e.id
         WHERE pr.grid_id IN (SELECT id FROM {area} WHERE path LIKE %(path)s)
     """  # noqa: S608 - constants only; values are parameters
-    params = {
+    params: dict[str, Any] = {
         "campaign": campaign.pk,
         "until": _db_time(query.until),
         "known": _db_time(query.known_at),

@@ -20,21 +20,39 @@ from .rules import FLAG_LABELS
 CHUNK = 1000
 
 
-def write_workbook(sheet_name: str, header: list[str], rows: Iterable[list]) -> tuple[str, int]:
-    """Write `rows` under `header` to a temporary XLSX file: (path, number of data rows)."""
+def write_workbook(
+    sheet_name: str,
+    header: list[str],
+    rows: Iterable[list],
+    *,
+    title_lines: list[str] | None = None,
+    percent_columns: frozenset[int] = frozenset(),
+) -> tuple[str, int]:
+    """Write `rows` under `header` to a temporary XLSX file: (path, number of data rows).
+
+    `title_lines` go above the header (what the file is, of which area, made when), so a file
+    forwarded on its own still says so; `percent_columns` hold fractions shown as percentages."""
     handle = tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False)  # noqa: SIM115
     handle.close()
     workbook = new_workbook(handle.name, constant_memory=True)
     sheet = workbook.add_worksheet(sheet_name[:31])
     bold = workbook.add_format({"bold": True, "bg_color": "#EEF2F6"})
-    write_cells(sheet, 0, header, bold)
+    percent = workbook.add_format({"num_format": "0.0%"})
+    top = 0
+    if title_lines:
+        strong = workbook.add_format({"bold": True})
+        for top, line in enumerate(title_lines):
+            write_cell(sheet, top, 0, line, strong if top == 0 else None)
+        top += 2  # a blank row between the title and the header
+    write_cells(sheet, top, header, bold)
     sheet.set_column(0, len(header) - 1, 14)
     count = 0
     for count, row in enumerate(rows, start=1):
         for column, value in enumerate(row):
             if value != "":
-                write_cell(sheet, count, column, value)
-    sheet.freeze_panes(1, 0)
+                cell_format = percent if column in percent_columns else None
+                write_cell(sheet, top + count, column, value, cell_format)
+    sheet.freeze_panes(top + 1, 0)
     workbook.close()
     return handle.name, count
 
@@ -65,7 +83,18 @@ def _heads(household_ids: list[int]) -> dict[int, tuple[str, str]]:
 
 # -- the rollup table --------------------------------------------------------------------------
 def coverage_header(columns: list[tuple[str, str]]) -> list[str]:
-    return [_("Area / worker"), *[str(label) for _key, label in columns], _("Closed %")]
+    return [_("Area / worker"), *[str(label) for _key, label in columns], _("Households closed")]
+
+
+def coverage_title(campaign, area) -> list[str]:
+    """What a coverage file is, when it stands alone: the campaign, the area, when it was made."""
+    made = timezone.localtime().strftime("%Y-%m-%d %H:%M")
+    coverage_word, area_word, made_word = _("Coverage"), _("Area"), _("Made at")
+    return [
+        f"{campaign.name} · {coverage_word}",
+        f"{area_word}: {area.display_name}",
+        f"{made_word}: {made} (Asia/Shanghai)",
+    ]
 
 
 def coverage_rows(rows: Iterable, columns: list[tuple[str, str]], value_of) -> Iterator[list]:
@@ -74,7 +103,7 @@ def coverage_rows(rows: Iterable, columns: list[tuple[str, str]], value_of) -> I
         yield [
             row.label,
             *[value_of(row, key) for key, _label in columns],
-            round(row.household_coverage * 100, 1),
+            round(row.household_coverage, 4),  # a fraction, shown as a percentage
         ]
 
 

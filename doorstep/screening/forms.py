@@ -8,7 +8,8 @@ form comes back with every value in place and the error next to its field.
 import datetime
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 
 from django import forms
 from django.utils import timezone
@@ -18,8 +19,8 @@ from django.utils.translation import gettext_lazy
 from doorstep.registry.models import Person
 
 from .models import Presence, VisitOutcome, VisitSource
-from .rules import SYMPTOMS, PersonCheckInput
-from .services import VisitInput
+from .rules import SYMPTOMS, AnswerError, PersonCheckInput, parse_temperature
+from .services import VisitInput, visit_body_hash
 
 # Symptom short codes for keyboard entry (1 = fever …), in the order of rules.SYMPTOMS.
 SYMPTOM_CODES = {str(i): key for i, key in enumerate(SYMPTOMS, start=1)}
@@ -37,10 +38,15 @@ class MemberCard:
     whereabouts: str = ""
     expected_return: str = ""
     temperature: str = ""
+    temperature_not_measured: str = ""
+    temperature_recheck: str = ""
+    # The first reading is at or above the fever threshold: the form asks for a second one.
+    needs_recheck: bool = False
     symptoms: list[str] = field(default_factory=list)
     symptom_codes: str = ""
     travel_from: str = ""
     returned_on: str = ""
+    travel_means: str = ""
     contact: bool = False
     notes: str = ""
     name: str = ""
@@ -67,7 +73,15 @@ def member_cards(members, data=None, new_slots: int = NEW_PERSON_SLOTS) -> list[
     for card in cards:
         prefix = f"{card.key}-"
         card.presence = data.get(prefix + "presence", Presence.PRESENT) or Presence.PRESENT
-        for name in ("whereabouts", "expected_return", "temperature", "travel_from"):
+        for name in (
+            "whereabouts",
+            "expected_return",
+            "temperature",
+            "temperature_not_measured",
+            "temperature_recheck",
+            "travel_from",
+            "travel_means",
+        ):
             setattr(card, name, data.get(prefix + name, "").strip())
         card.returned_on = data.get(prefix + "returned_on", "").strip()
         card.notes = data.get(prefix + "notes", "").strip()
@@ -102,13 +116,31 @@ def _date_or_error(card: MemberCard, name: str) -> datetime.date | None:
         return None
 
 
+def _ask_second_reading(card: MemberCard, fever_threshold: Decimal) -> None:
+    """A first reading at or above the threshold with no second one: the form comes back
+    asking for it (a cold thermometer or a hot forehead must not make a key person)."""
+    try:
+        first = parse_temperature(card.temperature)
+    except AnswerError:
+        return  # the service names the bad value
+    if first is None or first < fever_threshold:
+        return
+    card.needs_recheck = True
+    if not card.temperature_recheck:
+        card.errors["temperature_recheck"] = _(
+            "%(t)s °C is at or above the fever threshold %(limit)s °C: measure again and "
+            "type the second reading"
+        ) % {"t": first, "limit": fever_threshold}
+
+
 def checks_from_cards(
-    cards: list[MemberCard], outcome: str
+    cards: list[MemberCard], outcome: str, *, fever_threshold: Decimal | None = None
 ) -> tuple[list[PersonCheckInput], list[MemberCard]]:
     """The person checks to send, and the card each one came from (for placing errors).
 
     When the door stayed shut (any outcome but "screened"), nobody was seen: only the persons
     the worker explicitly marked as away or moved are reported, with no health answers.
+    With `fever_threshold` (the pages, not the API), a reading at or above it needs a second.
     """
     checks, sources = [], []
     for card in cards:
@@ -124,14 +156,21 @@ def checks_from_cards(
             whereabouts=card.whereabouts if away else "",
             expected_return=_date_or_error(card, "expected_return") if away else None,
             temperature=card.temperature or None,
+            temperature_not_measured="" if card.temperature else card.temperature_not_measured,
+            temperature_recheck=card.temperature_recheck or None,
             symptoms=symptoms if outcome == VisitOutcome.SCREENED else [],
             travel_from=card.travel_from,
             returned_on=_date_or_error(card, "returned_on"),
+            travel_means=card.travel_means,
             contact_with_case=card.contact,
             notes=card.notes,
         )
         if outcome != VisitOutcome.SCREENED:
             check.temperature = None
+            check.temperature_recheck = None
+            check.temperature_not_measured = ""
+        elif fever_threshold is not None and not away:
+            _ask_second_reading(card, fever_threshold)
         if card.is_new:
             check.new_person = {
                 "name": card.name,
@@ -184,6 +223,17 @@ def visit_input(
         source=source,
         notes=notes,
     )
+
+
+# Evening entry: a paper form's visit UUID comes from what is written on it, so the same form
+# typed twice is the same visit (the service answers with the first), never a second one.
+PAPER_FORM_NAMESPACE = uuid.UUID("6f1c9a52-3b7e-4d55-9a0e-2f3c8d1e7b44")
+
+
+def paper_form_uuid(campaign_id: int, item: VisitInput) -> uuid.UUID:
+    body = asdict(item)
+    body.pop("client_uuid", None)
+    return uuid.uuid5(PAPER_FORM_NAMESPACE, f"{campaign_id}:{visit_body_hash(body)}")
 
 
 _TIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y/%m/%d %H:%M", "%m-%d %H:%M", "%m/%d %H:%M")

@@ -279,6 +279,14 @@ class PersonCheck(models.Model):
     temperature = models.DecimalField(
         _("temperature"), max_digits=3, decimal_places=1, null=True, blank=True
     )
+    # A present person's temperature was not taken: why (see rules.NOT_MEASURED_REASONS).
+    temperature_not_measured = models.CharField(
+        _("not measured, because"), max_length=100, blank=True
+    )
+    # The second reading asked for when the first is at or above the fever threshold.
+    temperature_recheck = models.DecimalField(
+        _("second reading"), max_digits=3, decimal_places=1, null=True, blank=True
+    )
     symptoms = models.JSONField(_("symptoms"), default=list, blank=True)
     travel_from = models.CharField(_("came from"), max_length=50, blank=True)
     returned_on = models.DateField(_("returned on"), null=True, blank=True)

@@ -32,7 +32,18 @@ FLAG_LABELS = {
     "risk_area": gettext_lazy("from a risk area"),
     "contact": gettext_lazy("contact with a case"),
 }
-TEMPERATURE_RANGE = (Decimal("34.0"), Decimal("42.5"))
+# A living person's body temperature; 42.5 is already a typo (42.0 is the highest reading a
+# clinical thermometer shows in practice), so it is refused like 3.65 and 365.
+TEMPERATURE_RANGE = (Decimal("34.0"), Decimal("42.0"))
+# Why a present person's temperature was not taken: a blank is never accepted silently.
+NOT_MEASURED_REASONS = {
+    "refused": gettext_lazy("refused to be measured"),
+    "no_thermometer": gettext_lazy("no thermometer at hand"),
+    "infant": gettext_lazy("infant, asleep or ill in bed"),
+    "measured_today": gettext_lazy("already measured today elsewhere"),
+}
+# Words that mean "not measured" at the start of a sheet or paper cell (未测:拒绝).
+NOT_MEASURED_WORDS = ("未测量", "未测", "not measured")
 
 
 class AnswerError(ValueError):
@@ -53,6 +64,12 @@ class PersonCheckInput:
     whereabouts: str = ""
     expected_return: datetime.date | None = None
     temperature: Decimal | None = None
+    # A present person whose temperature was not taken: why (a key of NOT_MEASURED_REASONS or
+    # free words). Either this or a temperature, never neither, never both.
+    temperature_not_measured: str = ""
+    # The second reading a temperature at or above the campaign's threshold asks for; when
+    # given it decides the fever flag (the first may be a cold thermometer or a hot forehead).
+    temperature_recheck: Decimal | None = None
     symptoms: list[str] = field(default_factory=list)
     travel_from: str = ""
     returned_on: datetime.date | None = None
@@ -95,9 +112,45 @@ def parse_temperature(raw) -> Decimal | None:
     )
 
 
-def validate_check(check: PersonCheckInput, *, visited_on: datetime.date) -> None:
-    """Check one person's answers in place (the temperature becomes a Decimal)."""
+def split_not_measured(text: str) -> tuple[str, str]:
+    """A sheet or paper cell "未测:拒绝" → ("", "拒绝"); "36.5" → ("36.5", ""). A bare "未测"
+    gives the reason "-" so that the missing reason is named, not taken for a temperature."""
+    raw = (text or "").strip()
+    for word in NOT_MEASURED_WORDS:
+        if raw.lower().startswith(word):
+            reason = raw[len(word) :].strip(" :：,，、()（）")
+            return "", reason or "-"
+    return raw, ""
+
+
+def not_measured_label(reason: str) -> str:
+    return str(NOT_MEASURED_REASONS.get(reason, reason))
+
+
+def validate_check(
+    check: PersonCheckInput, *, visited_on: datetime.date, require_temperature: bool = False
+) -> None:
+    """Check one person's answers in place (the temperature becomes a Decimal).
+
+    With `require_temperature` (the campaign asks it, a worker was at the door), a present
+    person has a temperature or an explicit "not measured" with a reason; a blank is refused."""
     check.temperature = parse_temperature(check.temperature)
+    check.temperature_recheck = parse_temperature(check.temperature_recheck)
+    check.temperature_not_measured = (check.temperature_not_measured or "").strip()[:100]
+    if check.temperature_recheck is not None and check.temperature is None:
+        raise AnswerError("temperature", _("a second reading was given without a first"))
+    if check.temperature_not_measured:
+        if check.temperature is not None:
+            raise AnswerError("temperature", _("a temperature and “not measured” were both given"))
+        if check.temperature_not_measured == "-":
+            raise AnswerError("temperature", _("say why the temperature was not measured"))
+    present = check.presence == Presence.PRESENT
+    unmeasured = check.temperature is None and not check.temperature_not_measured
+    if require_temperature and present and unmeasured:
+        raise AnswerError(
+            "temperature",
+            _("a present person needs a temperature, or “not measured” with the reason"),
+        )
     if check.presence not in Presence.values:
         raise AnswerError("presence", _("unknown presence “%(v)s”") % {"v": check.presence})
     unknown = [s for s in check.symptoms if s not in SYMPTOMS]
@@ -129,7 +182,10 @@ def evaluate_flags(
 ) -> list[str]:
     """The rules of the campaign applied to one person's answers."""
     flags = []
-    if check.temperature is not None and check.temperature >= fever_threshold:
+    reading = (
+        check.temperature_recheck if check.temperature_recheck is not None else check.temperature
+    )
+    if reading is not None and reading >= fever_threshold:
         flags.append("fever")
     if check.symptoms:
         flags.append("symptoms")

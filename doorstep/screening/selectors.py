@@ -135,3 +135,89 @@ def self_report_members(row: SelfReportToken) -> list[Person]:
             "id"
         )
     )
+
+
+def flagged_checks_of_visit(user, campaign: Campaign, visit_id) -> list:
+    """The flagged persons of one visit the user may see (the worker's feedback after a save):
+    empty when the visit is not theirs to see, exactly as when nobody was flagged."""
+    try:
+        visit = Visit.objects.filter(campaign=campaign, pk=int(visit_id)).first()
+    except (ValueError, TypeError):
+        return []
+    if (
+        visit is None
+        or not progress_visible_to(user, campaign).filter(household_id=visit.household_id).exists()
+    ):
+        return []
+    return list(visit.checks.filter(flagged=True).select_related("person").order_by("pk"))
+
+
+def closed_by_others(user, campaign: Campaign, household_ids: list[int]) -> dict[int, str]:
+    """Households of this list that another person's visit closed (screened while the worker
+    was elsewhere): household id → who. Only among the ids the caller already sees."""
+    visible = progress_visible_to(user, campaign).filter(household_id__in=household_ids)
+    rows = (
+        Visit.objects.filter(
+            campaign=campaign,
+            household_id__in=visible.filter(closed=True).values("household_id"),
+            outcome="screened",
+        )
+        .order_by("household_id", "-visited_at")
+        .values_list("household_id", "worker_id", "worker__full_name", "worker__username")
+    )
+    latest: dict[int, tuple] = {}
+    for household_id, worker_id, full_name, username in rows:
+        latest.setdefault(household_id, (worker_id, full_name or username or ""))
+    return {
+        household_id: name
+        for household_id, (worker_id, name) in latest.items()
+        if worker_id != user.pk
+    }
+
+
+def saved_row(user, campaign: Campaign, household_id) -> HouseholdProgress | None:
+    """One progress row of the user's list by household id, or None (never an error)."""
+    try:
+        return (
+            progress_visible_to(user, campaign)
+            .select_related("household")
+            .filter(household_id=int(household_id))
+            .first()
+        )
+    except (ValueError, TypeError):
+        return None
+
+
+def progress_by_short_code(
+    user, campaign: Campaign, code: str
+) -> tuple[HouseholdProgress | None, Campaign | None]:
+    """(the row a paper form's short code stands for in this campaign, None), or (None, the
+    other campaign it belongs to) when the caller may see it there, else (None, None): a code
+    outside the caller's reach looks exactly like a code that does not exist."""
+    from .codes import parse_short_code
+
+    progress_id = parse_short_code(code)
+    if progress_id is None:
+        return None, None
+    row = (
+        progress_visible_to(user, campaign)
+        .select_related("household")
+        .filter(pk=progress_id)
+        .first()
+    )
+    if row is not None:
+        return row, None
+    other = HouseholdProgress.objects.filter(pk=progress_id).exclude(campaign=campaign).first()
+    if other is None:
+        return None, None
+    other_campaign = campaigns_visible_to(user).filter(pk=other.campaign_id).first()
+    if other_campaign is None or not (
+        progress_visible_to(user, other_campaign).filter(pk=progress_id).exists()
+    ):
+        return None, None
+    return None, other_campaign
+
+
+def has_own_list(user, campaign: Campaign) -> bool:
+    """Whether the user holds households of this campaign themself (a worker's list)."""
+    return progress_visible_to(user, campaign).filter(assigned_to=user).exists()

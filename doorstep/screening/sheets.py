@@ -33,7 +33,7 @@ from doorstep.registry.models import Person
 
 from .forms import parse_visited_at
 from .models import Assignment, Campaign, Presence, Visit, VisitOutcome, VisitSource
-from .rules import PersonCheckInput
+from .rules import PersonCheckInput, split_not_measured
 from .services import BatchItemResult, VisitInput
 
 COLUMNS = [
@@ -175,7 +175,9 @@ def template_workbook(assignment: Assignment, rows: list[list]) -> bytes:
         [
             f"{assignment}：每户一个结果和走访时间（如 2020-02-03 09:30），填在该户任一行即可。",
             "结果：" + "、".join(OUTCOME_WORDS) + "。",
-            "体温：摄氏度，如 36.5。症状：" + "、".join(list(SYMPTOM_WORDS)[:8]) + "，无则留空。",
+            "体温：摄氏度，如 36.5；在家的人未测体温请写 未测:原因（如 未测:拒绝）。症状："
+            + "、".join(list(SYMPTOM_WORDS)[:8])
+            + "，无则留空。",
             "是否在家/去向：在家（默认）、区内、外地:去向、已搬离、不详。",
             "上门发现的新人员：插入一行，填户号和姓名，人员编号留空。",
             "未走访的户请留空结果，上传时会跳过。",
@@ -317,10 +319,13 @@ def _group_visit(
             )
         if outcome != VisitOutcome.SCREENED and presence == Presence.PRESENT:
             continue  # the door stayed shut: nobody was seen
+        # "未测:拒绝" in the temperature cell: not measured, with the reason.
+        temperature, not_measured = split_not_measured(row.get("体温"))
         check = PersonCheckInput(
             presence=presence,
             whereabouts=where,
-            temperature=row.get("体温") or None if outcome == VisitOutcome.SCREENED else None,
+            temperature=temperature or None if outcome == VisitOutcome.SCREENED else None,
+            temperature_not_measured=not_measured,
             symptoms=_symptoms(row.get("症状")) if outcome == VisitOutcome.SCREENED else [],
             notes=row.get("备注")[:300],
         )

@@ -61,17 +61,17 @@ def test_field_flow_on_a_phone(new_page, live_server, login, worker, campaign, h
     expect(page).to_have_url(re.compile(rf"/households/{household.pk}/visit/"))
     cards = page.locator(".member:not(.is-new)")
     expect(cards).to_have_count(2)
-    expect(page.locator("input[inputmode=decimal]").first).to_be_visible()
+    expect(page.locator("input[data-recheck]").first).to_be_visible()
     no_sideways_scroll(page, "the visit form")
     shot(page, "visit-form")
 
     # a slip of the decimal point is caught next to the field, values kept
-    first = cards.first.locator("input[inputmode=decimal]")
-    first.fill("365")
-    cards.nth(1).locator("input[inputmode=decimal]").fill("36.6")
+    first = cards.first.locator("input[data-recheck]")
+    first.fill("3.65")
+    cards.nth(1).locator("input[data-recheck]").fill("36.6")
     page.locator("button[value=screened]").tap()
     expect(cards.first.locator(".field-error")).to_contain_text("36.5")
-    expect(cards.nth(1).locator("input[inputmode=decimal]")).to_have_value("36.6")
+    expect(cards.nth(1).locator("input[data-recheck]")).to_have_value("36.6")
     no_sideways_scroll(page, "the visit form with an error")
     shot(page, "visit-error")
     assert Visit.objects.count() == 0
@@ -110,14 +110,15 @@ def test_evening_entry_with_the_keyboard_only(
     assert focused_id(page) == "visited_at"
     keyboard.type(f"{day:%Y-%m-%d} 09:30")
     keyboard.press("Enter")  # Enter moves on like Tab
-    for temperature, symptoms in (("36.5", ""), ("36.8", "2")):
-        assert focused_id(page).endswith("-temperature")
-        keyboard.type(temperature)
-        keyboard.press("Enter")  # → presence (stays "present")
-        keyboard.press("Enter")  # → symptom codes
-        keyboard.type(symptoms)
-        keyboard.press("Enter")  # → notes
-        keyboard.press("Enter")  # → next row, or the visit's notes
+    assert focused_id(page).endswith("-temperature")
+    keyboard.type("365")  # fills in 36.5 and moves to the next person's temperature
+    assert focused_id(page).endswith("-temperature")
+    keyboard.type("36.8")
+    keyboard.press("Enter")  # → not measured (stays empty)
+    keyboard.press("Enter")  # → presence (stays "present")
+    keyboard.press("Enter")  # → symptom codes
+    keyboard.type("2")
+    keyboard.press("Alt+m")  # → the visit's notes
     assert focused_id(page) == "entry-notes"
     keyboard.type("纸质表第3页")
     shot(page, "filled")
@@ -139,20 +140,15 @@ def test_evening_entry_with_the_keyboard_only(
     keyboard.press("Tab")
     keyboard.type(f"{day:%Y-%m-%d} 10:15")
     keyboard.press("Enter")
-    keyboard.type("365")
-    for _step in range(8):
-        keyboard.press("Enter")
-    assert focused_id(page) == "entry-notes"
-    keyboard.press("Enter")
+    keyboard.type("3.65")
+    keyboard.press("Alt+s")
     error = page.locator("#entry-form .field-error")
     expect(error).to_contain_text("36.5")
     expect(page.locator("#entry-form input[inputmode=decimal]").first).to_be_focused()
     shot(page, "slip")
-    keyboard.press("Control+A")
-    keyboard.type("36.5")
-    for _step in range(8):
-        keyboard.press("Enter")
-    keyboard.press("Enter")
+    keyboard.type("365")  # the slip was selected: typing replaces it, then moves on
+    keyboard.type("365")
+    keyboard.press("Enter")  # on Save
     expect(page.locator("#entry-saved")).to_contain_text("HN-G1")
     expect(page.locator("#number")).to_be_focused()
     assert Visit.objects.count() == 2

@@ -62,3 +62,31 @@ def test_only_command_staff_export(sweep, client_for):
         client = client_for(role)
         assert client.get(reverse("command:exchange_dhis2")).status_code == 404
         assert client.get(reverse("command:exchange_adx")).status_code == 404
+
+
+def test_facility_beds_as_a_fhir_measure_report(sweep, areas, client_for, user_for):
+    from fhir.resources.R4B.measurereport import MeasureReport
+
+    from doorstep.followup.models import Facility
+
+    site = Facility.objects.create(
+        name="集中隔离点一", kind="isolation_site", area=areas["S1"], capacity=4
+    )
+    Facility.objects.create(name="外区隔离点", kind="isolation_site", area=areas["S2"], capacity=0)
+    response = client_for(Role.COMMAND, "D").get(reverse("command:exchange_fhir_beds"))
+    assert response.status_code == 200
+    report = MeasureReport.model_validate_json(response.content)  # the FHIR model validates
+    assert report.status == "complete" and report.type == "summary"
+    groups = {g.id: g for g in report.group}
+    beds = {p.code.coding[0].code: p.count for p in groups[f"facility-{site.pk}"].population}
+    assert beds == {"numTotBeds": 4, "numBedsOcc": 0}
+    import pytest
+
+    for spoil in ({"status": None}, {"period": {"start": "yesterday"}}, {"group": "beds"}):
+        broken = {**json.loads(response.content), **spoil}
+        with pytest.raises(ValueError):  # the model refuses what the schema refuses
+            MeasureReport.model_validate(broken)
+    assert (
+        client_for(Role.STREET_ADMIN, "S1").get(reverse("command:exchange_fhir_beds")).status_code
+        == 404
+    )

@@ -113,7 +113,7 @@ def test_a_check_dated_after_the_release_is_refused_and_one_before_it_accepted(
                     when=schedule.local_moment(monitoring.end_date, datetime.time(23))
                 ),
             )
-        assert "release" in refused.value.message
+        assert "解除管控时间" in refused.value.message  # after the release
         morning = schedule.local_moment(monitoring.end_date, datetime.time(9))
         assert check_record(
             user=fworker, key_person=key_person, data=check_input(when=morning)
@@ -210,6 +210,11 @@ def test_due_and_missed_are_read_from_checks_and_schedule(key_person, fworker, a
         # the afternoon slot of `today` was checked, tomorrow's morning has not ended
         assert selectors.missed_slots(admin) == []
     with freeze_time(schedule.local_moment(tomorrow, datetime.time(17))):
+        now = timezone.now()
+        lists = selectors.today_lists(fworker, now)  # the page's two reads, the same answers
+        assert lists.due == list(selectors.due_now(fworker, now))
+        assert lists.missed == selectors.missed_slots(fworker, now)
+        assert lists.ending == list(selectors.ending_today(fworker, now))
         # tomorrow's morning slot ended at 12:00: 5 hours late, past the community's 4
         assert [(m.slot, m.escalation) for m in selectors.missed_slots(admin)] == [
             (schedule.Slot(tomorrow, 0), "community")
@@ -220,3 +225,25 @@ def test_due_and_missed_are_read_from_checks_and_schedule(key_person, fworker, a
         levels = {m.slot: m.escalation for m in selectors.missed_slots(admin)}
         assert levels[schedule.Slot(tomorrow, 0)] == "street"  # 13 hours late
         assert levels[schedule.Slot(tomorrow, 1)] == ""  # ended an hour ago
+
+
+def test_recompute_followup_reports_and_repairs_a_drifted_tally(key_person, fworker):
+    import io
+
+    from django.core.management import call_command
+
+    check_record(user=fworker, key_person=key_person, data=check_input())
+    out = io.StringIO()
+    call_command("recompute_followup", stdout=out)
+    assert "0 differences found" in out.getvalue()
+    Monitoring.objects.update(checked_mask=0, last_check_at=None)
+    out = io.StringIO()
+    call_command("recompute_followup", "--fix", stdout=out)
+    assert "1 differences repaired" in out.getvalue()
+    monitoring = key_person.monitorings.get()
+    from doorstep.followup.services.checks import tally_of_checks
+
+    assert (monitoring.last_check_at, monitoring.checked_on, monitoring.checked_mask) == (
+        tally_of_checks(monitoring)
+    )
+    assert monitoring.checked_mask != 0

@@ -56,12 +56,12 @@ def test_release_needs_a_recent_check_and_no_open_referral(key_person, fworker, 
     with freeze_time(end):
         with pytest.raises(FollowupRefused) as refused:
             monitoring_release(user=admin, monitoring=monitoring)
-        assert "last check" in refused.value.message
+        assert "最后一次检测" in refused.value.message  # the last check is too old
         check_record(user=fworker, key_person=key_person, data=check_input())
         referral = refer(fworker, key_person, clinic)
         with pytest.raises(FollowupRefused) as refused:
             monitoring_release(user=admin, monitoring=monitoring)
-        assert "referral" in refused.value.message
+        assert "转诊" in refused.value.message  # a referral is open
         monitoring.refresh_from_db()
         assert monitoring.status == MonitoringStatus.ACTIVE
         Referral.objects.filter(pk=referral.pk).update(status="closed", outcome="excluded")
@@ -104,7 +104,7 @@ def test_home_isolation_asks_eligibility_and_a_no_proposes_centralised(key_perso
             measure=Measure.HOME_ISOLATION,
             eligibility={"own_room": True, "no_vulnerable": False, "supplies": True},
         )
-    assert "centralised" in refused.value.message
+    assert "建议集中隔离" in refused.value.message  # centralised isolation proposed
     monitoring_measure_set(
         user=admin,
         monitoring=monitoring,

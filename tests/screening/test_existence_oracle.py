@@ -34,7 +34,9 @@ def newcomer_visit(household, number: str, name: str = "新来的人") -> dict:
         "household_id": household.pk,
         "outcome": "screened",
         "visited_at": (timezone.now() - datetime.timedelta(minutes=3)).isoformat(),
-        "person_checks": [{"new_person": {"name": name, "id_number": number}}],
+        "person_checks": [
+            {"new_person": {"name": name, "id_number": number}, "temperature": "36.5"}
+        ],
     }
 
 

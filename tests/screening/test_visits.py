@@ -194,7 +194,9 @@ def test_people_found_at_the_door_are_added_and_movers_are_marked(campaign, work
     item = screened(household)
     item.person_checks[-1].presence = "moved_out"
     item.person_checks[-1].temperature = None
-    item.person_checks.append(PersonCheckInput(new_person={"name": "新来的", "relation": "租客"}))
+    item.person_checks.append(
+        PersonCheckInput(new_person={"name": "新来的", "relation": "租客"}, temperature="36.4")
+    )
     visit_record(user=worker, campaign=campaign, visit=item)
     newcomer = Person.objects.get(name="新来的")
     assert newcomer.is_new and newcomer.household == household

@@ -157,14 +157,14 @@ def _validate(
     return monitoring, slot, temperature, sorted(set(symptoms))
 
 
-def _existing(client_uuid: uuid.UUID, digest: str, reachable: set[int]) -> CheckResult | None:
+def _existing(client_uuid: uuid.UUID, digest: str, key_person: KeyPerson) -> CheckResult | None:
     submission = (
         CheckSubmission.objects.filter(client_uuid=client_uuid).select_related("check_row").first()
     )
     if submission is None:
         return None
     check = submission.check_row
-    if check.monitoring_id not in reachable:
+    if not key_person.monitorings.filter(pk=check.monitoring_id).exists():
         raise Http404  # another person's check: the UUID is no key to it
     if submission.body_hash != digest:
         raise CheckConflict(check)
@@ -198,12 +198,11 @@ def check_record(
 def _check_record(*, user: User | None, key_person: KeyPerson, data: CheckInput) -> CheckResult:
     now = timezone.now()
     digest = data.digest()
-    reachable = set(key_person.monitorings.values_list("pk", flat=True))
     try:
         monitoring, slot, temperature, symptoms = _validate(key_person, data, now)
     except FollowupRefused:
         # A retry that the rules would refuse now (released since) still gets its first answer.
-        existing = _existing(data.client_uuid, digest, reachable)
+        existing = _existing(data.client_uuid, digest, key_person)
         if existing is not None:
             return existing
         raise
@@ -222,7 +221,7 @@ def _check_record(*, user: User | None, key_person: KeyPerson, data: CheckInput)
                 now=now,
             )
     except IntegrityError:
-        existing = _existing(data.client_uuid, digest, reachable)
+        existing = _existing(data.client_uuid, digest, key_person)
         if existing is None:
             raise
         return existing

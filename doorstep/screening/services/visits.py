@@ -208,9 +208,14 @@ def _visit_prepare(*, user, campaign, visit: VisitInput, token) -> _PreparedVisi
     ):
         raise VisitRejected(_("the campaign is closed for this time"), "visited_at")
     visited_on = timezone.localdate(visit.visited_at)
+    # A worker at the door (or typing the paper at night) measures every present person or
+    # says why not; a resident's self-report may lack a thermometer.
+    require_temperature = (
+        "temperature" in (campaign.questions or []) and visit.source != VisitSource.SELF_REPORT
+    )
     for index, check in enumerate(visit.person_checks):
         try:
-            validate_check(check, visited_on=visited_on)
+            validate_check(check, visited_on=visited_on, require_temperature=require_temperature)
         except AnswerError as error:
             raise VisitRejected(
                 _("person %(n)d: %(msg)s") % {"n": index + 1, "msg": error.message},
@@ -292,6 +297,8 @@ def _visit_write(prepared: _PreparedVisit, *, digest: str, request) -> Visit:
                 whereabouts=check.whereabouts[:100],
                 expected_return=check.expected_return,
                 temperature=check.temperature,
+                temperature_not_measured=check.temperature_not_measured,
+                temperature_recheck=check.temperature_recheck,
                 symptoms=check.symptoms,
                 travel_from=check.travel_from[:50],
                 returned_on=check.returned_on,

@@ -184,6 +184,13 @@ def _assign_post(request, campaign):
         raise PermissionDenied
     form = AssignForm(request.POST)
     if not form.is_valid():
+        if "worker" in form.errors and "grid" not in form.errors:
+            # Nobody is chosen for the person assigning: the form asks instead of guessing.
+            messages.error(request, _("Choose the worker to give it to."))
+            back = request.POST.get("back", "")[:32] or form.cleaned_data.get("grid", "")
+            return redirect(
+                reverse("screening:assign", args=[campaign.pk]) + "?" + urlencode({"area": back})
+            )
         return HttpResponse(_("incomplete form"), status=400)
     grid = (
         areas_visible_to(user).filter(code=form.cleaned_data["grid"], level=AreaLevel.GRID).first()

@@ -9,7 +9,7 @@ from django.db.models import Count, Q
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from doorstep.accounts.models import Role
 from doorstep.areas.models import AreaLevel
@@ -25,8 +25,9 @@ DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="
 
 
 class CampaignForm(forms.Form):
-    name = forms.CharField(label=gettext_lazy("Name"), max_length=100)
-    kind = forms.ChoiceField(label=gettext_lazy("Kind"), choices=CampaignKind.choices)
+    # "Name" and "Kind" alone translate as a person's 姓名 and a household's 户类型.
+    name = forms.CharField(label=pgettext_lazy("campaign", "Name"), max_length=100)
+    kind = forms.ChoiceField(label=pgettext_lazy("campaign", "Kind"), choices=CampaignKind.choices)
     scope_area = forms.ModelChoiceField(
         label=gettext_lazy("Scope"), queryset=None, to_field_name="code"
     )
@@ -123,7 +124,12 @@ def campaign_create_view(request):
                 form.add_error(field if field in form.fields else None, messages)
         else:
             return redirect("screening:campaign_detail", campaign_id=campaign.pk)
-    return render(request, "screening/campaigns/create.html", {"form": form})
+    context = {
+        "form": form,
+        # A sweep flags travel from risk areas: an empty list flags nobody, and says so.
+        "no_risk_areas": not RiskArea.objects.filter(active=True).exists(),
+    }
+    return render(request, "screening/campaigns/create.html", context)
 
 
 @access(SCOPED)

@@ -194,9 +194,12 @@ def _link(campaign, area, state, worker=None, flagged=False) -> str:
 
 def table_row(campaign, row: coverage.CoverageRow, area: Area, worker=None) -> dict:
     cells = []
-    for key, _label, state in HOUSEHOLD_COLUMNS + PERSON_COLUMNS:
+    for key, label, state in HOUSEHOLD_COLUMNS + PERSON_COLUMNS:
         url = _link(campaign, area, state or "", worker, flagged=state is None)
-        cells.append({"key": key, "value": value_of(row, key), "url": url})
+        group = _("Persons") if (key, label, state) in PERSON_COLUMNS else _("Households")
+        cells.append(
+            {"key": key, "value": value_of(row, key), "url": url, "label": f"{group}·{label}"}
+        )
     split = len(HOUSEHOLD_COLUMNS)
     return {
         "row": row,
@@ -249,6 +252,8 @@ def coverage_view(request, campaign_id: int):
         "children": children,
         "workers": workers,
         "worker_view": worker_view,
+        # Only a worker, or an admin holding households themself, has a list of their own.
+        "has_own_list": worker_view or selectors.has_own_list(request.user, campaign),
         "assignments": selectors.assignments_visible_to(request.user, campaign).filter(
             prefix_q("grid__path", area.path)
         )[:200],
@@ -326,8 +331,8 @@ def _export(request, campaign: Campaign, area: Area, *, what: str, title: str, b
     purpose, answer = purpose_or_answer(request, title=_("Export") + f": {title}", note=note)
     if answer is not None:
         return answer
-    sheet, header, rows = build()
-    path, count = exports.write_workbook(sheet, header, rows)
+    sheet, header, rows, *options = build()
+    path, count = exports.write_workbook(sheet, header, rows, **(options[0] if options else {}))
     audit_write(
         user=request.user,
         action=f"export.{what}",
@@ -360,10 +365,15 @@ def coverage_export(request, campaign_id: int):
         rows = [*tables["children"], *tables["workers"]]
         if not is_grid_worker(request.user):
             rows.append(tables["total"])
+        header = exports.coverage_header(columns)
         return (
             _("coverage"),
-            exports.coverage_header(columns),
+            header,
             exports.coverage_rows(rows, columns, value_of),
+            {
+                "title_lines": exports.coverage_title(campaign, area),
+                "percent_columns": frozenset({len(header) - 1}),
+            },
         )
 
     return _export(request, campaign, area, what="coverage", title=_("Coverage"), build=build)

@@ -19,8 +19,9 @@ from doorstep.registry.selectors import household_members
 from doorstep.registry.services import record_read
 
 from .. import forms, selectors, services
+from ..codes import short_code
 from ..models import Presence, VisitOutcome, VisitSource
-from ..rules import QUESTIONS, SYMPTOMS
+from ..rules import FLAG_LABELS, NOT_MEASURED_REASONS, QUESTIONS, SYMPTOMS
 
 ENTRY_ROLES = {*ROSTER_MANAGER_ROLES, Role.GRID_WORKER}
 
@@ -33,16 +34,32 @@ def _campaign(request, campaign_id):
 
 
 def _find(user, campaign, number: str):
-    """The progress row of the household with this number, if the user may enter it."""
+    """(the progress row of the household with this number or paper short code, if the user
+    may enter it; the other campaign a short code belongs to, when that is why not)."""
     number = number.strip()
     if not number:
-        return None
-    return (
+        return None, None
+    row = (
         selectors.progress_visible_to(user, campaign)
         .select_related("household")
         .filter(household__household_number=number)
         .first()
     )
+    if row is not None:
+        return row, None
+    return selectors.progress_by_short_code(user, campaign, number)
+
+
+def _lookup(request, campaign, number: str, context: dict) -> None:
+    progress, other = _find(request.user, campaign, number)
+    if progress is not None:
+        record_read(user=request.user, obj=progress.household, via="entry", request=request)
+        context["form"] = _household_context(request.user, campaign, progress)
+    elif other is not None:
+        context["other_campaign"] = other
+        context["not_found"] = number
+    else:
+        context["not_found"] = number
 
 
 def _household_context(user, campaign, progress, data=None, **extra):
@@ -56,7 +73,9 @@ def _household_context(user, campaign, progress, data=None, **extra):
         "presences": Presence.choices,
         "symptom_codes": [(code, SYMPTOMS[key]) for code, key in forms.SYMPTOM_CODES.items()],
         "asks": {name: name in asked for name in QUESTIONS},
+        "not_measured_reasons": [(k, str(v)) for k, v in NOT_MEASURED_REASONS.items()],
         "client_uuid": uuid.uuid4(),
+        "short_code": short_code(progress.pk),
         "outcome": VisitOutcome.SCREENED,
         "visited_at": "",
         "notes": "",
@@ -72,7 +91,7 @@ def _first_error(errors: dict, cards) -> str:
         if name in errors:
             return name
     for card in cards:
-        for name in ("temperature", "presence", "symptoms"):
+        for name in ("temperature", "temperature_recheck", "presence", "symptoms", "returned_on"):
             if name in card.errors:
                 return f"{card.key}-{'symptom_codes' if name == 'symptoms' else name}"
     return "outcome"
@@ -94,11 +113,7 @@ def entry_view(request, campaign_id: int):
     number = request.GET.get("number", "")[:40]
     context = {"number": number}
     if number:
-        progress = _find(request.user, campaign, number)
-        if progress is None:
-            context["not_found"] = number
-        else:
-            context["form"] = _household_context(request.user, campaign, progress)
+        _lookup(request, campaign, number, context)
     return render(request, "screening/entry/page.html", {"campaign": campaign, **context})
 
 
@@ -107,13 +122,8 @@ def entry_household_view(request, campaign_id: int):
     """The members of the household typed in the number box, as rows to fill (htmx partial)."""
     campaign = _campaign(request, campaign_id)
     number = request.GET.get("number", "")[:40]
-    progress = _find(request.user, campaign, number)
     context = {"campaign": campaign, "number": number}
-    if progress is None:
-        context["not_found"] = number
-    else:
-        record_read(user=request.user, obj=progress.household, via="entry", request=request)
-        context["form"] = _household_context(request.user, campaign, progress)
+    _lookup(request, campaign, number, context)
     return render(request, "screening/entry/_household.html", context)
 
 
@@ -139,7 +149,9 @@ def _entry_post(request, campaign):
         visited_at = forms.parse_visited_at(raw_time)
     except ValueError as error:
         errors["visited_at"] = str(error)
-    checks, sources = forms.checks_from_cards(context["cards"], outcome)
+    checks, sources = forms.checks_from_cards(
+        context["cards"], outcome, fever_threshold=campaign.fever_threshold
+    )
     if not errors and not any(card.errors for card in context["cards"]):
         item = forms.visit_input(
             household_id=progress.household_id,
@@ -150,6 +162,7 @@ def _entry_post(request, campaign):
             source=VisitSource.EVENING,
             notes=notes,
         )
+        item.client_uuid = forms.paper_form_uuid(campaign.pk, item)
         try:
             visit, created = services.visit_record(
                 user=user, campaign=campaign, visit=item, request=request
@@ -168,8 +181,16 @@ def _entry_post(request, campaign):
                 "household": progress.household,
                 "outcome": visit.get_outcome_display(),
                 "visited_at": visit.visited_at,
+                "entered_at": visit.entered_at,
                 "checks": len(checks),
                 "created": created,
+                "flagged": [
+                    {
+                        "name": check.person.name if check.person else "",
+                        "flags": [str(FLAG_LABELS.get(f, f)) for f in check.flags],
+                    }
+                    for check in selectors.flagged_checks_of_visit(user, campaign, visit.pk)
+                ],
             }
             return _render(request, campaign, {"number": "", "saved": saved})
     context["general_errors"] = general

@@ -18,7 +18,10 @@ from doorstep.registry.models import Person
 from doorstep.registry.selectors import members_by_household
 
 from .. import selectors, services
+from ..codes import short_code
+from ..forms import SYMPTOM_CODES
 from ..models import Assignment, Campaign, ProgressState
+from ..rules import SYMPTOMS
 
 SLIPS_PER_PAGE = 6
 BLANK_ROWS_PER_HOUSEHOLD = 1  # a line for someone found at the door who is not on the roster
@@ -65,6 +68,7 @@ def paper_forms_view(request, campaign_id: int, assignment_id: int):
     for item in progress:
         item.members = members.get(item.household_id, [])
         item.blank_rows = range(BLANK_ROWS_PER_HOUSEHOLD)
+        item.code = short_code(item.pk)  # typed in the evening instead of the household number
     buildings = [
         {"building": building, "households": list(items)}
         for building, items in groupby(progress, key=lambda p: p.household.building)
@@ -75,8 +79,26 @@ def paper_forms_view(request, campaign_id: int, assignment_id: int):
         "buildings": buildings,
         "count": len(progress),
         "ask": set(campaign.questions),
+        # One blank cell per question the campaign asks, so nothing asked is lost at night.
+        "blank_cells": _blank_cells(campaign),
+        "extra_columns": max(1, len(_blank_cells(campaign)) - 1),
+        "symptom_codes": [(code, SYMPTOMS[key]) for code, key in SYMPTOM_CODES.items()],
     }
     return render(request, "screening/paper/forms.html", context)
+
+
+def _blank_cells(campaign: Campaign) -> list[str]:
+    asked = set(campaign.questions or [])
+    cells: list[str] = []
+    if "temperature" in asked:
+        cells += ["temperature", "not_measured"]
+    if "symptoms" in asked:
+        cells.append("symptoms")
+    if "travel" in asked:
+        cells += ["travel_from", "returned_on", "travel_means"]
+    if "contact" in asked:
+        cells.append("contact")
+    return [*cells, "notes"]
 
 
 def _audit_print(request, assignment: Assignment, action: str, purpose: str, households: int):

@@ -1,0 +1,147 @@
+"""The command center at district scale: the district brief page, its XLSX export, the evening
+freeze of every area, and the dashboard — each beside a baseline measured in the same run.
+
+    .venv/bin/python bench/command.py [--db sqlite|postgres] [--persons 100000] [--rounds 20]
+
+Starts from the sweep bench's database (bench/sweep.py: the roster import of N persons and one
+campaign over the whole district with ~N visits, progress rebuilt), then:
+
+- freezes yesterday and today (every area of the district: district, streets, communities and
+  grids), timed — target ≤ 60 s for 10,000+ areas;
+- the district brief page (GET /command/brief/ as the command user, through the whole Django
+  stack) p50/p95, beside the same figures computed with GROUP BYs over the raw records (the
+  campaign's fold over every visit in SQL, `as_of` a moment ago, plus the visit counts) —
+  target p95 ≤ 500 ms and ≥ 3× faster;
+- the brief's XLSX export (POST with a purpose) — target ≤ 3 s;
+- the command user's dashboard (GET /) p95 beside a bare authenticated read (GET of the
+  password page) — target p95 ≤ 300 ms and ≤ 3×.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _common import child_env, log, save_results
+from sweep import prepare, setup_campaign, timed
+
+
+def run(kind: str, persons: int, rounds: int) -> dict:
+    db = prepare(kind, persons)
+    os.environ.update(child_env(db.url))
+    os.environ["DOORSTEP_DEBUG"] = "0"
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+    from django.utils import timezone
+
+    settings.ALLOWED_HOSTS = ["*"]
+    ctx = setup_campaign(persons)
+    if kind == "postgres":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+
+    from doorstep.accounts.models import User
+    from doorstep.areas.models import Area, AreaLevel
+    from doorstep.command.brief import brief_query
+    from doorstep.command.models import BriefSnapshot
+    from doorstep.command.services import brief_freeze
+    from doorstep.screening.brief import campaign_day_fast, campaigns_on
+    from tests.two_factor import verify_session
+
+    command = User.objects.get(username="bench_command")
+    district = command.jurisdiction_area
+    areas = Area.objects.filter(path__startswith=district.path).count()
+    grids = Area.objects.filter(path__startswith=district.path, level=AreaLevel.GRID).count()
+    today = timezone.localdate()
+    result: dict = {"db": kind, "persons": persons, "visits": ctx["visits"], "areas": areas}
+    result["grids"] = grids
+    # The freeze of every area, yesterday's and (its cut-off past) today's.
+    BriefSnapshot.objects.filter(day__gte=today - datetime.timedelta(days=1)).delete()
+    for label, day in (("yesterday", today - datetime.timedelta(days=1)), ("today", today)):
+        t0 = time.perf_counter()
+        try:
+            written = brief_freeze(day=day)
+        except ValueError as error:  # today's cut-off not passed yet
+            log(f"freeze {label}: {error}")
+            continue
+        result[f"freeze_{label}_s"] = round(time.perf_counter() - t0, 2)
+        result[f"freeze_{label}_snapshots"] = written
+    # today's snapshot would make the page read it as a past day's: keep yesterday's only
+    BriefSnapshot.objects.filter(day=today).delete()
+
+    client = Client()
+    client.force_login(command)
+    verify_session(client, command)
+    page = client.get("/command/brief/")
+    assert page.status_code == 200, page.status_code
+
+    def brief_page():
+        response = client.get("/command/brief/")
+        assert response.status_code == 200
+
+    def raw_group_bys():
+        query = brief_query(district, today, timezone.now() - datetime.timedelta(seconds=30))
+        for campaign in campaigns_on(query):
+            campaign_day_fast(campaign, query)  # not live: the fold over every visit in SQL
+
+    result["brief_page_p50_ms"], result["brief_page_p95_ms"] = timed(brief_page, rounds)
+    result["raw_p50_ms"], result["raw_p95_ms"] = timed(raw_group_bys, max(3, rounds // 4))
+    result["brief_vs_raw"] = round(result["raw_p50_ms"] / result["brief_page_p50_ms"], 2)
+
+    times = []
+    for n in range(3):
+        t0 = time.perf_counter()
+        response = client.post("/command/brief/export/", {"purpose": f"bench {n}"})
+        body = b"".join(response.streaming_content)
+        assert response.status_code == 200 and body[:2] == b"PK"
+        times.append(time.perf_counter() - t0)
+    result["xlsx_export_s"] = round(min(times), 2)
+    result["xlsx_export_max_s"] = round(max(times), 2)
+
+    def dashboard():
+        assert client.get("/").status_code == 200
+
+    def bare_read():
+        assert client.get("/accounts/password/").status_code == 200
+
+    result["dashboard_p50_ms"], result["dashboard_p95_ms"] = timed(dashboard, rounds)
+    result["bare_p50_ms"], result["bare_p95_ms"] = timed(bare_read, rounds)
+    result["dashboard_vs_bare_p95"] = round(result["dashboard_p95_ms"] / result["bare_p95_ms"], 2)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--persons", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    result = run(args.db, args.persons, args.rounds)
+    print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+    checks = [
+        ("district brief p95 ms", result.get("brief_page_p95_ms"), "<=", 500),
+        ("brief vs raw GROUP BYs (×)", result.get("brief_vs_raw"), ">=", 3),
+        ("XLSX export s", result.get("xlsx_export_s"), "<=", 3),
+        ("freeze of every area s", result.get("freeze_yesterday_s"), "<=", 60),
+        ("dashboard p95 ms", result.get("dashboard_p95_ms"), "<=", 300),
+        ("dashboard / bare read p95 (×)", result.get("dashboard_vs_bare_p95"), "<=", 3),
+    ]
+    for label, value, op, target in checks:
+        ok = value is not None and (value <= target if op == "<=" else value >= target)
+        print(f"{args.db} {label}: {value} (target {op} {target}) {'OK' if ok else 'MISSED'}")
+    print(f"saved {save_results(f'command-{args.db}', result)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

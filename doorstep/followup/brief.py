@@ -1,0 +1,419 @@
+"""Follow-up's section of the daily brief (DESIGN.md §7): key persons under monitoring by measure
+and by reason, new, released, checked, missed and lost to follow-up on the day, referrals by
+status and outcome, and facility occupancy against capacity.
+
+Everything is computed from the records' own times, so a past day works: a monitoring counts as
+under monitoring at the end of the day when it started before then and was not released by then;
+a check counts when it was typed by the moment the brief is known at (`entered_at`). Two ways to
+the figures (`verify_brief` compares them): per-community GROUP BYs in the database (fast) and a
+walk over every row in Python (raw). Figures per community are rolled up the area tree, so the
+evening freeze computes them once for the district.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db.models import Count, Exists, OuterRef, Q
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from doorstep.areas.models import Area
+from doorstep.core.brief import BriefQuery, FigureValue, ListRow, ProblemList, Section, Table
+from doorstep.core.db import prefix_q
+
+from .models import (
+    Check,
+    CheckOutcome,
+    Facility,
+    Measure,
+    Monitoring,
+    MonitoringStatus,
+    Placement,
+    Reason,
+    ReasonKind,
+    Referral,
+    ReferralOutcome,
+)
+
+COUNTED = (MonitoringStatus.ACTIVE, MonitoringStatus.RELEASED)
+TREND = ["under_monitoring", "new_on_day", "released_on_day", "missed_on_day", "lost"]
+
+
+@dataclass
+class FollowTally:
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, other: FollowTally) -> None:
+        for key, value in other.counts.items():
+            self.counts[key] += value
+
+
+def _monitorings(query: BriefQuery) -> Q:
+    """Under monitoring at the end of the day (as far as records say by `known_at`)."""
+    return Q(status__in=COUNTED, started_at__lt=query.until) & (
+        Q(released_at__isnull=True) | Q(released_at__gte=query.until)
+    )
+
+
+def _lost_before(query: BriefQuery) -> datetime.datetime:
+    return query.until - datetime.timedelta(hours=float(settings.FOLLOWUP_LOST_HOURS))
+
+
+def _in_area(query: BriefQuery) -> Q:
+    return prefix_q("key_person__community__path", query.area.path)
+
+
+# -- fast: GROUP BY community ------------------------------------------------------------------
+def tallies_fast(query: BriefQuery) -> tuple[dict[int, FollowTally], dict[int, tuple[int, int]]]:
+    """({community id: tally}, {facility id: (occupied, capacity)})."""
+    tallies: dict[int, FollowTally] = defaultdict(FollowTally)
+    rows = Monitoring.objects.filter(_in_area(query))
+    under = rows.filter(_monitorings(query))
+    checked = Check.objects.filter(
+        monitoring=OuterRef("pk"),
+        slot_date=query.day,
+        outcome=CheckOutcome.MEASURED,
+        entered_at__lte=query.known_at,
+    )
+    recent = Check.objects.filter(
+        monitoring=OuterRef("pk"),
+        outcome=CheckOutcome.MEASURED,
+        measured_at__gte=_lost_before(query),
+        measured_at__lt=query.until,
+        entered_at__lte=query.known_at,
+    )
+    annotated = under.annotate(checked=Exists(checked), recent=Exists(recent))
+    for community, measure, n, n_checked, n_lost, n_missed in (
+        annotated.values_list("key_person__community_id", "measure")
+        .annotate(
+            n=Count("id"),
+            c=Count("id", filter=Q(checked=True)),
+            lost=Count("id", filter=Q(recent=False, started_at__lt=_lost_before(query))),
+            missed=Count("id", filter=Q(checked=False, started_at__lt=query.day_start)),
+        )
+        .order_by()
+    ):
+        counts = tallies[community].counts
+        counts["under_monitoring"] += n
+        counts[f"m_{measure}"] += n
+        counts["checked_on_day"] += n_checked
+        counts["lost"] += n_lost
+        counts["missed_on_day"] += n_missed
+    for community, kind, n in (
+        Reason.objects.filter(
+            active=True,
+            key_person__monitorings__in=under,
+        )
+        .values_list("key_person__community_id", "kind")
+        .annotate(n=Count("key_person_id", distinct=True))
+        .order_by()
+    ):
+        tallies[community].counts[f"r_{kind}"] += n
+    for community, n_new, n_released in (
+        rows.filter(status__in=COUNTED)
+        .values_list("key_person__community_id")
+        .annotate(
+            new=Count("id", filter=Q(started_at__gte=query.day_start, started_at__lt=query.until)),
+            released=Count(
+                "id", filter=Q(released_at__gte=query.day_start, released_at__lt=query.until)
+            ),
+        )
+        .order_by()
+    ):
+        tallies[community].counts["new_on_day"] += n_new
+        tallies[community].counts["released_on_day"] += n_released
+    referrals = Referral.objects.filter(_in_area(query), opened_at__lt=query.until)
+    for community, n_open, n_arrived, *outcomes in (
+        referrals.values_list("key_person__community_id")
+        .annotate(
+            o=Count("id", filter=Q(arrived_at__isnull=True) | Q(arrived_at__gte=query.until)),
+            a=Count(
+                "id",
+                filter=Q(arrived_at__lt=query.until)
+                & (Q(outcome_at__isnull=True) | Q(outcome_at__gte=query.until)),
+            ),
+            **{
+                f"x_{o}": Count("id", filter=Q(outcome=o, outcome_at__lt=query.until))
+                for o in ReferralOutcome.values
+            },
+        )
+        .order_by()
+    ):
+        counts = tallies[community].counts
+        counts["ref_open"] += n_open
+        counts["ref_arrived"] += n_arrived
+        for outcome, n in zip(ReferralOutcome.values, outcomes, strict=True):
+            counts[f"ref_{outcome}"] += n
+    facilities = {}
+    for facility_id, capacity, occupied in (
+        Facility.objects.filter(prefix_q("area__path", query.area.path))
+        .annotate(
+            occupied=Count(
+                "placements",
+                filter=Q(placements__since__lt=query.until)
+                & (Q(placements__ended_at__isnull=True) | Q(placements__ended_at__gte=query.until)),
+            )
+        )
+        .values_list("id", "capacity", "occupied")
+    ):
+        facilities[facility_id] = (occupied, capacity)
+    return tallies, facilities
+
+
+# -- raw: every row walked in Python -----------------------------------------------------------
+def tallies_raw(query: BriefQuery) -> tuple[dict[int, FollowTally], dict[int, tuple[int, int]]]:
+    tallies: dict[int, FollowTally] = defaultdict(FollowTally)
+    lost_before = _lost_before(query)
+    monitorings = list(
+        Monitoring.objects.filter(_in_area(query)).values(
+            "id",
+            "key_person_id",
+            "key_person__community_id",
+            "measure",
+            "status",
+            "started_at",
+            "released_at",
+        )
+    )
+    ids = [m["id"] for m in monitorings]
+    checked: set[int] = set()
+    recent: set[int] = set()
+    for monitoring_id, slot_date, outcome, measured_at, entered_at in Check.objects.filter(
+        monitoring_id__in=ids
+    ).values_list("monitoring_id", "slot_date", "outcome", "measured_at", "entered_at"):
+        if outcome != CheckOutcome.MEASURED or entered_at > query.known_at:
+            continue
+        if slot_date == query.day:
+            checked.add(monitoring_id)
+        if lost_before <= measured_at < query.until:
+            recent.add(monitoring_id)
+    reasons: dict[int, set[str]] = defaultdict(set)
+    for key_person_id, kind in Reason.objects.filter(active=True).values_list(
+        "key_person_id", "kind"
+    ):
+        reasons[key_person_id].add(kind)
+    for m in monitorings:
+        counts = tallies[m["key_person__community_id"]].counts
+        if m["status"] not in COUNTED:
+            continue
+        if query.day_start <= m["started_at"] < query.until:
+            counts["new_on_day"] += 1
+        released = m["released_at"]
+        if released is not None and query.day_start <= released < query.until:
+            counts["released_on_day"] += 1
+        under = m["started_at"] < query.until and (released is None or released >= query.until)
+        if not under:
+            continue
+        counts["under_monitoring"] += 1
+        counts[f"m_{m['measure']}"] += 1
+        for kind in reasons[m["key_person_id"]]:
+            counts[f"r_{kind}"] += 1
+        if m["id"] in checked:
+            counts["checked_on_day"] += 1
+        elif m["started_at"] < query.day_start:
+            counts["missed_on_day"] += 1
+        if m["id"] not in recent and m["started_at"] < lost_before:
+            counts["lost"] += 1
+    for community, opened, arrived, outcome, outcome_at in Referral.objects.filter(
+        _in_area(query)
+    ).values_list("key_person__community_id", "opened_at", "arrived_at", "outcome", "outcome_at"):
+        if opened >= query.until:
+            continue
+        counts = tallies[community].counts
+        if outcome_at is not None and outcome_at < query.until:
+            counts[f"ref_{outcome}"] += 1
+        elif arrived is not None and arrived < query.until:
+            counts["ref_arrived"] += 1
+        else:
+            counts["ref_open"] += 1
+    facilities = {
+        f.pk: (0, f.capacity)
+        for f in Facility.objects.filter(prefix_q("area__path", query.area.path))
+    }
+    for facility_id, since, ended in Placement.objects.filter(
+        facility_id__in=list(facilities)
+    ).values_list("facility_id", "since", "ended_at"):
+        if since < query.until and (ended is None or ended >= query.until):
+            occupied, capacity = facilities[facility_id]
+            facilities[facility_id] = (occupied + 1, capacity)
+    return tallies, facilities
+
+
+# -- figures -----------------------------------------------------------------------------------
+def _labels() -> dict[str, str]:
+    labels = {
+        "under_monitoring": _("Under monitoring"),
+        **{f"m_{m.value}": str(m.label) for m in Measure},
+        **{f"r_{r.value}": str(r.label) for r in ReasonKind},
+        "new_on_day": _("New on the day"),
+        "released_on_day": _("Released on the day"),
+        "checked_on_day": _("Checked on the day"),
+        "missed_on_day": _("Missed checks on the day"),
+        "lost": _("Lost to follow-up"),
+        "ref_open": _("Referrals on the way"),
+        "ref_arrived": _("Referrals arrived, no outcome yet"),
+        **{f"ref_{o.value}": _("Referrals: %(o)s") % {"o": o.label} for o in ReferralOutcome},
+        "facilities_full": _("Full facilities"),
+    }
+    return labels
+
+
+def section_for(
+    area: Area,
+    communities: dict[int, str],
+    tallies: dict[int, FollowTally],
+    facilities: dict[int, tuple[int, int]],
+    names: dict[int, str],
+) -> Section:
+    """The section of `area` from per-community tallies (`communities`: id → path) and the
+    facilities under it."""
+    total = FollowTally()
+    for community_id, tally in tallies.items():
+        path = communities.get(community_id)
+        if path is not None and path.startswith(area.path):
+            total.add(tally)
+    labels = _labels()
+    figures: dict[str, FigureValue] = {key: total.counts.get(key, 0) for key in labels}
+    rows = []
+    full = 0
+    for facility_id in sorted(facilities):
+        occupied, capacity = facilities[facility_id]
+        figures[f"facility.{facility_id}.occupied"] = occupied
+        figures[f"facility.{facility_id}.capacity"] = capacity
+        full += capacity > 0 and occupied >= capacity
+        rows.append((f"facility.{facility_id}", names.get(facility_id, str(facility_id))))
+    figures["facilities_full"] = full
+    tables = []
+    if rows:
+        tables.append(
+            Table(
+                "facilities",
+                _("Facility occupancy"),
+                [("occupied", _("Occupied")), ("capacity", _("Capacity"))],
+                rows,
+            )
+        )
+    return Section(
+        key="followup",
+        title=_("Follow-up of key persons"),
+        figures=figures,
+        labels=labels,
+        lists={
+            "under_monitoring": "under",
+            "missed_on_day": "missed",
+            "lost": "lost",
+            "facilities_full": "full",
+        },
+        trend=list(TREND),
+        tables=tables,
+        problems=[
+            ProblemList("missed", labels["missed_on_day"], "missed_on_day"),
+            ProblemList("lost", labels["lost"], "lost"),
+            ProblemList("full", labels["facilities_full"], "facilities_full"),
+        ],
+    )
+
+
+def _communities(area: Area) -> dict[int, str]:
+    """Every area id under `area` with its path (key persons hang on communities)."""
+    return dict(Area.objects.filter(prefix_q("path", area.path)).values_list("pk", "path"))
+
+
+def _facilities_under(
+    area: Area, facilities: dict[int, tuple[int, int]]
+) -> tuple[dict[int, tuple[int, int]], dict[int, str]]:
+    rows = Facility.objects.filter(pk__in=list(facilities)).filter(
+        prefix_q("area__path", area.path)
+    )
+    names = dict(rows.values_list("pk", "name"))
+    return {pk: facilities[pk] for pk in names}, names
+
+
+class FollowupProvider:
+    key = "followup"
+
+    def first_day(self, area: Area) -> datetime.date | None:
+        return None  # the sweep's campaigns say when the brief begins
+
+    def _sections(self, query: BriefQuery, *, raw: bool) -> list[Section]:
+        tallies, facilities = (tallies_raw if raw else tallies_fast)(query)
+        if not tallies and not facilities:
+            return []
+        mine, names = _facilities_under(query.area, facilities)
+        return [section_for(query.area, _communities(query.area), tallies, mine, names)]
+
+    def sections(self, query: BriefQuery) -> list[Section]:
+        return self._sections(query, raw=False)
+
+    def sections_raw(self, query: BriefQuery) -> list[Section]:
+        return self._sections(query, raw=True)
+
+    def sections_for_areas(self, query: BriefQuery, areas: list[Area]) -> dict[int, list[Section]]:
+        tallies, facilities = tallies_fast(query)
+        result: dict[int, list[Section]] = {a.pk: [] for a in areas}
+        if not tallies and not facilities:
+            return result
+        communities = _communities(query.area)
+        all_names = dict(Facility.objects.filter(pk__in=list(facilities)).values_list("pk", "name"))
+        paths = dict(
+            Facility.objects.filter(pk__in=list(facilities)).values_list("pk", "area__path")
+        )
+        for area in areas:
+            mine = {pk: v for pk, v in facilities.items() if paths[pk].startswith(area.path)}
+            inside = any(communities.get(c, "").startswith(area.path) for c in tallies)
+            if inside or mine:  # as `sections` says for one area: nothing there, no section
+                result[area.pk].append(section_for(area, communities, tallies, mine, all_names))
+        return result
+
+    def list_rows(self, query: BriefQuery, section_key: str, list_key: str) -> list[ListRow]:
+        if list_key == "full":
+            _tallies, facilities = tallies_fast(query)
+            mine, names = _facilities_under(query.area, facilities)
+            return [
+                ListRow(names[pk], f"{occupied}/{capacity}", "")
+                for pk, (occupied, capacity) in sorted(mine.items())
+                if capacity > 0 and occupied >= capacity
+            ]
+        rows = Monitoring.objects.filter(_in_area(query)).filter(_monitorings(query))
+        if list_key in ("missed", "lost"):
+            measured = Check.objects.filter(
+                monitoring=OuterRef("pk"),
+                outcome=CheckOutcome.MEASURED,
+                entered_at__lte=query.known_at,
+            )
+            if list_key == "missed":
+                rows = rows.filter(started_at__lt=query.day_start).exclude(
+                    Exists(measured.filter(slot_date=query.day))
+                )
+            else:
+                lost_before = _lost_before(query)
+                rows = rows.filter(started_at__lt=lost_before).exclude(
+                    Exists(
+                        measured.filter(measured_at__gte=lost_before, measured_at__lt=query.until)
+                    )
+                )
+        elif list_key != "under":
+            return []
+        found = []
+        for monitoring in rows.select_related("key_person__person", "key_person__community")[:2000]:
+            person = monitoring.key_person.person
+            url = (
+                reverse("registry:household_detail", args=[person.household_id])
+                if person.household_id
+                else ""
+            )
+            found.append(
+                ListRow(
+                    label=person.name,
+                    detail=(
+                        f"{monitoring.key_person.community.name} · "
+                        f"{monitoring.get_measure_display()}"
+                    ),
+                    url=url,
+                )
+            )
+        return found

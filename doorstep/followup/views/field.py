@@ -1,0 +1,262 @@
+"""The worker's pages: "today" on the phone, one check on the phone, the evening entry of a
+day's paper sheet (keyboard only), and the printable sheet for the next day."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from doorstep.core.purpose import purpose_or_answer
+from doorstep.core.services import audit_write
+from doorstep.core.urlaccess import SCOPED, access
+from doorstep.screening.rules import SYMPTOMS
+
+from .. import schedule, selectors, services
+from ..models import CheckMethod, CheckOutcome, Monitoring
+from .common import user_of
+
+LIST_LIMIT = 300
+
+
+def slot_labels() -> list[str]:
+    count = schedule.slots_per_day()
+    if count == 2:
+        return [_("morning"), _("afternoon")]
+    return [_("slot %(n)d") % {"n": n + 1} for n in range(count)]
+
+
+@access(SCOPED)
+def today_view(request: HttpRequest) -> HttpResponse:
+    """Checks due now, missed ones (with their escalation), monitorings ending today, key
+    persons newly assigned, persons not reached today."""
+    user = user_of(request)
+    now = timezone.now()
+    current = schedule.slot_of(now)
+    lists = selectors.today_lists(user, now, limit=LIST_LIMIT)
+    context = {
+        "now": now,
+        "slot_label": slot_labels()[current.index],
+        "labels": slot_labels(),
+        "due": lists.due,
+        "missed": lists.missed,
+        "ending": lists.ending,
+        "new": list(selectors.new_assigned(user, now)[:LIST_LIMIT]),
+        "unreachable": lists.unreachable,
+        "overdue_referrals": list(
+            selectors.referrals_overdue(user, now).select_related("key_person__person")[:50]
+        ),
+    }
+    return render(request, "followup/today.html", context)
+
+
+def _slot_choices(monitoring: Monitoring, now: datetime.datetime) -> list[tuple[str, str]]:
+    """Today's and yesterday's slots of the monitoring that have begun, newest first."""
+    labels = slot_labels()
+    choices = []
+    for slot in schedule.monitoring_slots(
+        started_at=monitoring.started_at, end_date=monitoring.end_date, until=now
+    ):
+        if slot.day >= schedule.local_date(now) - datetime.timedelta(days=1):
+            choices.append(
+                (f"{slot.day.isoformat()}/{slot.index}", f"{slot.day:%m-%d} {labels[slot.index]}")
+            )
+    return list(reversed(choices))
+
+
+@access(SCOPED)
+def check_view(request: HttpRequest, key_person_id: int) -> HttpResponse:
+    """One check on the phone: temperature, symptoms (none is an answer), or "not reached"."""
+    user = user_of(request)
+    key_person = selectors.access_key_person(user, key_person_id)
+    monitoring = key_person.monitorings.filter(status="active").first()
+    now = timezone.now()
+    error, field = "", ""
+    data = request.POST if request.method == "POST" else None
+    if data is not None:
+        slot_text = data.get("slot", "")
+        day_text, _sep, index_text = slot_text.partition("/")
+        try:
+            slot_date = datetime.date.fromisoformat(day_text) if day_text else None
+            slot_index = int(index_text) if index_text else None
+            client_uuid = uuid.UUID(data.get("client_uuid", ""))
+        except ValueError:
+            slot_date, slot_index, client_uuid = None, None, uuid.uuid4()
+        unreachable = data.get("outcome") == CheckOutcome.UNREACHABLE
+        check = services.CheckInput(
+            client_uuid=client_uuid,
+            measured_at=now,
+            outcome=CheckOutcome.UNREACHABLE if unreachable else CheckOutcome.MEASURED,
+            method=str(data.get("method") or CheckMethod.VISIT),
+            temperature=None if unreachable else data.get("temperature", ""),
+            symptoms=[] if unreachable else data.getlist("symptoms"),
+            slot_date=slot_date,
+            slot=slot_index,
+        )
+        if slot_date is not None and slot_index is not None:
+            slot = schedule.Slot(slot_date, slot_index)
+            if slot.has_ended(now):
+                check.measured_at = slot.ends_at - datetime.timedelta(minutes=1)
+        try:
+            result = services.check_record(
+                user=user, key_person=key_person, data=check, request=request
+            )
+        except services.FollowupRefused as refused:
+            error, field = refused.message, refused.field
+        except services.CheckConflict as conflict:
+            error = str(conflict)
+        else:
+            note = _("Saved: %(name)s") % {"name": key_person.person.name}
+            if result.status == "replaced":
+                note += " — " + _("replaced the earlier check of this slot")
+            if result.referral is not None:
+                note += " — " + _("a fever-clinic referral was opened")
+            messages.success(request, note)
+            return redirect(reverse("followup:today"))
+    context = {
+        "key_person": key_person,
+        "monitoring": monitoring,
+        "slots": _slot_choices(monitoring, now) if monitoring else [],
+        "symptoms": list(SYMPTOMS.items()),
+        "methods": CheckMethod.choices,
+        "client_uuid": uuid.uuid4(),
+        "error": error,
+        "field": field,
+        "data": data,
+    }
+    return render(request, "followup/check.html", context, status=422 if error else 200)
+
+
+def _day_param(request: HttpRequest) -> datetime.date:
+    today = schedule.local_date(timezone.now())
+    try:
+        day = datetime.date.fromisoformat(request.GET.get("day") or request.POST.get("day") or "")
+    except ValueError:
+        return today
+    return min(day, today)
+
+
+def _sheet_rows(request: HttpRequest, day: datetime.date) -> list[Monitoring]:
+    user = user_of(request)
+    return list(
+        selectors.active_monitorings(user)
+        .filter(start_date__lte=day, end_date__gte=day)
+        .order_by("key_person__community__path", "key_person__person__name", "pk")[:LIST_LIMIT]
+    )
+
+
+@access(SCOPED)
+def paper_view(request: HttpRequest) -> HttpResponse:
+    """The evening entry of a day's paper sheet: one row per person, one box per slot; type a
+    temperature, "x" for not reached, "-" or nothing to leave the slot alone. Tab moves on, Enter
+    saves the sheet; each box answers accepted, replaced or refused with its reason."""
+    user = user_of(request)
+    day = _day_param(request)
+    monitorings = _sheet_rows(request, day)
+    results: dict[str, str] = {}
+    problems: list[str] = []
+    if request.method == "POST":
+        now = timezone.now()
+        by_id = {m.key_person_id: m for m in monitorings}
+        for line, monitoring in enumerate(monitorings, start=1):
+            for index in range(schedule.slots_per_day()):
+                key = f"t-{monitoring.key_person_id}-{index}"
+                raw = (request.POST.get(key) or "").strip()
+                if raw in ("", "-"):
+                    continue
+                slot = schedule.Slot(day, index)
+                unreachable = raw.lower() in ("x", "×")
+                try:
+                    client_uuid = uuid.UUID(
+                        request.POST.get(f"u-{monitoring.key_person_id}-{index}", "")
+                    )
+                except ValueError:
+                    client_uuid = uuid.uuid4()
+                check = services.CheckInput(
+                    client_uuid=client_uuid,
+                    measured_at=min(now, slot.ends_at - datetime.timedelta(minutes=1)),
+                    outcome=CheckOutcome.UNREACHABLE if unreachable else CheckOutcome.MEASURED,
+                    method=CheckMethod.PAPER,
+                    temperature=None if unreachable else raw,
+                    slot_date=day,
+                    slot=index,
+                )
+                try:
+                    result = services.check_record(
+                        user=user,
+                        key_person=by_id[monitoring.key_person_id].key_person,
+                        data=check,
+                        request=request,
+                    )
+                    results[key] = result.status
+                except (services.FollowupRefused, services.CheckConflict) as refused:
+                    message = getattr(refused, "message", str(refused))
+                    results[key] = "refused"
+                    problems.append(
+                        _("line %(n)d (%(name)s, %(slot)s): %(msg)s")
+                        % {
+                            "n": line,
+                            "name": monitoring.key_person.person.name,
+                            "slot": slot_labels()[index],
+                            "msg": message,
+                        }
+                    )
+    rows = [
+        {
+            "monitoring": m,
+            "cells": [
+                {
+                    "key": f"t-{m.key_person_id}-{i}",
+                    "uuid_key": f"u-{m.key_person_id}-{i}",
+                    "uuid": uuid.uuid4(),
+                    "label": label,
+                    "value": request.POST.get(f"t-{m.key_person_id}-{i}", "")
+                    if results.get(f"t-{m.key_person_id}-{i}") == "refused"
+                    else "",
+                    "result": results.get(f"t-{m.key_person_id}-{i}", ""),
+                }
+                for i, label in enumerate(slot_labels())
+            ],
+        }
+        for m in monitorings
+    ]
+    saved = sum(1 for v in results.values() if v != "refused")
+    context = {
+        "day": day,
+        "rows": rows,
+        "labels": slot_labels(),
+        "problems": problems,
+        "saved": saved,
+        "posted": request.method == "POST",
+    }
+    return render(request, "followup/paper.html", context, status=422 if problems else 200)
+
+
+@access(SCOPED)
+def check_sheet_view(request: HttpRequest) -> HttpResponse:
+    """The printable daily check sheet (names and masked numbers: asks the purpose first)."""
+    day = _day_param(request)
+    purpose, answer = purpose_or_answer(request, title=_("Daily check sheet"))
+    if answer is not None:
+        return answer
+    monitorings = _sheet_rows(request, day)
+    audit_write(
+        user=user_of(request),
+        action="export.followup_check_sheet",
+        object_type="followup",
+        object_id="check_sheet",
+        request=request,
+        purpose=purpose,
+        detail={"day": day.isoformat(), "rows": len(monitorings)},
+    )
+    return render(
+        request,
+        "followup/check_sheet.html",
+        {"day": day, "monitorings": monitorings, "labels": slot_labels(), "now": timezone.now()},
+    )

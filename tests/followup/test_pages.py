@@ -1,0 +1,259 @@
+import datetime
+import io
+import uuid
+
+from django.urls import reverse
+from django.utils import timezone
+from freezegun import freeze_time
+from python_calamine import CalamineWorkbook
+
+from doorstep.accounts.models import Role
+from doorstep.core.masking import mask_id_number
+from doorstep.core.models import AuditEvent
+from doorstep.followup import schedule
+from doorstep.followup.models import (
+    Check,
+    ClinicStaffing,
+    KeyPerson,
+    Monitoring,
+    Placement,
+    ReasonLength,
+    Referral,
+)
+from doorstep.followup.services import check_record, self_check_token_for
+from doorstep.screening.services import visit_record
+
+from ..screening.conftest import campaign, screened  # noqa: F401
+from .conftest import add_key_person, check_input
+
+
+def worker_client(client_for_user, user):
+    client_for_user.force_login(user)
+    return client_for_user
+
+
+def test_today_page_lists_due_overdue_ending_and_new(key_person, fworker, client):
+    client.force_login(fworker)
+    page = client.get(reverse("followup:today"))
+    assert page.status_code == 200
+    assert key_person.person.name in page.content.decode()
+    assert page.context["due"] == [key_person.monitorings.get()]
+    assert [kp.pk for kp in page.context["new"]] == [key_person.pk]
+
+
+def test_the_phone_check_form_records_and_refuses_clearly(key_person, fworker, client):
+    client.force_login(fworker)
+    url = reverse("followup:check", args=[key_person.pk])
+    slot = schedule.slot_of(timezone.now())
+    form = {"client_uuid": str(uuid.uuid4()), "slot": f"{slot.day.isoformat()}/{slot.index}"}
+    bad = client.post(url, {**form, "temperature": "365", "outcome": "measured"})
+    assert bad.status_code == 422 and "36.5" in bad.content.decode()
+    assert not Check.objects.exists()
+    good = client.post(url, {**form, "temperature": "36.6", "outcome": "measured"})
+    assert good.status_code == 302
+    assert Check.objects.get().symptoms == []
+    not_reached = client.post(
+        url, {"client_uuid": str(uuid.uuid4()), "slot": form["slot"], "outcome": "unreachable"}
+    )
+    assert not_reached.status_code == 302
+    assert Check.objects.get().outcome == "unreachable"
+
+
+def test_keyboard_entry_of_a_paper_sheet_saves_and_names_refused_lines(
+    key_person, fworker, households, client
+):
+    second = add_key_person(fworker, households["G1"].persons.order_by("pk").last(), days_ago=1)
+    day = schedule.local_date(timezone.now()) - datetime.timedelta(days=1)
+    Monitoring.objects.filter(key_person=second).update(
+        start_date=day, started_at=schedule.local_moment(day, datetime.time(0))
+    )
+    client.force_login(fworker)
+    url = reverse("followup:paper") + f"?day={day.isoformat()}"
+    page = client.get(url)
+    rows = page.context["rows"]
+    assert len(rows) == 2
+    data = {"day": day.isoformat()}
+    for row in rows:
+        for cell in row["cells"]:
+            data[cell["uuid_key"]] = str(cell["uuid"])
+    data[f"t-{key_person.pk}-0"] = "36.5"
+    data[f"t-{key_person.pk}-1"] = "x"
+    data[f"t-{second.pk}-0"] = "3.65"
+    data[f"t-{second.pk}-1"] = "36.7"
+    answer = client.post(url, data)
+    assert answer.status_code == 422
+    text = answer.content.decode()
+    assert "36.5" in text  # the refused box says what was probably meant
+    assert Check.objects.count() == 3
+    assert set(Check.objects.values_list("late", flat=True)) == {True}
+    again = client.post(url, data)  # the same sheet sent twice: nothing doubles
+    assert again.status_code == 422 and Check.objects.count() == 3
+
+
+def test_list_filters_detail_and_export(key_person, households, user_for, client_for):
+    admin_client = client_for(Role.COMMUNITY_ADMIN, "C1")
+    add_key_person(admin_client.user, households["G2"].persons.first(), kind="fever_symptoms")
+    listed = admin_client.get(reverse("followup:key_persons"), {"reason": "fever_symptoms"})
+    assert [kp.person.name for kp in listed.context["page"]] == ["户主G2"]
+    everyone = admin_client.get(reverse("followup:key_persons"), {"area": "G1"})
+    assert everyone.status_code == 200
+    detail = admin_client.get(reverse("followup:key_person", args=[key_person.pk]))
+    assert detail.status_code == 200 and key_person.person.name in detail.content.decode()
+    export = admin_client.post(reverse("followup:key_persons_export"), {"purpose": "核对"})
+    assert export.status_code == 200
+    book = CalamineWorkbook.from_filelike(io.BytesIO(b"".join(export.streaming_content)))
+    cells = [str(c) for row in book.get_sheet_by_index(0).to_python() for c in row]
+    assert mask_id_number(key_person.person.id_number) in cells
+    assert key_person.person.id_number not in cells
+    assert AuditEvent.objects.filter(action="export.key_persons", purpose="核对").count() == 1
+    asked = admin_client.get(reverse("followup:key_persons_export"))
+    assert asked.status_code == 200 and b"purpose" in asked.content
+
+
+def test_manual_creation_and_actions(households, client_for, areas, clinic, hotel):
+    client = client_for(Role.COMMUNITY_ADMIN, "C1")
+    created = client.post(
+        reverse("followup:key_person_create"),
+        {
+            "community": "C1",
+            "name": "访客李",
+            "phone": "13800001111",
+            "reason": "risk_area_arrival",
+            "exposure_date": str(schedule.local_date(timezone.now())),
+            "detail": "武汉",
+        },
+    )
+    assert created.status_code == 302
+    kp = KeyPerson.objects.get()
+    assert kp.person.household_id is None and kp.person.is_new
+    action = reverse("followup:key_person_action", args=[kp.pk])
+    client.post(action, {"action": "place", "facility": hotel.pk})
+    assert Placement.objects.filter(facility=hotel, ended_at__isnull=True).count() == 1
+    client.post(action, {"action": "refer", "facility": clinic.pk, "transport": "ambulance"})
+    assert Referral.objects.get().transport == "ambulance"
+    refused = client.post(action, {"action": "release", "reason": "提前"}, follow=True)
+    assert "转诊" in refused.content.decode()  # a referral is still open
+    facilities = client.get(reverse("followup:facilities"))
+    assert {f.name: f.occupied for f in facilities.context["rows"]}["天生宾馆"] == 1
+
+
+def test_from_the_sweeps_flags_one_or_all(campaign, households, user_for, client_for, areas):  # noqa: F811
+    worker = user_for(Role.GRID_WORKER, "G1")
+    from doorstep.screening.services import assignment_create
+
+    assignment_create(
+        user=user_for(Role.COMMUNITY_ADMIN, "C1"),
+        campaign=campaign,
+        worker=worker,
+        grid=areas["G1"],
+    )
+    visit_record(
+        user=worker, campaign=campaign, visit=screened(households["G1"], temperature="38.5")
+    )
+    client = client_for(Role.COMMUNITY_ADMIN, "C1")
+    page = client.get(reverse("followup:from_flags"))
+    assert page.context["page"].paginator.count == 1
+    client.post(reverse("followup:from_flags"), {"all": "1", "area": "C1"})
+    kp = KeyPerson.objects.get()
+    assert kp.sources.get().visit is not None
+    assert kp.reasons.get().kind == "fever_symptoms"
+    assert client.get(reverse("followup:from_flags")).context["page"].paginator.count == 0
+
+
+def test_counts_match_their_lists_and_export(key_person, fworker, households, client_for):
+    other = add_key_person(fworker, households["G3"].persons.first(), days_ago=1)
+    check_record(user=fworker, key_person=key_person, data=check_input())
+    client = client_for(Role.STREET_ADMIN, "S1")
+    page = client.get(reverse("followup:counts"))
+    total = page.context["total"]["row"].figures
+    assert total["under"] == 2 and total["checked"] == 1
+    for figure, expected in total.items():
+        listed = client.get(reverse("followup:count_list"), {"area": "S1", "figure": figure})
+        assert listed.context["page"].paginator.count == expected, figure
+    rows = {r["row"].label: r["row"].figures for r in page.context["children"]}
+    assert rows["状元社区"]["checked"] == 1 and rows["碚峡社区"]["under"] == 1
+    export = client.post(
+        reverse("followup:count_export") + "?area=S1&figure=under", {"purpose": "日报"}
+    )
+    assert export.status_code == 200
+    book = CalamineWorkbook.from_filelike(io.BytesIO(b"".join(export.streaming_content)))
+    assert len(book.get_sheet_by_index(0).to_python()) == 1 + total["under"]
+    assert other.pk
+
+
+def test_missed_and_lost_figures_follow_the_schedule(key_person, fworker, client_for):
+    client = client_for(Role.COMMUNITY_ADMIN, "C1")
+    day = schedule.local_date(timezone.now())
+    with freeze_time(schedule.local_moment(day, datetime.time(13))):
+        figures = client.get(reverse("followup:counts")).context["total"]["row"].figures
+        assert figures["missed"] == 1  # the morning slot ended without a check
+        assert figures["lost"] == 1  # started two days ago, never reached
+        check_record(
+            user=fworker,
+            key_person=key_person,
+            data=check_input(when=schedule.local_moment(day, datetime.time(9))),
+        )
+        figures = client.get(reverse("followup:counts")).context["total"]["row"].figures
+        assert (figures["missed"], figures["lost"], figures["checked"]) == (0, 0, 1)
+
+
+def test_clinic_page_and_its_actions(key_person, fworker, clinic, user_for, client):
+    from doorstep.followup.services import SourceInput, referral_open
+
+    referral = referral_open(
+        user=fworker,
+        key_person=key_person,
+        temperature=None,
+        symptoms=["cough"],
+        source=SourceInput(kind="manual"),
+        facility=clinic,
+    )
+    staff = user_for(Role.CLINIC_STAFF, None)
+    ClinicStaffing.objects.create(user=staff, facility=clinic)
+    client.force_login(staff)
+    page = client.get(reverse("followup:referrals"))
+    assert key_person.person.name in page.content.decode()
+    client.post(
+        reverse("followup:referral_action", args=[referral.pk]),
+        {"action": "outcome", "outcome": "excluded"},
+    )
+    assert Referral.objects.get().outcome == "excluded"
+    assert client.get(reverse("followup:key_person", args=[key_person.pk])).status_code == 404
+
+
+def test_self_check_link_only_for_its_person_during_monitoring(key_person, fworker, client, admin):
+    token = self_check_token_for(monitoring=key_person.monitorings.get())
+    url = reverse("followup:self_check", args=[token.token])
+    page = client.get(url)
+    assert page.status_code == 200 and key_person.person.name not in page.content.decode()
+    done = client.post(url, {"client_uuid": str(uuid.uuid4()), "temperature": "36.4"})
+    assert done.status_code == 200 and Check.objects.get().method == "self"
+    assert client.get(reverse("followup:self_check", args=["made-up"])).status_code == 404
+    from doorstep.followup.services import monitoring_release
+
+    monitoring_release(user=admin, monitoring=key_person.monitorings.get(), reason="阴性")
+    assert (
+        client.post(url, {"client_uuid": str(uuid.uuid4()), "temperature": "36.4"}).status_code
+        == 404
+    )
+    assert Check.objects.count() == 1
+    slip = worker_client(client, admin).post(
+        reverse("followup:release_slip", args=[key_person.pk]), {"purpose": "告知"}
+    )
+    assert slip.status_code == 200 and key_person.person.name in slip.content.decode()
+
+
+def test_settings_by_command_staff(client_for):
+    command = client_for(Role.COMMAND, "D")
+    command.post(reverse("followup:settings"), {"close_contact": "21"})
+    assert ReasonLength.objects.get(kind="close_contact").days == 21
+    admin = client_for(Role.COMMUNITY_ADMIN, "C1")
+    assert admin.post(reverse("followup:settings"), {"close_contact": "7"}).status_code == 422
+    assert ReasonLength.objects.get(kind="close_contact").days == 21
+
+
+def test_check_sheet_printout_asks_the_purpose(key_person, fworker, client):
+    client.force_login(fworker)
+    assert b"purpose" in client.get(reverse("followup:check_sheet")).content
+    printed = client.post(reverse("followup:check_sheet"), {"purpose": "明日入户"})
+    assert key_person.person.name in printed.content.decode()
