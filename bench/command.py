@@ -68,6 +68,7 @@ def run(kind: str, persons: int, rounds: int) -> dict:
     # The freeze of every area, yesterday's and (its cut-off past) today's.
     BriefSnapshot.objects.filter(day__gte=today - datetime.timedelta(days=1)).delete()
     for label, day in (("yesterday", today - datetime.timedelta(days=1)), ("today", today)):
+        log(f"freezing {label} ({areas} areas)")
         t0 = time.perf_counter()
         try:
             written = brief_freeze(day=day)
@@ -76,6 +77,7 @@ def run(kind: str, persons: int, rounds: int) -> dict:
             continue
         result[f"freeze_{label}_s"] = round(time.perf_counter() - t0, 2)
         result[f"freeze_{label}_snapshots"] = written
+        log(f"froze {label}: {written} snapshots in {result[f'freeze_{label}_s']} s")
     # today's snapshot would make the page read it as a past day's: keep yesterday's only
     BriefSnapshot.objects.filter(day=today).delete()
 
@@ -94,10 +96,12 @@ def run(kind: str, persons: int, rounds: int) -> dict:
         for campaign in campaigns_on(query):
             campaign_day_fast(campaign, query)  # not live: the fold over every visit in SQL
 
+    log("timing the brief page and the raw GROUP BYs")
     result["brief_page_p50_ms"], result["brief_page_p95_ms"] = timed(brief_page, rounds)
     result["raw_p50_ms"], result["raw_p95_ms"] = timed(raw_group_bys, max(3, rounds // 4))
     result["brief_vs_raw"] = round(result["raw_p50_ms"] / result["brief_page_p50_ms"], 2)
 
+    log("timing the XLSX export and the dashboard")
     times = []
     for n in range(3):
         t0 = time.perf_counter()
