@@ -32,7 +32,9 @@ from _common import child_env, log, save_results
 from sweep import prepare, setup_campaign, timed
 
 
-def run(kind: str, persons: int, rounds: int) -> dict:
+def run(
+    kind: str, persons: int, rounds: int, skip_freeze: bool = False, raw_rounds: int = 3
+) -> dict:
     db = prepare(kind, persons)
     os.environ.update(child_env(db.url))
     os.environ["DOORSTEP_DEBUG"] = "0"
@@ -73,8 +75,12 @@ def run(kind: str, persons: int, rounds: int) -> dict:
     result: dict = {"db": kind, "persons": persons, "visits": ctx["visits"], "areas": areas}
     result["grids"] = grids
     # The freeze of every area, yesterday's and (its cut-off past) today's.
-    BriefSnapshot.objects.filter(day__gte=today - datetime.timedelta(days=1)).delete()
-    for label, day in (("yesterday", today - datetime.timedelta(days=1)), ("today", today)):
+    days = [("yesterday", today - datetime.timedelta(days=1)), ("today", today)]
+    if skip_freeze:  # keep the snapshots a previous run froze (yesterday's is the baseline)
+        days = []
+    else:
+        BriefSnapshot.objects.filter(day__gte=today - datetime.timedelta(days=1)).delete()
+    for label, day in days:
         log(f"freezing {label} ({areas} areas)")
         t0 = time.perf_counter()
         try:
@@ -105,7 +111,7 @@ def run(kind: str, persons: int, rounds: int) -> dict:
 
     log("timing the brief page and the raw GROUP BYs")
     result["brief_page_p50_ms"], result["brief_page_p95_ms"] = timed(brief_page, rounds)
-    result["raw_p50_ms"], result["raw_p95_ms"] = timed(raw_group_bys, max(3, rounds // 4))
+    result["raw_p50_ms"], result["raw_p95_ms"] = timed(raw_group_bys, raw_rounds)
     result["brief_vs_raw"] = round(result["raw_p50_ms"] / result["brief_page_p50_ms"], 2)
 
     log("timing the XLSX export and the dashboard")
@@ -136,8 +142,10 @@ def main() -> int:
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--persons", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--raw-rounds", type=int, default=3)
+    parser.add_argument("--skip-freeze", action="store_true")
     args = parser.parse_args()
-    result = run(args.db, args.persons, args.rounds)
+    result = run(args.db, args.persons, args.rounds, args.skip_freeze, args.raw_rounds)
     print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
     checks = [
         ("district brief p95 ms", result.get("brief_page_p95_ms"), "<=", 500),
