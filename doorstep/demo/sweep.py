@@ -85,7 +85,7 @@ def demo_sweep_create(*, district: Area) -> Campaign | None:
     if Visit.objects.filter(campaign=campaign, worker=worker).exists():
         return campaign  # made in an earlier load
     rows = list(
-        HouseholdProgress.objects.filter(campaign=campaign, grid=grid, attempts=0)
+        HouseholdProgress.objects.filter(campaign=campaign, grid=grid, closed=False)
         .select_related("household")
         .order_by("household__building", "household__unit", "household__floor", "household__room")
     )

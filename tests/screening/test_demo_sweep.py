@@ -15,7 +15,7 @@ def test_the_demo_has_an_open_campaign_with_households_in_every_state(db):
     assert campaign.assignments.filter(worker__username="worker").exists()
     rows = HouseholdProgress.objects.filter(campaign=campaign, assigned_to__username="worker")
     states = set(rows.values_list("state", flat=True))
-    assert {"screened", "revisit", "refused", "escalated", "not_started"} <= states
+    assert {"screened", "revisit", "refused", "escalated"} <= states
     assert rows.filter(persons_flagged__gt=0).count() >= 2
     assert rows.filter(state="revisit", revisit_due_at__isnull=False).exists()
     visits = Visit.objects.count()
