@@ -309,7 +309,9 @@ def plan_submissions(households: list[Household], members: dict[int, list[int]])
             ]
             if n % 10 == 0:
                 newcomer = f"新来{n}"
-                checks.append({"new_person": {"name": newcomer, "relation": "租客"}})
+                checks.append(
+                    {"new_person": {"name": newcomer, "relation": "租客"}, "temperature": "36.6"}
+                )
         elif outcome == "not_home" and n % 3 == 0:
             checks = [{"person_id": people[0], "presence": "out_of_town", "whereabouts": "成都"}]
         # Phones send as they go (newest last); one visit in ten is a paper form typed later.

@@ -191,6 +191,7 @@ def test_a_three_person_paper_form_in_the_evening_in_few_keystrokes(
     assert visit.source == "evening" and visit.checks.count() == 3
 
     # the same paper typed again is recognised, not saved twice
+    expect(page.locator("#number")).to_be_focused()  # the save hands the cursor back
     page.keyboard.type(code)
     page.keyboard.press("Enter")
     expect(page.locator("#outcome")).to_be_focused()
@@ -205,6 +206,7 @@ def test_a_three_person_paper_form_in_the_evening_in_few_keystrokes(
 
     # a slip comes back with its text selected, Alt+S saves; a nobody-home form saves at once
     second = made[1]
+    expect(page.locator("#number")).to_be_focused()
     page.keyboard.type(second.household_number)
     page.keyboard.press("Enter")
     expect(page.locator("#outcome")).to_be_focused()
@@ -214,6 +216,12 @@ def test_a_three_person_paper_form_in_the_evening_in_few_keystrokes(
     page.keyboard.type("3.65")
     page.keyboard.press("Alt+s")
     expect(page.locator("#entry-form .field-error").first).to_contain_text("36.5")
+    # the page's script selects the field once the answer is in place: wait for it, then look
+    page.wait_for_function(
+        "(() => { const el = document.activeElement; return el && el.id.endsWith('-temperature')"
+        " && el.value.length > 0 && el.selectionStart === 0"
+        " && el.selectionEnd === el.value.length; })()"
+    )
     selected = page.evaluate(
         "(() => { const el = document.activeElement; return [el.id, el.selectionStart, "
         "el.selectionEnd, el.value.length]; })()"

@@ -189,4 +189,19 @@ def test_operation_ids_read_well_in_a_generated_client(api):
         "visit_submit",
         "visit_batch_submit",
         "coverage_read",
+        # follow-up (issue 10)
+        "check_due_list",
+        "check_submit",
+        "check_batch_submit",
+        "key_person_create",
+        "referral_list",
+        "referral_arrival_record",
+        "referral_outcome_record",
+        # checkpoints (issue 11)
+        "arrival_submit",
+        "arrival_batch_submit",
+        "handoff_list",
+        "handoff_accept",
+        "handoff_not_found",
+        "handoff_reroute",
     }
