@@ -28,6 +28,20 @@ from decimal import Decimal
 from _common import ROOT, BenchDB, child_env, log, manage, save_results
 
 DAYS = 14
+# The columns of the checks the bench writes with insert_rows, in the order of its tuples.
+CHECK_COLUMNS = [
+    "monitoring_id",
+    "slot_date",
+    "slot",
+    "outcome",
+    "method",
+    "temperature",
+    "symptoms",
+    "measured_at",
+    "entered_at",
+    "entered_by_id",
+    "late",
+]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -257,42 +271,10 @@ def build(monitored: int) -> dict:
                     )
                 )
                 if len(batch) >= 20000:
-                    insert_rows(
-                        Check,
-                        [
-                            "monitoring_id",
-                            "slot_date",
-                            "slot",
-                            "outcome",
-                            "method",
-                            "temperature",
-                            "symptoms",
-                            "measured_at",
-                            "entered_at",
-                            "entered_by_id",
-                            "late",
-                        ],
-                        batch,
-                    )
+                    insert_rows(Check, CHECK_COLUMNS, batch)
                     total += len(batch)
                     batch = []
-    insert_rows(
-        Check,
-        [
-            "monitoring_id",
-            "slot_date",
-            "slot",
-            "outcome",
-            "method",
-            "temperature",
-            "symptoms",
-            "measured_at",
-            "entered_at",
-            "entered_by_id",
-            "late",
-        ],
-        batch,
-    )
+    insert_rows(Check, CHECK_COLUMNS, batch)
     total += len(batch)
     log(f"{total} checks written")
     with connection.cursor() as cursor:

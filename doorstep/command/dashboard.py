@@ -12,6 +12,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from doorstep.accounts.models import Role, User
+from doorstep.checkpoints.models import HandoffStatus
+from doorstep.checkpoints.selectors import (
+    arrivals_visible_to,
+    handoffs_visible_to,
+    officer_checkpoint,
+)
+from doorstep.followup import selectors as followup
+from doorstep.followup.models import ReferralStatus
 from doorstep.imports.models import ImportStatus
 from doorstep.imports.selectors import import_jobs_visible_to
 from doorstep.screening import coverage
@@ -40,8 +48,7 @@ def _open_campaigns(user: User) -> list[Campaign]:
 
 def todos(user: User) -> list[Todo]:
     now = timezone.now()
-    start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    end = start + datetime.timedelta(days=1)
+    end = _start_of_day(now) + datetime.timedelta(days=1)
     found: list[Todo] = []
     for campaign in _open_campaigns(user):
         rows = progress_visible_to(user, campaign)
@@ -84,6 +91,7 @@ def todos(user: User) -> list[Todo]:
                 f"{listing}?state=escalated",
             )
         )
+    found.extend(_follow_up_todos(user, now))
     if user.manages_roster:
         failed = import_jobs_visible_to(user).filter(status=ImportStatus.FAILED).count()
         found.append(Todo(_("Imports that failed"), failed, reverse("imports:list")))
@@ -98,6 +106,59 @@ def todos(user: User) -> list[Todo]:
             Todo(_("Bulletins waiting for your approval"), waiting, reverse("command:bulletins"))
         )
     return found
+
+
+def _follow_up_todos(user: User, now: datetime.datetime) -> list[Todo]:
+    """Checks due, handoffs to accept, referrals waiting, arrivals to enter: each from its
+    domain's scoped selectors, shown only to the roles that act on it."""
+    found: list[Todo] = []
+    if user.role in (Role.GRID_WORKER, Role.COMMUNITY_ADMIN):
+        found.append(
+            Todo(
+                _("Follow-up checks due now"),
+                followup.due_now(user, now).count(),
+                reverse("followup:today"),
+            )
+        )
+    if user.role == Role.COMMUNITY_ADMIN:
+        waiting = handoffs_visible_to(user).filter(
+            status=HandoffStatus.PENDING, community_id=user.jurisdiction_area_id
+        )
+        found.append(
+            Todo(
+                _("Arrivals handed to your community"),
+                waiting.count(),
+                reverse("checkpoints:inbox"),
+            )
+        )
+    if user.role == Role.CLINIC_STAFF:
+        waiting_referrals = followup.referrals_for_clinic(user).exclude(
+            status=ReferralStatus.CLOSED
+        )
+        found.append(
+            Todo(
+                _("Referrals waiting for an outcome"),
+                waiting_referrals.count(),
+                reverse("followup:referrals"),
+            )
+        )
+    if user.role == Role.CHECKPOINT_OFFICER:
+        checkpoint = officer_checkpoint(user)
+        if checkpoint is not None:
+            found.append(
+                Todo(
+                    _("Arrivals entered today at %(c)s") % {"c": checkpoint.name},
+                    arrivals_visible_to(user)
+                    .filter(checkpoint=checkpoint, arrived_at__gte=_start_of_day(now))
+                    .count(),
+                    reverse("checkpoints:entry", args=[checkpoint.pk]),
+                )
+            )
+    return found
+
+
+def _start_of_day(now: datetime.datetime) -> datetime.datetime:
+    return timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def standing(user: User) -> list[dict[str, Any]]:

@@ -2,7 +2,6 @@ from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.models import Count
 from django.http import JsonResponse
-from django.shortcuts import render
 
 from doorstep.registry.selectors import households_visible_to, persons_visible_to
 
@@ -61,7 +60,3 @@ def home_context(user) -> dict:
             :50
         ]
     return context
-
-
-def home(request):
-    return render(request, "core/home.html", home_context(request.user))
