@@ -230,6 +230,30 @@ def test_a_conflict_outside_the_importers_jurisdiction_names_nothing_and_is_audi
     assert Person.objects.filter(id_number=taken.id_number).count() == 1
 
 
+def test_a_person_followed_up_without_a_household_is_a_conflict_and_the_batch_goes_on(
+    households, areas, tmp_path, user_for
+):
+    """Follow-up keeps visitors as persons without a household; a roster row with such a
+    person's number is refused with a reason (outside wording for a community admin, since no
+    roster holds them) and the other rows of its batch are imported."""
+    bare = PersonFactory(household=None, name="过客")
+    admin = user_for(Role.COMMUNITY_ADMIN, "C1")
+    rows = [
+        ["H9", "某人", bare.id_number, "", "户主", "天生路1号101"],
+        ["H10", "好人", unique_id_number(), "", "户主", "天生路1号103"],
+    ]
+    job = run_import(write_csv(tmp_path / "b.csv", rows), areas["G1"], user=admin)
+    assert job.status == "done"
+    assert reasons(job) == {2: "与辖区外的记录冲突"}
+    assert job.created_count == 1 and Person.objects.filter(name="好人").exists()
+    assert Person.objects.get(pk=bare.pk).household_id is None
+    # the shell (no importing user) sees everything and is told what the record is
+    shell = run_import(write_csv(tmp_path / "s.csv", rows[:1]), areas["G1"])
+    assert reasons(shell)[2] == _(
+        "conflict: this ID number belongs to a person followed up without a household"
+    )
+
+
 def test_gbk_csv_is_read(areas, tmp_path, good_rows):
     job = run_import(write_csv(tmp_path / "gbk.csv", good_rows, encoding="gbk"), areas["G1"])
     assert job.created_count == 3 and Person.objects.filter(name="张三").exists()

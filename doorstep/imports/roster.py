@@ -464,9 +464,12 @@ class RosterImporter:
                 else by_name.get((household_id, data["name"]))
             )
             if person is None and data["id_number"] in held:
+                waiting = held[data["id_number"]]
+                if waiting.household is None:
+                    self._reject(result, plan, self.conflicts.refusal("", _bare_conflict()))
+                    continue
                 named = _("conflict: this ID number waits for reconciliation in household %(n)s")
-                waiting = held[data["id_number"]].household.household_number
-                self._reject(result, plan, named % {"n": waiting})
+                self._reject(result, plan, named % {"n": waiting.household.household_number})
                 continue
             if person is None:
                 new_rows.append(
@@ -492,6 +495,11 @@ class RosterImporter:
                 self._reject(
                     result, plan, _("duplicate: this ID number already appears in an earlier row")
                 )
+                continue
+            if person.household is None:
+                # a person followed up without a household (a visitor, see followup): not on
+                # anyone's roster, so outside every importer's jurisdiction but the shell's
+                self._reject(result, plan, self.conflicts.refusal("", _bare_conflict()))
                 continue
             if person.household_id != household_id:
                 named = _("conflict: this ID number is already registered in household %(number)s")
@@ -605,3 +613,7 @@ class RosterImporter:
 class ImportTakenOver(Exception):
     """The job has another runner now (this one was taken for dead and the job resumed): stop
     without writing anything more."""
+
+
+def _bare_conflict() -> str:
+    return _("conflict: this ID number belongs to a person followed up without a household")
