@@ -1,5 +1,6 @@
 import logging
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,6 +23,34 @@ def test_log_records_lose_id_numbers_and_mobiles():
 @given(st.from_regex(r"[1-9][0-9]{16}[0-9X]", fullmatch=True), st.text(max_size=10))
 def test_scrub_never_leaves_a_full_id_number(number, noise):
     assert number not in scrub(f"{noise}{number}{noise}")
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "180-3070-3945",
+        "500103 19630111 2736",
+        "５００１０３１９６３０１１１２７３６",
+        "+86 139 1234 5678",
+        "500103.19630111.2736",
+    ],
+)
+def test_scrub_reads_numbers_as_people_write_them(written):
+    """Grouped, dotted and full-width numbers are masked like whole ones: the leak check and
+    the import preview read them as numbers, so a log line must too."""
+    scrubbed = scrub(f"搜索 {written} 结果")
+    digits = "".join(
+        c
+        for c in written.translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+        if c.isdigit()
+    )
+    assert digits not in "".join(c for c in scrubbed if c.isdigit() or c == "*")
+    assert "*" in scrubbed and scrubbed.startswith("搜索 ") and scrubbed.endswith(" 结果")
+
+
+def test_scrub_leaves_times_addresses_and_short_numbers():
+    line = "2026-11-30 15:40:02 127.0.0.1:8000 GET /roster/?page=12 200 3.5ms 1,234 rows"
+    assert scrub(line) == line
 
 
 # -- every logger the app configures, and the servers' access logs ------------------------------
