@@ -239,13 +239,15 @@ def paper_form_uuid(campaign_id: int, item: VisitInput) -> uuid.UUID:
 _TIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y/%m/%d %H:%M", "%m-%d %H:%M", "%m/%d %H:%M")
 
 
-def parse_visited_at(raw: str, *, today: datetime.date | None = None) -> datetime.datetime:
-    """The time written on a paper form: "09:30" or "0930" (today), "02-03 09:30",
-    "2020-02-03 09:30". Aware, Asia/Shanghai. Raises ValueError with a message."""
+def parse_visited_at(raw: str, *, now: datetime.datetime | None = None) -> datetime.datetime:
+    """The time written on a paper form: "09:30" or "0930" (the last such time, so that forms
+    typed after midnight keep last evening's date), "02-03 09:30", "2020-02-03 09:30". Aware,
+    Asia/Shanghai. Raises ValueError with a message."""
     text = re.sub(r"\s+", " ", (raw or "").strip().replace("：", ":"))
     if not text:
         raise ValueError(_("enter the time written on the form, e.g. 09:30"))
-    today = today or timezone.localdate()
+    now = timezone.localtime(now or timezone.now())
+    today = now.date()
     naive = None
     if re.fullmatch(r"\d{1,2}:\d{2}|\d{4}", text):
         hour, minute = text.split(":") if ":" in text else (text[:2], text[2:])
@@ -253,6 +255,9 @@ def parse_visited_at(raw: str, *, today: datetime.date | None = None) -> datetim
             naive = datetime.datetime.combine(today, datetime.time(int(hour), int(minute)))
         except ValueError:
             naive = None
+        if naive is not None and timezone.make_aware(naive) > now:
+            # A worker typing the evening's forms at 00:20 writes 23:05: that was yesterday.
+            naive -= datetime.timedelta(days=1)
     else:
         for fmt in _TIME_FORMATS:
             try:
