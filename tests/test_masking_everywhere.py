@@ -79,6 +79,14 @@ def test_the_audited_reveal_and_a_requests_own_echo_are_let_through_and_nothing_
     assert searched.echoes_allowed == 1
     assert [v.kind for v in searched.violations] == ["ID number"]
     assert other[-4:] in searched.violations[0].snippet
+    # a search whose results print the searched person's full number is no echo: only the form
+    # field that shows what was typed is
+    shown = _check(HttpResponse(f"<td>{number}</td>"), method="post", q=number)
+    assert shown.echoes_allowed == 0 and [v.kind for v in shown.violations] == ["ID number"]
+    textarea = _check(
+        HttpResponse(f"<textarea name=q>{number}</textarea>"), method="post", q=number
+    )
+    assert textarea.echoes_allowed == 1 and textarea.violations == []
 
 
 def test_a_number_in_the_access_log_line_or_the_next_url_is_a_leak_echo_or_not():

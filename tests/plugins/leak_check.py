@@ -324,12 +324,28 @@ def check_response(request, response, recorder: LeakRecorder = RECORDER) -> None
         for finding in find_numbers(text):
             if _allowed(url_name, request, text, finding):
                 continue
-            if finding.value.upper() in echoes:
+            if finding.value.upper() in echoes and _echo_place(content_type, text, finding):
                 recorder.echoes_allowed += 1
                 continue
             recorder.add(
                 source=source, where=where, kind=finding.kind, snippet=_snippet(text, finding)
             )
+
+
+_FORM_VALUE = re.compile(
+    r"""<input\b[^>]*\bvalue=(?:"[^"]*|'[^']*|[^\s>"']*)$|<textarea\b[^>]*>[^<]*$""", re.I
+)
+
+
+def _echo_place(content_type: str, text: str, finding: Finding) -> bool:
+    """Where a number the request sent may come back: in a page, only inside a form field (the
+    form re-shown with what was typed, say after an error); a search whose results printed the
+    matched person's full number would otherwise pass as an echo. Other bodies (an API's error
+    naming the value it refused) may carry it anywhere."""
+    if "html" not in content_type:
+        return True
+    tag_start = text.rfind("<", 0, finding.start)
+    return tag_start >= 0 and _FORM_VALUE.search(text[tag_start : finding.start]) is not None
 
 
 def _patch_get_response():
