@@ -1,5 +1,7 @@
 """Two-factor login: a command or admin account whose session has not yet been verified by its
 authenticator reaches only the steps that verify it (and logging out, and the language switch).
+A first or reset password: the account reaches only the password change until its owner has
+chosen one.
 """
 
 from urllib.parse import urlencode
@@ -49,6 +51,43 @@ class TwoFactorRequiredMiddleware:
         )
         if getattr(request, "htmx", False):
             # htmx would swap the verify page into a fragment; make it load the whole page.
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = target
+            return response
+        return redirect(target)
+
+
+PASSWORD_CHANGE_STEPS = TWO_FACTOR_STEPS | {
+    "accounts:password_change",
+    "accounts:password_change_done",
+}
+
+
+class PasswordChangeRequiredMiddleware:
+    """After the two-factor middleware: a command account proves its second factor first, then
+    changes the password its admin handed over."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if exempt_from_login(request, view_func):
+            return None
+        user = request.user
+        if not user.is_authenticated or not getattr(user, "must_change_password", False):
+            return None
+        match = request.resolver_match
+        if match is not None and match.view_name in PASSWORD_CHANGE_STEPS:
+            return None
+        if request.path_info.startswith("/api/"):
+            return JsonResponse(
+                {"detail": _("Change the password you were given before going on.")}, status=403
+            )
+        target = reverse("accounts:password_change")
+        if getattr(request, "htmx", False):
             response = HttpResponse(status=204)
             response["HX-Redirect"] = target
             return response

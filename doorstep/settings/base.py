@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "doorstep.core.middleware.LoginRequiredByDefaultMiddleware",
     "doorstep.core.ratelimit.PersonalDataRateLimitMiddleware",
     "doorstep.accounts.middleware.TwoFactorRequiredMiddleware",
+    "doorstep.accounts.middleware.PasswordChangeRequiredMiddleware",
     # Last, so that a locked-out login is answered before any view runs.
     "axes.middleware.AxesMiddleware",
 ]
