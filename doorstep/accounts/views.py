@@ -23,6 +23,7 @@ from django.views.decorators.cache import never_cache
 
 from doorstep.core.middleware import public_view
 from doorstep.core.sheets.reading import UnreadableFile
+from doorstep.core.uploads import upload_refusal
 from doorstep.core.urlaccess import AUTHENTICATED, SCOPED, access
 
 from .forms import TwoFactorCodeForm
@@ -87,7 +88,9 @@ def users_import_view(request):
     context = {"result": None, "error": ""}
     if request.method == "POST":
         upload = request.FILES.get("file")
-        if upload is None:
+        if upload_refusal(request):
+            context["error"] = upload_refusal(request)
+        elif upload is None:
             context["error"] = _("choose a file")
         else:
             with tempfile.NamedTemporaryFile(suffix=Path(upload.name).suffix) as handle:
