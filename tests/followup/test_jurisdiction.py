@@ -1,0 +1,91 @@
+"""Answers of follow-up never depend on records outside the caller's jurisdiction, and a
+write the caller's role may not make changes nothing."""
+
+import json
+
+from django.test import Client
+from django.urls import reverse
+
+from doorstep.accounts.models import Role
+from doorstep.core.masking import mask_id_number
+from doorstep.followup.models import KeyPerson
+from doorstep.registry.models import IdReconciliation, Person, ReconciliationStatus
+
+from ..factories import unique_id_number
+from ..two_factor import api_key_for
+from .conftest import today
+
+
+def _create(client, **fields):
+    body = {
+        "community": "C1",
+        "reason": "risk_area_arrival",
+        "exposure_date": today().isoformat(),
+        **fields,
+    }
+    return client.post(reverse("followup:key_person_create"), body)
+
+
+def test_a_number_of_another_grids_person_is_answered_like_an_unknown_one(households, client_for):
+    # given a worker of grid G1, and a person of grid G2 (same community) they cannot see
+    client = client_for(Role.GRID_WORKER, "G1")
+    other = households["G2"].persons.order_by("pk").first()
+    other_before = Person.objects.filter(pk=other.pk).values().get()
+    unknown_number = unique_id_number()
+    # when they add a key person with an unknown number, and one with the G2 person's number
+    unknown = _create(client, name="来电甲", id_number=unknown_number)
+    held = _create(client, name="来电乙", id_number=other.id_number)
+    # then both answers are alike: saved, the record's page names the new person as typed
+    assert unknown.status_code == held.status_code == 302
+    unknown_page = client.get(unknown.url)
+    held_page = client.get(held.url)
+    assert unknown_page.status_code == held_page.status_code == 200
+    assert "来电甲" in unknown_page.content.decode()
+    assert "来电乙" in held_page.content.decode()
+    assert other.name not in held_page.content.decode()
+    newcomer = Person.objects.get(name="来电乙")
+    assert newcomer.pk != other.pk and newcomer.is_new
+    assert newcomer.id_number is None and newcomer.id_number_held == other.id_number
+    # a reconciliation case was opened for the community admins, naming the other record
+    case = IdReconciliation.objects.get()
+    assert (case.person_id, case.holder_id, case.status) == (
+        newcomer.pk,
+        other.pk,
+        ReconciliationStatus.PENDING,
+    )
+    # and nothing outside changed: the G2 person is as it was and is nobody's key person
+    assert Person.objects.filter(pk=other.pk).values().get() == other_before
+    assert not KeyPerson.objects.filter(person=other).exists()
+    assert set(KeyPerson.objects.values_list("person__name", flat=True)) == {"来电甲", "来电乙"}
+
+
+def test_name_and_phone_match_only_inside_the_jurisdiction(households, client_for):
+    client = client_for(Role.GRID_WORKER, "G1")
+    other = households["G2"].persons.order_by("pk").first()
+    response = _create(client, name=other.name, phone=other.phone)
+    assert response.status_code == 302
+    assert not KeyPerson.objects.filter(person=other).exists()
+    assert KeyPerson.objects.get().person.is_new
+
+
+def test_the_api_answers_a_number_of_another_community_like_an_unknown_one(households, user_for):
+    # given an admin of C2 and a person of C1
+    admin = user_for(Role.COMMUNITY_ADMIN, "C2")
+    other = households["G1"].persons.order_by("pk").first()
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {api_key_for(admin, 'test')}")
+    reasons = [{"kind": "risk_area_arrival", "exposure_date": today().isoformat()}]
+    # when they add a key person with an unknown number and one with the C1 person's number
+    answers = []
+    for name, number in (("来电甲", unique_id_number()), ("来电乙", other.id_number)):
+        body = {"community": "C2", "name": name, "id_number": number, "reasons": reasons}
+        response = api.post(
+            "/api/followup/key-persons", json.dumps(body), content_type="application/json"
+        )
+        answers.append(
+            (response.status_code, response.json()["name"], response.json()["id_number_masked"])
+        )
+        assert answers[-1][2] == mask_id_number(number)
+    # then both are created alike with the name given; a case is opened; C1 is untouched
+    assert [(a[0], a[1]) for a in answers] == [(201, "来电甲"), (201, "来电乙")]
+    assert IdReconciliation.objects.get().holder_id == other.pk
+    assert not KeyPerson.objects.filter(person=other).exists()
