@@ -3,12 +3,14 @@ write the caller's role may not make changes nothing."""
 
 import json
 
+import pytest
 from django.test import Client
 from django.urls import reverse
 
 from doorstep.accounts.models import Role
 from doorstep.core.masking import mask_id_number
-from doorstep.followup.models import KeyPerson
+from doorstep.followup.models import ChangeKind, KeyPerson, MonitoringChange
+from doorstep.followup.services import FollowupRefused, key_person_reassign, transfer_ask
 from doorstep.registry.models import IdReconciliation, Person, ReconciliationStatus
 
 from ..factories import unique_id_number
@@ -89,3 +91,46 @@ def test_the_api_answers_a_number_of_another_community_like_an_unknown_one(house
     assert [(a[0], a[1]) for a in answers] == [(201, "来电甲"), (201, "来电乙")]
     assert IdReconciliation.objects.get().holder_id == other.pk
     assert not KeyPerson.objects.filter(person=other).exists()
+
+
+def _snapshot(key_person):
+    row = KeyPerson.objects.filter(pk=key_person.pk).values().get()
+    return row, MonitoringChange.objects.count()
+
+
+def test_a_worker_cannot_reassign_or_transfer_their_key_person(key_person, fworker, client, areas):
+    # given the worker the key person is assigned to
+    client.force_login(fworker)
+    action = reverse("followup:key_person_action", args=[key_person.pk])
+    row, changes = _snapshot(key_person)
+    # when they take the record from themselves, or send it to another community, by the page
+    client.post(action, {"action": "reassign", "worker": ""})
+    client.post(action, {"action": "transfer", "to": "C2"})
+    # or by the service
+    with pytest.raises(FollowupRefused):
+        key_person_reassign(user=fworker, key_person=key_person, worker=None)
+    with pytest.raises(FollowupRefused):
+        transfer_ask(user=fworker, key_person=key_person, to=areas["C2"])
+    # then nothing changed: same worker, no transfer, no history
+    assert KeyPerson.objects.filter(pk=key_person.pk).values().get() == row
+    assert MonitoringChange.objects.count() == changes
+    assert not MonitoringChange.objects.filter(
+        kind__in=[ChangeKind.REASSIGNED, ChangeKind.TRANSFER_ASKED]
+    ).exists()
+
+
+def test_another_communitys_admin_cannot_reassign_or_transfer(key_person, user_for, areas):
+    stranger = user_for(Role.COMMUNITY_ADMIN, "C2")
+    row, changes = _snapshot(key_person)
+    with pytest.raises(FollowupRefused):
+        key_person_reassign(
+            user=stranger, key_person=key_person, worker=user_for(Role.GRID_WORKER, "G2")
+        )
+    with pytest.raises(FollowupRefused):
+        transfer_ask(user=stranger, key_person=key_person, to=areas["C2"])
+    assert KeyPerson.objects.filter(pk=key_person.pk).values().get() == row
+    assert MonitoringChange.objects.count() == changes
+    # the responsible community's admin may
+    admin = user_for(Role.COMMUNITY_ADMIN, "C1")
+    key_person_reassign(user=admin, key_person=key_person, worker=None)
+    assert KeyPerson.objects.get(pk=key_person.pk).worker_id is None

@@ -41,6 +41,23 @@ def _is_admin(user: User) -> bool:
     return user.role in ROSTER_MANAGER_ROLES and user.jurisdiction_area_id is not None
 
 
+def _ensure_responsible_admin(user: User, key_person: KeyPerson, field: str) -> None:
+    """Who a key person is followed by, and by which community, is decided by an admin whose
+    jurisdiction covers the responsible community: never by a worker, nor by another
+    community (whatever the caller: page, API, command)."""
+    area = user.jurisdiction_area
+    community = Area.objects.get(pk=key_person.community_id)
+    if (
+        not user.is_active
+        or not _is_admin(user)
+        or area is None
+        or not community.path.startswith(area.path)
+    ):
+        raise FollowupRefused(
+            _("only the community admins of the key person's community do this"), field
+        )
+
+
 @transaction.atomic
 def monitoring_measure_set(
     *,
@@ -105,7 +122,9 @@ def monitoring_extend(*, user: User, monitoring: Monitoring, days: int, reason: 
 
 @transaction.atomic
 def key_person_reassign(*, user: User, key_person: KeyPerson, worker: User | None) -> KeyPerson:
-    """Give the key person to another worker of the community (history keeps the previous)."""
+    """Give the key person to another worker of the community (history keeps the previous).
+    Only the responsible community's admins do."""
+    _ensure_responsible_admin(user, key_person, "worker")
     if worker is not None and (
         worker.role != Role.GRID_WORKER
         or worker.jurisdiction_area is None
@@ -128,7 +147,9 @@ def key_person_reassign(*, user: User, key_person: KeyPerson, worker: User | Non
 @transaction.atomic
 def transfer_ask(*, user: User, key_person: KeyPerson, to: Area, reason: str = "") -> KeyPerson:
     """Send the key person to the community where they live. Until that community accepts,
-    both see the record and it counts as the sender's."""
+    both see the record and it counts as the sender's. Only the sending community's admins
+    ask."""
+    _ensure_responsible_admin(user, key_person, "to")
     if to.level != AreaLevel.COMMUNITY or to.pk == key_person.community_id:
         raise FollowupRefused(_("choose another community"), "to")
     KeyPerson.objects.filter(pk=key_person.pk).update(transfer_to=to)
