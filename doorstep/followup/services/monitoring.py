@@ -28,6 +28,7 @@ from ..models import (
     ReferralStatus,
 )
 from .errors import FollowupRefused
+from .facilities import placements_end_for
 from .keypersons import end_date_of, history
 
 ELIGIBILITY_QUESTIONS = ("own_room", "no_vulnerable", "supplies")
@@ -175,6 +176,7 @@ def transfer_accept(*, user: User, key_person: KeyPerson) -> KeyPerson:
     before = key_person.community.code
     KeyPerson.objects.filter(pk=key_person.pk).update(community=to, transfer_to=None, worker=None)
     key_person.community, key_person.transfer_to, key_person.worker = to, None, None
+    placements_end_for(user=user, key_person_id=key_person.pk, why="transfer_accepted")
     for monitoring in key_person.monitorings.filter(status=MonitoringStatus.ACTIVE):
         history(
             monitoring,
@@ -242,6 +244,7 @@ def monitoring_release(
         reason=monitoring.release_reason,
         detail={"early": early, "approved": early},
     )
+    placements_end_for(user=user, key_person_id=monitoring.key_person_id, why="released")
     audit_write(user=user, action="monitoring.release", obj=monitoring, request=request)
     return monitoring
 
