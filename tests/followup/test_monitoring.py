@@ -16,6 +16,7 @@ from doorstep.followup.models import (
     Measure,
     MonitoringStatus,
     Placement,
+    PossibleDuplicate,
     Referral,
     ReferralStatus,
 )
@@ -24,10 +25,12 @@ from doorstep.followup.services import (
     FollowupRefused,
     SourceInput,
     check_record,
+    duplicate_decide,
     key_person_reassign,
     monitoring_extend,
     monitoring_measure_set,
     monitoring_release,
+    person_for_follow_up,
     placement_create,
     referral_arrive,
     referral_open,
@@ -259,3 +262,35 @@ def test_an_early_release_only_asked_keeps_the_room(key_person, fworker, hotel, 
     monitoring_release(user=fworker, monitoring=key_person.monitorings.get(), reason="想回家")
     assert _free_rooms(hotel) == 0
     assert Placement.objects.get().ended_at is None
+
+
+def _duplicate_pair(households, areas, admin):
+    head = households["G1"].persons.order_by("pk").first()
+    first = add_key_person(admin, head)
+    newcomer = person_for_follow_up(
+        user=admin, community=areas["C1"], name=head.name, phone="13900000009"
+    )
+    second = add_key_person(admin, newcomer, community=areas["C1"])
+    return first, second, PossibleDuplicate.objects.get()
+
+
+def test_a_merged_records_placement_goes_to_the_record_kept(households, areas, admin, hotel):
+    first, second, case = _duplicate_pair(households, areas, admin)
+    placement_create(user=admin, key_person=second, facility=hotel)
+    duplicate_decide(user=admin, case=case, merge=True)
+    current = Placement.objects.get(ended_at__isnull=True)
+    assert current.key_person_id == first.pk
+    assert current.monitoring == first.monitorings.get()
+    assert _free_rooms(hotel) == 0  # the person is still there
+
+
+def test_a_merged_records_second_placement_ends(households, areas, admin, hotel):
+    first, second, case = _duplicate_pair(households, areas, admin)
+    roomy = Facility.objects.create(
+        name="培训中心", kind=FacilityKind.ISOLATION_SITE, area=areas["D"], capacity=5
+    )
+    placement_create(user=admin, key_person=first, facility=roomy)
+    placement_create(user=admin, key_person=second, facility=hotel)
+    duplicate_decide(user=admin, case=case, merge=True)
+    assert _free_rooms(hotel) == 1
+    assert Placement.objects.get(ended_at__isnull=True).key_person_id == first.pk
