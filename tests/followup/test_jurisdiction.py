@@ -10,12 +10,18 @@ from django.urls import reverse
 from doorstep.accounts.models import Role
 from doorstep.core.masking import mask_id_number
 from doorstep.followup.models import ChangeKind, KeyPerson, MonitoringChange
-from doorstep.followup.services import FollowupRefused, key_person_reassign, transfer_ask
+from doorstep.followup.services import (
+    FollowupRefused,
+    key_person_reassign,
+    person_for_follow_up,
+    transfer_ask,
+)
 from doorstep.registry.models import IdReconciliation, Person, ReconciliationStatus
+from doorstep.registry.selectors import pending_reconciliations
 
 from ..factories import unique_id_number
 from ..two_factor import api_key_for
-from .conftest import today
+from .conftest import add_key_person, today
 
 
 def _create(client, **fields):
@@ -134,3 +140,19 @@ def test_another_communitys_admin_cannot_reassign_or_transfer(key_person, user_f
     admin = user_for(Role.COMMUNITY_ADMIN, "C1")
     key_person_reassign(user=admin, key_person=key_person, worker=None)
     assert KeyPerson.objects.get(pk=key_person.pk).worker_id is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="registry.selectors.reconciliations_visible_to scopes cases by the person's household"
+    " only: the case of a bare person followed up (no household) reaches no admin. The fix is"
+    " in registry (outside follow-up's files).",
+)
+def test_the_case_of_a_bare_person_reaches_the_community_admins(households, user_for, areas):
+    admin = user_for(Role.COMMUNITY_ADMIN, "C2")
+    other = households["G1"].persons.order_by("pk").first()
+    bare = person_for_follow_up(
+        user=admin, community=areas["C2"], name="来电乙", id_number=other.id_number
+    )
+    add_key_person(admin, bare, community=areas["C2"])
+    assert [case.person_id for case in pending_reconciliations(admin)] == [bare.pk]
