@@ -142,12 +142,6 @@ def test_another_communitys_admin_cannot_reassign_or_transfer(key_person, user_f
     assert KeyPerson.objects.get(pk=key_person.pk).worker_id is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="registry.selectors.reconciliations_visible_to scopes cases by the person's household"
-    " only: the case of a bare person followed up (no household) reaches no admin. The fix is"
-    " in registry (outside follow-up's files).",
-)
 def test_the_case_of_a_bare_person_reaches_the_community_admins(households, user_for, areas):
     admin = user_for(Role.COMMUNITY_ADMIN, "C2")
     other = households["G1"].persons.order_by("pk").first()
@@ -156,3 +150,46 @@ def test_the_case_of_a_bare_person_reaches_the_community_admins(households, user
     )
     add_key_person(admin, bare, community=areas["C2"])
     assert [case.person_id for case in pending_reconciliations(admin)] == [bare.pk]
+    # the admins of the other community see nothing of it
+    assert list(pending_reconciliations(user_for(Role.COMMUNITY_ADMIN, "C1"))) == []
+    # the pages show the case of a person who has no household yet
+    client = Client()
+    client.force_login(admin)
+    listed = client.get(reverse("registry:reconciliations"))
+    assert listed.status_code == 200 and "来电乙" in listed.content.decode()
+    [case] = pending_reconciliations(admin)
+    page = client.get(reverse("registry:reconciliation", args=[case.pk]))
+    assert page.status_code == 200 and 'id="holder"' in page.content.decode()
+    # corrected to a free number: the case closes, the bare person keeps being followed up
+    right = unique_id_number()
+    response = client.post(
+        reverse("registry:reconciliation", args=[case.pk]),
+        {"decision": "corrected", "id_number": right},
+    )
+    assert response.status_code == 302
+    assert list(pending_reconciliations(admin)) == []
+    bare.refresh_from_db()
+    assert bare.id_number == right and bare.household_id is None
+
+
+def test_a_bare_person_who_is_the_holder_folds_into_the_roster_record(households, user_for, areas):
+    street = user_for(Role.STREET_ADMIN, "S1")  # sees both the holder (G1) and the case (C2)
+    admin = user_for(Role.COMMUNITY_ADMIN, "C2")
+    holder = households["G1"].persons.order_by("pk").first()
+    bare = person_for_follow_up(
+        user=admin, community=areas["C2"], name="来电乙", id_number=holder.id_number
+    )
+    key_person = add_key_person(admin, bare, community=areas["C2"])
+    [case] = pending_reconciliations(street)
+    household_before = holder.household_id
+    client = Client()
+    client.force_login(street)
+    response = client.post(
+        reverse("registry:reconciliation", args=[case.pk]), {"decision": "moved"}
+    )
+    assert response.status_code == 302
+    holder.refresh_from_db()
+    assert holder.household_id == household_before  # stays where the roster has them
+    assert not Person.objects.filter(pk=bare.pk).exists()
+    key_person.refresh_from_db()
+    assert key_person.person_id == holder.pk

@@ -182,10 +182,11 @@ def person_for_follow_up(
         # is kept for reconciliation and the case goes to the community admins, silently.
         person_id = person_found_at_door(
             user=user,
-            household_id=household.pk if household is not None else None,  # type: ignore[arg-type]
+            household_id=household.pk if household is not None else None,
             data=cleaned,
             source="followup",
             request=request,
+            area=community,
         )
         person = Person.objects.get(pk=person_id)
         audit_write(
