@@ -21,7 +21,15 @@ from doorstep.accounts.models import Role, User
 from doorstep.areas.models import Area, AreaLevel
 from doorstep.core.db import prefix_q
 
-from .models import Arrival, Checkpoint, CheckpointOfficer, Handoff, HandoffStatus, Route
+from .models import (
+    Arrival,
+    Checkpoint,
+    CheckpointOfficer,
+    Handoff,
+    HandoffEvent,
+    HandoffStatus,
+    Route,
+)
 
 HANDOFF_READERS = {Role.COMMAND, Role.STREET_ADMIN, Role.COMMUNITY_ADMIN}
 
@@ -92,6 +100,22 @@ def access_arrival(user: User, arrival_id: int | str) -> Arrival:
         )
     except (Arrival.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
+
+
+def handoff_events_visible_to(user: User, handoff: Handoff) -> QuerySet[HandoffEvent]:
+    """The history of a handoff the user reached (through an arrival or the inbox). An officer
+    reads every outcome (accepted, not found and why, re-routed) but of the arrivals in it only
+    those of their own checkpoint: another checkpoint's arrival of the same person, its time
+    and who entered it, is not theirs to read."""
+    rows = HandoffEvent.objects.filter(handoff=handoff)
+    if not _active(user):
+        return rows.none()
+    if user.role == Role.CHECKPOINT_OFFICER:
+        own = officer_checkpoint(user)
+        if own is None:
+            return rows.none()
+        return rows.filter(Q(arrival__isnull=True) | Q(arrival__checkpoint=own))
+    return rows
 
 
 def handoffs_visible_to(user: User) -> QuerySet[Handoff]:

@@ -426,14 +426,17 @@ def person_key(arrival: Arrival) -> str:
 
 
 def _handoff_send(*, user: User, arrival: Arrival, community_id: int) -> Handoff:
-    """A new handoff to the community, or the pending one of the same person, which this
-    arrival joins (one pending handoff per person, held by a unique constraint)."""
+    """A new handoff to the community, or the pending one of the same person to the same
+    community, which this arrival joins (one pending handoff per person and community, held by
+    a unique constraint). A pending handoff of the person to another community is not joined:
+    that community would never get this arrival, and would read the address given for this
+    one."""
     key = person_key(arrival)
     now = timezone.now()
     for _attempt in range(3):
         pending = (
             Handoff.objects.select_for_update()
-            .filter(person_key=key, status=HandoffStatus.PENDING)
+            .filter(person_key=key, community_id=community_id, status=HandoffStatus.PENDING)
             .first()
         )
         if pending is not None:
@@ -596,14 +599,27 @@ def handoff_reroute(
         now = timezone.now()
         hours = _handoff_hours(handoff)
         with sqlite_writer_turn(), transaction.atomic():
-            changed = Handoff.objects.filter(
-                pk=handoff.pk, status=HandoffStatus.PENDING, community_id=handoff.community_id
-            ).update(
-                community=target,
-                received_at=now,
-                deadline=now + datetime.timedelta(hours=hours),
-                reroutes=handoff.reroutes + 1,
-            )
+            try:
+                with transaction.atomic():
+                    changed = Handoff.objects.filter(
+                        pk=handoff.pk,
+                        status=HandoffStatus.PENDING,
+                        community_id=handoff.community_id,
+                    ).update(
+                        community=target,
+                        received_at=now,
+                        deadline=now + datetime.timedelta(hours=hours),
+                        reroutes=handoff.reroutes + 1,
+                    )
+            except IntegrityError:  # one pending handoff per person and community
+                raise HandoffRejected(
+                    _(
+                        "%(community)s already has a waiting handoff of this person: "
+                        "report this one not found, with a note"
+                    )
+                    % {"community": target.name},
+                    "community",
+                ) from None
             if not changed:
                 handoff.refresh_from_db()
                 raise HandoffClosed(handoff)

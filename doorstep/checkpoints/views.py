@@ -271,7 +271,11 @@ def arrival_view(request: HttpRequest, arrival_id: int) -> HttpResponse:
     user = _user(request)
     arrival = selectors.access_arrival(user, arrival_id)
     events = (
-        list(arrival.handoff.events.select_related("from_community", "to_community", "user"))
+        list(
+            selectors.handoff_events_visible_to(user, arrival.handoff).select_related(
+                "from_community", "to_community", "user"
+            )
+        )
         if arrival.handoff is not None
         else []
     )
@@ -353,7 +357,9 @@ def handoff_view(request: HttpRequest, handoff_id: int) -> HttpResponse:
     context = {
         "handoff": handoff,
         "arrivals": [_arrival_row(a) for a in arrivals],
-        "events": handoff.events.select_related("from_community", "to_community", "user"),
+        "events": selectors.handoff_events_visible_to(user, handoff).select_related(
+            "from_community", "to_community", "user"
+        ),
         "may_act": selectors.may_act_on(user, handoff) and handoff.status == HandoffStatus.PENDING,
         "communities": selectors.communities_for_reroute(user, handoff).order_by("path")[:500],
         "reasons": NotFoundReason.choices,
