@@ -94,15 +94,25 @@ def _symptoms(text: str) -> tuple[str, ...]:
     return tuple(s for s in re.split(r"[ ,，、;；]+", text) if s)
 
 
-def _arrived_at(raw: str) -> datetime.datetime:
+FUTURE_TOLERANCE = datetime.timedelta(minutes=10)  # as services.passage_record allows
+
+
+def _arrived_at(raw: str, *, now: datetime.datetime | None = None) -> datetime.datetime:
+    """The time the officer typed: empty is now, "HH:MM" the last such time (23:50 typed at
+    00:05 is last evening, as a paper form is read; a watch a few minutes fast is allowed),
+    else a date and time. A retry of the same vehicle keeps the first record's time whatever
+    this answers (services: the digest holds the typed text)."""
     raw = raw.strip()
-    now = timezone.localtime()
+    now = timezone.localtime(now or timezone.now())
     if not raw:
         return now.replace(second=0, microsecond=0)
     if m := re.fullmatch(r"(\d{1,2})[:：](\d{2})", raw):
         hour, minute = int(m[1]), int(m[2])
         if hour < 24 and minute < 60:
-            return now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+            typed = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+            if typed > now + FUTURE_TOLERANCE:
+                typed -= datetime.timedelta(days=1)
+            return typed
     parsed = parse_datetime(raw.replace(" ", "T"))
     if parsed is None:
         raise services.PassageRejected(_("time “%(v)s” is not HH:MM") % {"v": raw}, "arrived_at")
@@ -161,6 +171,7 @@ def entry_view(request: HttpRequest, checkpoint_id: int) -> HttpResponse:
     }
     rows = _rows_from_post(request)
     errors: dict[str, str] = {}
+    conflict_status = 422
     saved: list[Arrival] = []
     try:
         if not rows:
@@ -187,6 +198,7 @@ def entry_view(request: HttpRequest, checkpoint_id: int) -> HttpResponse:
             origin=vehicle["origin"][:100],
             destination=vehicle["destination"][:200],
             occupants=occupants,
+            arrived_at_typed=vehicle["arrived_at"],
         )
         result = services.passage_record(
             user=user, checkpoint=checkpoint, passage=passage, request=request
@@ -195,7 +207,8 @@ def entry_view(request: HttpRequest, checkpoint_id: int) -> HttpResponse:
         errors[rejected.field or "vehicle"] = rejected.message
         result = None
     except services.PassageConflict as conflict:
-        errors["vehicle"] = str(conflict)
+        # This vehicle's UUID was saved with other data: 409, as the API answers.
+        errors["vehicle"], conflict_status = str(conflict), 409
         result = None
     if result is not None:
         kept = []
@@ -216,7 +229,7 @@ def entry_view(request: HttpRequest, checkpoint_id: int) -> HttpResponse:
         errors=errors,
         saved=[_arrival_row(a) for a in saved],
     )
-    status = 200 if not errors else 422
+    status = 200 if not errors else conflict_status
     return render(
         request, "checkpoints/entry.html", {"checkpoint": checkpoint, **context}, status=status
     )
