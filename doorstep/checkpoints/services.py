@@ -380,7 +380,12 @@ def _occupant_write(
         route = Route.HANDED_OUT
     else:
         route = Route.UNMATCHED
-    community_id = match.community_id if match.status == "matched" else None
+    # A traveller passing through stays in no community: the destination's match is kept as
+    # typed and read, but no community, door or roster person comes of it, so nobody's key
+    # person and no referral (the checkpoint takes a fever to the clinic itself).
+    community_id = (
+        match.community_id if match.status == "matched" and route != Route.PASSING else None
+    )
     arrival = Arrival.objects.create(
         passage=passage,
         checkpoint_id=passage.checkpoint_id,
