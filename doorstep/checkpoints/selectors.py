@@ -13,7 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -116,6 +116,24 @@ def handoff_events_visible_to(user: User, handoff: Handoff) -> QuerySet[HandoffE
             return rows.none()
         return rows.filter(Q(arrival__isnull=True) | Q(arrival__checkpoint=own))
     return rows
+
+
+MATCH_READERS = {Role.COMMAND, Role.COMMUNITY_ADMIN}
+
+
+def may_read_match(user: User) -> bool:
+    """How the typed destination was matched (method, confidence, candidates) is internal:
+    for the command routing the unmatched queue and community admins reconciling a handoff,
+    not for the officer at the checkpoint."""
+    return _active(user) and user.role in MATCH_READERS
+
+
+def handoff_arrivals() -> "Prefetch[str, QuerySet[Arrival], str]":
+    """A list of handoffs reads each one's arrivals (names, checkpoint, time) with one query
+    for the whole page, oldest arrival first."""
+    return Prefetch(
+        "arrivals", queryset=Arrival.objects.select_related("checkpoint").order_by("pk")
+    )
 
 
 def handoffs_visible_to(user: User) -> QuerySet[Handoff]:

@@ -218,7 +218,12 @@ def entry_view(request: HttpRequest, checkpoint_id: int) -> HttpResponse:
             row["error"] = outcome.error or outcome.status
             kept.append(row)
         ids = [o.arrival_id for o in result.occupants if o.arrival_id]
-        saved = list(selectors.arrivals_visible_to(user).filter(pk__in=ids).order_by("pk"))
+        saved = list(
+            selectors.arrivals_visible_to(user)
+            .filter(pk__in=ids)
+            .select_related("checkpoint", "community", "handoff")
+            .order_by("pk")
+        )
         if not kept:
             vehicle = {"client_uuid": str(uuid.uuid4()), "kind": VehicleKind.CAR}
             kept = [_blank_row()]
@@ -274,7 +279,13 @@ def arrivals_view(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "checkpoints/arrivals.html",
-        {"rows": listed, "total": total, "kind": kind, "filters": selectors.LIST_FILTERS},
+        {
+            "rows": listed,
+            "total": total,
+            "kind": kind,
+            "filters": selectors.LIST_FILTERS,
+            "show_match": selectors.may_read_match(user),
+        },
     )
 
 
@@ -295,7 +306,11 @@ def arrival_view(request: HttpRequest, arrival_id: int) -> HttpResponse:
     return render(
         request,
         "checkpoints/arrival.html",
-        {"row": _arrival_row(arrival), "events": events},
+        {
+            "row": _arrival_row(arrival),
+            "events": events,
+            "show_match": selectors.may_read_match(user),
+        },
     )
 
 
@@ -305,18 +320,18 @@ def inbox_view(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     now = _now()
     kind = request.GET.get("f", "pending")
-    rows = selectors.handoffs_visible_to(user).select_related("community")
+    rows = selectors.handoffs_visible_to(user)
     if kind == "overdue":
-        rows = selectors.overdue_for(user, now).select_related("community")
+        rows = selectors.overdue_for(user, now)
     elif kind in HandoffStatus.values:
         rows = rows.filter(status=kind)
+    rows = rows.select_related("community").prefetch_related(selectors.handoff_arrivals())
     listed = []
     for handoff in rows.order_by("deadline", "pk")[:PAGE]:
-        arrivals = list(handoff.arrivals.select_related("checkpoint").order_by("pk"))
         listed.append(
             {
                 "handoff": handoff,
-                "arrivals": arrivals,
+                "arrivals": list(handoff.arrivals.all()),
                 "overdue": handoff.status == HandoffStatus.PENDING and handoff.deadline < now,
             }
         )
@@ -366,7 +381,11 @@ def handoff_view(request: HttpRequest, handoff_id: int) -> HttpResponse:
         except services.HandoffRejected as rejected:
             errors[rejected.field or "action"], status = rejected.message, 422
         handoff.refresh_from_db()
-    arrivals = list(handoff.arrivals.select_related("checkpoint", "household").order_by("pk"))
+    arrivals = list(
+        handoff.arrivals.select_related("checkpoint", "household", "community", "handoff").order_by(
+            "pk"
+        )
+    )
     context = {
         "handoff": handoff,
         "arrivals": [_arrival_row(a) for a in arrivals],
@@ -378,6 +397,7 @@ def handoff_view(request: HttpRequest, handoff_id: int) -> HttpResponse:
         "reasons": NotFoundReason.choices,
         "errors": errors,
         "overdue": handoff.status == HandoffStatus.PENDING and handoff.deadline < _now(),
+        "show_match": selectors.may_read_match(user),
     }
     return render(request, "checkpoints/handoff.html", context, status=status)
 
@@ -420,6 +440,7 @@ def unmatched_view(request: HttpRequest) -> HttpResponse:
             "total": rows.count(),
             "communities": communities,
             "errors": errors,
+            "show_match": selectors.may_read_match(user),
         },
         status=status,
     )
