@@ -137,3 +137,51 @@ def test_a_retry_opens_the_referral_that_follow_up_refused_the_first_time(checkp
     # a third send opens no second referral
     third = post_json(client, url, body).json()["occupants"][0]
     assert third["referral"] is True and Referral.objects.count() == 1
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_two_identical_sends_at_once_give_one_vehicle_and_no_409(areas, roster):
+    import threading
+
+    from django.db import connection
+
+    from doorstep.accounts.models import Role
+    from doorstep.checkpoints.models import Checkpoint, CheckpointOfficer
+    from doorstep.screening.models import RiskArea
+
+    from ..factories import UserFactory
+
+    RiskArea.objects.create(name="湖北")
+    checkpoint = Checkpoint.objects.create(
+        district=areas["D"], code="KR", name="并发卡口", kind="bus_station"
+    )
+    officer = UserFactory(role=Role.CHECKPOINT_OFFICER)
+    CheckpointOfficer.objects.create(user=officer, checkpoint=checkpoint)
+    body = services.PassageInput(
+        client_uuid=uuid.uuid4(),
+        kind="car",
+        arrived_at=timezone.now() - datetime.timedelta(minutes=3),
+        origin="湖北武汉",
+        occupants=services.occupants_from([dict(occupant(), client_uuid=uuid.uuid4())]),
+    )
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def send():
+        barrier.wait()
+        try:
+            result = services.passage_record(user=officer, checkpoint=checkpoint, passage=body)
+            outcomes.append("created" if result.created else "answered")
+        except services.PassageConflict:
+            outcomes.append("409")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["answered", "created"]
+    assert VehiclePassage.objects.count() == 1 and Arrival.objects.count() == 1
