@@ -162,7 +162,7 @@ def _entry_post(request, campaign):
             source=VisitSource.EVENING,
             notes=notes,
         )
-        item.client_uuid = forms.paper_form_uuid(campaign.pk, item)
+        forms.paper_form_identify(campaign.pk, item)
         try:
             visit, created = services.visit_record(
                 user=user, campaign=campaign, visit=item, request=request
