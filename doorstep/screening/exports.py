@@ -15,7 +15,7 @@ from doorstep.core.sheets.writing import new_workbook, write_cell, write_cells
 from doorstep.registry.models import Person, PersonStatus
 
 from .models import ProgressState, VisitOutcome
-from .rules import FLAG_LABELS
+from .rules import FLAG_LABELS, deciding_reading
 
 CHUNK = 1000
 
@@ -168,6 +168,11 @@ def flag_text(flags: list[str]) -> str:
     return "、".join(str(FLAG_LABELS.get(f, f)) for f in flags)
 
 
+def _reading(check) -> str:
+    reading = deciding_reading(check.temperature, check.temperature_recheck)
+    return "" if reading is None else str(reading)
+
+
 def flagged_rows(checks) -> Iterator[list]:
     for check in checks.iterator(chunk_size=CHUNK):
         person, visit = check.person, check.visit
@@ -186,7 +191,7 @@ def flagged_rows(checks) -> Iterator[list]:
             household.address_display,
             *who,
             flag_text(check.flags),
-            str(check.temperature) if check.temperature is not None else "",
+            _reading(check),
             check.travel_from,
             check.returned_on.isoformat() if check.returned_on else "",
             _local(visit.visited_at),

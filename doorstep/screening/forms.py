@@ -10,6 +10,7 @@ import re
 import uuid
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
+from typing import ClassVar
 
 from django import forms
 from django.conf import settings
@@ -21,7 +22,16 @@ from django.utils.translation import gettext_lazy
 from doorstep.registry.models import Person
 
 from .models import Presence, Visit, VisitOutcome, VisitSource
-from .rules import SYMPTOMS, AnswerError, PersonCheckInput, parse_temperature
+from .rules import (
+    FLAG_LABELS,
+    SYMPTOMS,
+    TEMPERATURE_RANGE,
+    AnswerError,
+    PersonCheckInput,
+    deciding_reading,
+    needs_recheck,
+    parse_temperature,
+)
 from .services import VisitInput, visit_body_hash
 
 # Symptom short codes for keyboard entry (1 = fever …), in the order of rules.SYMPTOMS.
@@ -33,6 +43,9 @@ _ERROR_FIELD = re.compile(r"person_checks\[(\d+)\](?:\.(\w+))?")
 @dataclass
 class MemberCard:
     """One person's part of the form: the roster person (or a new one) and the typed values."""
+
+    # The readings a thermometer can show, for the page's script (rules.TEMPERATURE_RANGE).
+    temperature_range: ClassVar[tuple[Decimal, Decimal]] = TEMPERATURE_RANGE
 
     key: str  # "p3" for roster person 3, "n0" for the first new-person slot
     person: Person | None = None
@@ -125,7 +138,7 @@ def _ask_second_reading(card: MemberCard, fever_threshold: Decimal) -> None:
         first = parse_temperature(card.temperature)
     except AnswerError:
         return  # the service names the bad value
-    if first is None or first < fever_threshold:
+    if not needs_recheck(first, fever_threshold):
         return
     card.needs_recheck = True
     if not card.temperature_recheck:
@@ -197,6 +210,19 @@ def place_error(field_path: str, message: str, sources: list[MemberCard]) -> str
         card.errors[name] = re.sub(r"^[^:：]*\d+[:：]\s*", "", message)
         return None
     return message
+
+
+def flagged_feedback(checks) -> list[dict]:
+    """What a worker is told right after saving (the field list, the evening entry): each
+    flagged person of the visit, the flags in words, and the reading that counts."""
+    return [
+        {
+            "name": check.person.name if check.person else "",
+            "flags": [str(FLAG_LABELS.get(f, f)) for f in check.flags],
+            "temperature": deciding_reading(check.temperature, check.temperature_recheck),
+        }
+        for check in checks
+    ]
 
 
 def parse_client_uuid(raw: str) -> uuid.UUID | None:

@@ -258,3 +258,27 @@ def test_the_coverage_table_fits_a_phone_with_the_closure_first(
     assert closed["y"] < total["y"], "the closure figure comes first on a phone"
     expect(row.locator('td[data-col="closed_percent"]')).to_be_visible()
     shot(page, "coverage-phone")
+
+
+def test_the_phone_fills_in_only_the_readings_the_server_accepts(
+    new_page, live_server, login, campaign, stairs, monkeypatch
+):
+    """The accepted range comes from the server (data-low / data-high), not from the script: with
+    a range of 35.0-40.0, "345" is left as typed for the server to name, "365" is filled in."""
+    from decimal import Decimal
+
+    from doorstep.screening.forms import MemberCard
+
+    monkeypatch.setattr(MemberCard, "temperature_range", (Decimal("35.0"), Decimal("40.0")))
+    worker, made = stairs
+    page = new_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    login(page, worker)
+    page.goto(f"{live_server.url}/campaigns/{campaign.pk}/households/{made[0].pk}/visit/")
+    temperatures = page.locator(".member:not(.is-new) input[data-recheck]")
+    temperatures.first.tap()
+    page.keyboard.type("345")
+    expect(temperatures.first).to_have_value("345")
+    expect(temperatures.first).to_be_focused()
+    temperatures.nth(1).tap()
+    page.keyboard.type("365")
+    expect(temperatures.nth(1)).to_have_value("36.5")

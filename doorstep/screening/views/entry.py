@@ -21,7 +21,7 @@ from doorstep.registry.services import record_read
 from .. import forms, selectors, services
 from ..codes import short_code
 from ..models import Presence, VisitOutcome, VisitSource
-from ..rules import FLAG_LABELS, NOT_MEASURED_REASONS, QUESTIONS, SYMPTOMS
+from ..rules import NOT_MEASURED_REASONS, QUESTIONS, SYMPTOMS
 
 ENTRY_ROLES = {*ROSTER_MANAGER_ROLES, Role.GRID_WORKER}
 
@@ -184,13 +184,9 @@ def _entry_post(request, campaign):
                 "entered_at": visit.entered_at,
                 "checks": len(checks),
                 "created": created,
-                "flagged": [
-                    {
-                        "name": check.person.name if check.person else "",
-                        "flags": [str(FLAG_LABELS.get(f, f)) for f in check.flags],
-                    }
-                    for check in selectors.flagged_checks_of_visit(user, campaign, visit.pk)
-                ],
+                "flagged": forms.flagged_feedback(
+                    selectors.flagged_checks_of_visit(user, campaign, visit.pk)
+                ),
             }
             return _render(request, campaign, {"number": "", "saved": saved})
     context["general_errors"] = general
