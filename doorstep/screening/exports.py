@@ -14,7 +14,7 @@ from doorstep.core.masking import mask_id_number, mask_phone
 from doorstep.core.sheets.writing import new_workbook, write_cell, write_cells
 from doorstep.registry.models import Person, PersonStatus
 
-from .models import ProgressState, VisitOutcome
+from .models import ProgressState, VisitOutcome, VisitSource
 from .rules import FLAG_LABELS, deciding_reading
 
 CHUNK = 1000
@@ -173,6 +173,16 @@ def _reading(check) -> str:
     return "" if reading is None else str(reading)
 
 
+def _recorded_by(visit) -> str:
+    """The worker who screened, or for a paper form typed in (evening entry, sheet) the one who
+    entered it: the visit does not record who knocked then, and the file must not pretend."""
+    if visit.worker is None:
+        return _("self-report")
+    if visit.source in (VisitSource.EVENING, VisitSource.SHEET):
+        return _("entered by %(who)s") % {"who": visit.worker.display_name}
+    return visit.worker.display_name
+
+
 def flagged_rows(checks) -> Iterator[list]:
     for check in checks.iterator(chunk_size=CHUNK):
         person, visit = check.person, check.visit
@@ -195,5 +205,5 @@ def flagged_rows(checks) -> Iterator[list]:
             check.travel_from,
             check.returned_on.isoformat() if check.returned_on else "",
             _local(visit.visited_at),
-            visit.worker.display_name if visit.worker else _("self-report"),
+            _recorded_by(visit),
         ]
