@@ -162,3 +162,19 @@ def as_typed(data: dict, household) -> VisitInput:
         checks=checks,
         source=VisitSource.EVENING,
     )
+
+
+def test_the_page_sends_no_uuid_and_a_posted_one_is_not_used(admin_client, campaign, households):
+    """The visit's UUID is the paper form's: the page carries none (the random one it used to
+    carry was thrown away on every save), and one a client posts changes nothing."""
+    body = admin_client.get(
+        reverse("screening:entry_household", args=[campaign.pk]), {"number": "HN-G2"}
+    ).content.decode()
+    assert 'name="client_uuid"' not in body
+    data = typed_form(admin_client, campaign, "HN-G2")
+    posted = uuid.uuid4()
+    admin_client.post(entry_url(campaign), {**data, "client_uuid": str(posted)})
+    visit = Visit.objects.get()
+    assert visit.client_uuid != posted
+    forms.paper_form_clean(item := as_typed(data, households["G2"]))
+    assert visit.client_uuid == paper_form_uuid(campaign.pk, item)

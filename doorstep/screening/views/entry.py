@@ -74,7 +74,6 @@ def _household_context(user, campaign, progress, data=None, **extra):
         "symptom_codes": [(code, SYMPTOMS[key]) for code, key in forms.SYMPTOM_CODES.items()],
         "asks": {name: name in asked for name in QUESTIONS},
         "not_measured_reasons": [(k, str(v)) for k, v in NOT_MEASURED_REASONS.items()],
-        "client_uuid": uuid.uuid4(),
         "short_code": short_code(progress.pk),
         "outcome": VisitOutcome.SCREENED,
         "visited_at": "",
@@ -132,14 +131,12 @@ def _entry_post(request, campaign):
     progress = selectors.access_progress(user, campaign, data.get("household_id"))
     outcome = data.get("outcome", "")
     raw_time = data.get("visited_at", "").strip()
-    client_uuid = forms.parse_client_uuid(data.get("client_uuid", "")) or uuid.uuid4()
     notes = data.get("notes", "").strip()[:500]
     context = _household_context(
         user,
         campaign,
         progress,
         data,
-        client_uuid=client_uuid,
         outcome=outcome,
         visited_at=raw_time,
         notes=notes,
@@ -157,7 +154,7 @@ def _entry_post(request, campaign):
             household_id=progress.household_id,
             outcome=outcome,
             visited_at=visited_at,
-            client_uuid=client_uuid,
+            client_uuid=uuid.UUID(int=0),  # the paper form's own, below
             checks=checks,
             source=VisitSource.EVENING,
             notes=notes,
