@@ -65,10 +65,16 @@ def _lookup(request, campaign, number: str, context: dict) -> None:
 def _household_context(user, campaign, progress, data=None, **extra):
     members = household_members(user, progress.household).filter(status=PersonStatus.ACTIVE)
     asked = set(campaign.questions or [])
+    # The paper form has blank "(new)" rows for persons found at the door: they are typed in
+    # rows of their own, folded away until needed (they stay out of the Enter and "365" paths).
+    cards = forms.member_cards(members, data, new_slots=forms.NEW_PERSON_SLOTS)
+    newcomers = [card for card in cards if card.is_new]
     return {
         "progress": progress,
         "household": progress.household,
-        "cards": forms.member_cards(members, data, new_slots=0),
+        "cards": cards,
+        "newcomers": newcomers,
+        "newcomers_open": any(card.used or card.errors for card in newcomers),
         "outcomes": VisitOutcome.choices,
         "presences": Presence.choices,
         "symptom_codes": [(code, SYMPTOMS[key]) for code, key in forms.SYMPTOM_CODES.items()],
@@ -90,6 +96,8 @@ def _first_error(errors: dict, cards) -> str:
         if name in errors:
             return name
     for card in cards:
+        if card.is_new and "person" in card.errors:
+            return f"{card.key}-name"
         for name in ("temperature", "temperature_recheck", "presence", "symptoms", "returned_on"):
             if name in card.errors:
                 return f"{card.key}-{'symptom_codes' if name == 'symptoms' else name}"

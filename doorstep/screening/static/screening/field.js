@@ -24,6 +24,12 @@
     return value.slice(0, 2) + "." + value.slice(2);
   }
 
+  // On screen: laid out, and not inside a closed <details> (Chromium lays those out with
+  // content-visibility: hidden, so offsetParent alone does not tell).
+  function shown(el) {
+    return el.offsetParent !== null && !el.closest("details:not([open])");
+  }
+
   function shownFor(input) {
     return document.querySelector('[data-shows="' + input.id + '"]');
   }
@@ -31,7 +37,7 @@
   function temperatureFields(form) {
     return Array.prototype.filter.call(
       form.querySelectorAll("input[data-temperature]"),
-      function (el) { return el.offsetParent !== null && !el.disabled; }
+      function (el) { return shown(el) && !el.disabled; }
     );
   }
 
