@@ -43,7 +43,7 @@ from ..models import (
     VisitOutcome,
     VisitSource,
 )
-from ..rules import FLAG_LABELS
+from ..rules import FLAG_LABELS, deciding_reading
 
 PAGE_SIZE = 50
 # Filters of the list behind a number: the progress states, "open" (not closed), "flagged"
@@ -380,6 +380,7 @@ def flagged_view(request, campaign_id: int):
     )
     for check in page.object_list:
         check.flag_labels = [str(FLAG_LABELS.get(f, f)) for f in check.flags]
+        check.reading = deciding_reading(check.temperature, check.temperature_recheck)
     query = {k: v for k, v in request.GET.items() if k in ("area", "worker")}
     context = {
         "campaign": campaign,
