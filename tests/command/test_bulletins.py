@@ -216,6 +216,28 @@ def test_publish_checks_the_stored_table_once_more(drafted, user_for):
     assert Client().get(reverse("bulletin_public", args=[bulletin.pk])).status_code == 404
 
 
+def test_a_refused_form_shows_what_was_typed(drafted):
+    author, bulletin = drafted
+    yesterday = (timezone.localdate() - datetime.timedelta(days=1)).isoformat()
+    # a draft with k out of range: refused, the form keeps the day and the k typed
+    response = author.post(LIST, {"date": yesterday, "k": "12"})
+    assert response.status_code == 400 and "3 到 11" in response.context["error"]
+    text = response.content.decode()
+    assert (
+        f'name="date" value="{yesterday}"' in text
+        and 'name="k" min="3" max="11" value="12"' in text
+    )
+    # an edit without a title: refused, the text typed is still in the form, nothing changed
+    page = reverse("command:bulletin", args=[bulletin.pk])
+    before = Bulletin.objects.filter(pk=bulletin.pk).values().get()
+    response = author.post(page, {"action": "edit", "title": " ", "body": "改写的正文", "k": "4"})
+    assert response.status_code == 400
+    text = response.content.decode()
+    assert ">改写的正文</textarea>" in text and 'name="k" min="3" max="11" value="4"' in text
+    assert Bulletin.objects.filter(pk=bulletin.pk).values().get() == before
+    assert Bulletin.objects.count() == 1
+
+
 def test_bad_days_are_refused(sweep, user_for):
     author = _command_client(user_for)
     future = (timezone.localdate() + datetime.timedelta(days=2)).isoformat()
