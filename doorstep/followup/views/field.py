@@ -122,6 +122,45 @@ def check_view(request: HttpRequest, key_person_id: int) -> HttpResponse:
                 note += " — " + _("a fever-clinic referral was opened")
             messages.success(request, note)
             return redirect(reverse("followup:today"))
+    return _check_form(
+        request,
+        key_person,
+        monitoring,
+        now,
+        data,
+        error=error,
+        field=field,
+        status=422 if error else 200,
+    )
+
+
+def _check_form_damaged(
+    request: HttpRequest,
+    key_person: KeyPerson,
+    monitoring: Monitoring | None,
+    now: datetime.datetime,
+    data: QueryDict,
+) -> HttpResponse:
+    error = _(
+        "The form was damaged (its slot or identifier is not valid): nothing was saved. "
+        "Enter the check again."
+    )
+    return _check_form(
+        request, key_person, monitoring, now, data, error=error, field="slot", status=400
+    )
+
+
+def _check_form(
+    request: HttpRequest,
+    key_person: KeyPerson,
+    monitoring: Monitoring | None,
+    now: datetime.datetime,
+    data: QueryDict | None,
+    *,
+    error: str,
+    field: str,
+    status: int,
+) -> HttpResponse:
     context = {
         "key_person": key_person,
         "monitoring": monitoring,
@@ -133,31 +172,7 @@ def check_view(request: HttpRequest, key_person_id: int) -> HttpResponse:
         "field": field,
         "data": data,
     }
-    return render(request, "followup/check.html", context, status=422 if error else 200)
-
-
-def _check_form_damaged(
-    request: HttpRequest,
-    key_person: KeyPerson,
-    monitoring: Monitoring | None,
-    now: datetime.datetime,
-    data: QueryDict,
-) -> HttpResponse:
-    context = {
-        "key_person": key_person,
-        "monitoring": monitoring,
-        "slots": _slot_choices(monitoring, now) if monitoring else [],
-        "symptoms": list(SYMPTOMS.items()),
-        "methods": CheckMethod.choices,
-        "client_uuid": uuid.uuid4(),
-        "error": _(
-            "The form was damaged (its slot or identifier is not valid): nothing was saved. "
-            "Enter the check again."
-        ),
-        "field": "slot",
-        "data": data,
-    }
-    return render(request, "followup/check.html", context, status=400)
+    return render(request, "followup/check.html", context, status=status)
 
 
 _CELL = re.compile(r"t-([0-9]{1,12})-([0-9]{1,3})")
