@@ -964,6 +964,7 @@ def once_calls(w: World) -> dict[str, list[Call]]:
     return {
         "home": [get("/")],
         "healthz": [get("/healthz")],
+        "screening:service_worker": [get(reverse("screening:service_worker"))],
         "set_language": [
             post(reverse("set_language"), {"language": "zh-hans", "next": "/"}, write=False)
         ],

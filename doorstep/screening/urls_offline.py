@@ -1,0 +1,10 @@
+"""URL routes of the offline field pages (issue 14): the service worker and the community's
+holding list of visits that could not be recorded as sent."""
+
+from django.urls import path
+
+from .views import offline
+
+urlpatterns: list = [
+    path("sw.js", offline.service_worker_view, name="service_worker"),
+]
