@@ -113,7 +113,7 @@ def held_visits_view(request, campaign_id: int):
             "states": [
                 ("held", _("Waiting")),
                 ("accepted", _("Accepted")),
-                ("rejected", _("Rejected")),
+                ("rejected", _("Not accepted")),
                 ("all", _("All")),
             ],
         },

@@ -164,7 +164,7 @@
     syncing = records().then(function (rows) {
       var unsent = Outbox.unsent(rows);
       if (!unsent.length) return;
-      if (navigator.onLine === false) { note(words.tOffline || "离线"); return; }
+      if (navigator.onLine === false) return; // the state line says so; sent on reconnect
       note(words.tSending || "正在发送…");
       var groups = {};
       unsent.forEach(function (r) { (groups[r.campaign_id] = groups[r.campaign_id] || []).push(r); });

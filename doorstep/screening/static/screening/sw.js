@@ -5,7 +5,7 @@
 // - The worker's list and visit forms are fetched from the network first; each good answer is
 //   kept (keyed without its query string), and served from the cache when there is no
 //   network. They are the very pages the server rendered online: masked as online.
-// - "precache" (a message from the list page): the list and the visit form of every open
+// - "precache" (a message from the list page): the list and the visit form of every
 //   household of the worker's own assignment, one at a time, so that they work offline after
 //   one online visit.
 // - A visit form POSTed without network is not lost: it goes to the outbox (IndexedDB) with a
@@ -138,13 +138,17 @@ function sleep(ms) {
 
 var precaching = null;
 
-// The list and the visit form of each open household of the worker's own assignment.
+// The list and the visit form of each household of the worker's own assignment (the list's
+// rows are the assignment: the server renders only the worker's own households).
 function precache(listUrl) {
   var list = new URL(listUrl, self.location.origin);
   return caches.open(PAGES).then(function (cache) {
-    return fetch(list.pathname + "?f=open", { credentials: "same-origin" }).then(function (response) {
+    return fetch(list.pathname, { credentials: "same-origin" }).then(function (response) {
       if (!cacheable(response)) return [];
-      return response.text().then(function (html) {
+      // The list itself (its first load came before this worker controlled the page).
+      var kept = cache.put(pageKey(list), response.clone());
+      return Promise.all([kept, response.text()]).then(function (both) {
+        var html = both[1];
         var seen = {};
         var urls = [];
         var pattern = /href="(\/campaigns\/\d+\/households\/\d+\/visit\/)/g;
