@@ -4,6 +4,7 @@ reload and a closed browser (whose session ended with it: the worker logs in aga
 reconnect: each lands exactly once, with the server's answer shown on it; one that someone
 else's screening overtook is shown as a conflict."""
 
+import contextlib
 import datetime
 import re
 import uuid
@@ -23,7 +24,7 @@ from doorstep.screening.services import (
 )
 from tests.factories import HouseholdFactory, PersonFactory
 
-from .helpers import CHROMIUM_ARGS, chromium_path, expect
+from .helpers import CHROMIUM_ARGS, PlaywrightError, chromium_path, expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -98,10 +99,8 @@ def phone_browser(browser, tmp_path):
 
     yield launch
     for context in contexts:
-        try:
+        with contextlib.suppress(PlaywrightError):  # closed by the test already
             context.close()
-        except Exception:  # noqa: BLE001 - closed by the test already
-            pass
     assert not errors, f"JavaScript errors in the page: {errors}"
 
 
