@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.http import Http404, QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -31,8 +32,8 @@ from doorstep.accounts.models import Role, User
 from doorstep.core.db import prefix_q, sqlite_writer_turn
 from doorstep.core.ratelimit import refusals_left, write_refused
 from doorstep.core.services import audit_write
-from doorstep.registry.models import Household, PersonStatus
-from doorstep.registry.selectors import household_members
+from doorstep.registry.models import PersonStatus
+from doorstep.registry.selectors import household_members, members_by_household
 
 from . import forms
 from .models import (
@@ -88,12 +89,9 @@ def _campaign_closed_for(campaign: Campaign, at: datetime.datetime) -> bool:
     )
 
 
-def _visit_input(
-    *, reader: User, campaign: Campaign, household: Household, record: OutboxRecord
-) -> VisitInput:
-    """The form as the page would read it, for the household's members as `reader` sees them.
-    Raises VisitRejected with the form's own messages."""
-    members = list(household_members(reader, household).filter(status=PersonStatus.ACTIVE))
+def _visit_input(*, campaign: Campaign, members: list, record: OutboxRecord) -> VisitInput:
+    """The form as the page would read it, for the household's active members (as the
+    recording user sees them). Raises VisitRejected with the form's own messages."""
     data = record.data()
     cards = forms.member_cards(members, data)
     outcome = data.get("outcome", "")
@@ -108,7 +106,7 @@ def _visit_input(
     if problems:
         raise VisitRejected("; ".join(problems), "form")
     return forms.visit_input(
-        household_id=household.pk,
+        household_id=record.household_id,
         outcome=outcome,
         visited_at=record.visited_at,
         client_uuid=record.client_uuid,
@@ -177,19 +175,47 @@ def _reassigned_in_jurisdiction(user: User, campaign: Campaign, household_id: in
     )
 
 
-def _screened_by_other_since(user: User, campaign: Campaign, record: OutboxRecord) -> bool:
-    """Another person's screening of the household reached the server after this record was
-    made on the phone (the worker could not have known)."""
-    return (
+@dataclass
+class _Known:
+    """What a batch's records need to know, read once for the batch instead of per record."""
+
+    held: dict[uuid.UUID, HeldVisit]
+    visits: dict[uuid.UUID, tuple[int, int, int | None]]  # uuid → (visit, campaign, worker)
+    progress: dict[int, HouseholdProgress]  # the caller's own rows, by household
+    members: dict[int, list]
+    # The latest screening of each household by someone else, as it reached the server.
+    others_latest: dict[int, datetime.datetime]
+
+
+def _known(user: User, campaign: Campaign, records: Sequence[OutboxRecord]) -> _Known:
+    uuids = [r.client_uuid for r in records]
+    household_ids = {r.household_id for r in records}
+    progress = {
+        row.household_id: row
+        for row in progress_visible_to(user, campaign)
+        .select_related("household")
+        .filter(household_id__in=household_ids)
+    }
+    others = (
         Visit.objects.filter(
-            campaign=campaign,
-            household_id=record.household_id,
-            outcome=VisitOutcome.SCREENED,
-            entered_at__gt=record.visited_at,
+            campaign=campaign, household_id__in=list(progress), outcome=VisitOutcome.SCREENED
         )
         .exclude(worker=user)
         .exclude(source=VisitSource.SELF_REPORT, verified_at__isnull=True)
-        .exists()
+        .values("household_id")
+        .annotate(latest=Max("entered_at"))
+    )
+    return _Known(
+        held={h.client_uuid: h for h in HeldVisit.objects.filter(client_uuid__in=uuids)},
+        visits={
+            u: (pk, c, w)
+            for u, pk, c, w in Visit.objects.filter(client_uuid__in=uuids).values_list(
+                "client_uuid", "pk", "campaign_id", "worker_id"
+            )
+        },
+        progress=progress,
+        members=members_by_household(user, list(progress)),
+        others_latest={row["household_id"]: row["latest"] for row in others},
     )
 
 
@@ -197,8 +223,21 @@ def outbox_record(
     *, user: User, campaign: Campaign, record: OutboxRecord, index: int = 0, request=None
 ) -> BatchItemResult:
     """Record one outbox record; the answer says what became of it (see the module)."""
+    return _outbox_record(
+        user=user,
+        campaign=campaign,
+        record=record,
+        index=index,
+        request=request,
+        known=_known(user, campaign, [record]),
+    )
+
+
+def _outbox_record(
+    *, user: User, campaign: Campaign, record: OutboxRecord, index: int, request, known: _Known
+) -> BatchItemResult:
     uuid_text = str(record.client_uuid)
-    held = HeldVisit.objects.filter(client_uuid=record.client_uuid).first()
+    held = known.held.get(record.client_uuid)
     if held is not None:
         if held.worker_id != user.pk or held.campaign_id != campaign.pk:
             write_refused(request, reason="taken")
@@ -208,18 +247,12 @@ def outbox_record(
             message = _("this client UUID was already used for a different visit")
             return BatchItemResult(index, uuid_text, "conflict", None, message)
         return _held_answer(index, held)
-    progress = (
-        progress_visible_to(user, campaign)
-        .select_related("household")
-        .filter(household_id=record.household_id)
-        .first()
-    )
+    progress = known.progress.get(record.household_id)
+    stored = known.visits.get(record.client_uuid)
     if progress is None:
-        mine = Visit.objects.filter(
-            client_uuid=record.client_uuid, campaign=campaign, worker=user
-        ).first()
-        if mine is not None:  # recorded before the household was moved: its first answer
-            return BatchItemResult(index, uuid_text, "duplicate", mine.pk)
+        if stored is not None and stored[1:] == (campaign.pk, user.pk):
+            # recorded before the household was moved: its first answer
+            return BatchItemResult(index, uuid_text, "duplicate", stored[0])
         if _campaign_closed_for(campaign, record.visited_at):
             write_refused(request, reason="rejected visited_at")
             message = _("the campaign is closed for this time")
@@ -236,11 +269,15 @@ def outbox_record(
         write_refused(request, reason="not_found")
         message = _("household not found in your assignment")
         return BatchItemResult(index, uuid_text, "not_found", None, message)
+    latest_other = known.others_latest.get(record.household_id)
     if (
-        not _campaign_closed_for(campaign, record.visited_at)
-        and not Visit.objects.filter(client_uuid=record.client_uuid).exists()
-        and _screened_by_other_since(user, campaign, record)
+        stored is None
+        and latest_other is not None
+        and latest_other > record.visited_at
+        and not _campaign_closed_for(campaign, record.visited_at)
     ):
+        # Someone else's screening reached the server after this record was made on the
+        # phone (the worker could not have known): the community decides.
         held = _hold(
             user=user,
             campaign=campaign,
@@ -251,7 +288,7 @@ def outbox_record(
         return _held_answer(index, held)
     try:
         item = _visit_input(
-            reader=user, campaign=campaign, household=progress.household, record=record
+            campaign=campaign, members=known.members.get(record.household_id, []), record=record
         )
         visit, created = visit_record(user=user, campaign=campaign, visit=item, request=request)
     except VisitConflict as conflict:
@@ -273,6 +310,7 @@ def outbox_batch_record(
 ) -> list[BatchItemResult]:
     """Each record stands alone; once the budget of refused writes is spent the rest wait
     ("throttled": the phone keeps them and sends them again later)."""
+    known = _known(user, campaign, records)
     results = []
     for index, record in enumerate(records):
         if not refusals_left(request):
@@ -282,7 +320,14 @@ def outbox_batch_record(
             )
             continue
         results.append(
-            outbox_record(user=user, campaign=campaign, record=record, index=index, request=request)
+            _outbox_record(
+                user=user,
+                campaign=campaign,
+                record=record,
+                index=index,
+                request=request,
+                known=known,
+            )
         )
     return results
 
@@ -301,7 +346,8 @@ def held_visit_accept(*, user: User, held: HeldVisit, request=None) -> Visit:
         visited_at=held.visited_at,
         form=[(name, value) for name, value in held.form],
     )
-    item = _visit_input(reader=user, campaign=campaign, household=progress.household, record=record)
+    members = list(household_members(user, progress.household).filter(status=PersonStatus.ACTIVE))
+    item = _visit_input(campaign=campaign, members=members, record=record)
     visit, _created = visit_record(user=user, campaign=campaign, visit=item, request=request)
     with sqlite_writer_turn(), transaction.atomic():
         # The visit is the worker's, made at the door; the admin only let it in.

@@ -147,15 +147,16 @@
   function apply(chunk, answers) {
     var byUuid = {};
     answers.forEach(function (a) { byUuid[a.client_uuid] = a; });
-    return Promise.all(chunk.map(function (r) {
+    var answered = chunk.filter(function (r) {
       var a = byUuid[r.client_uuid];
-      if (!a || a.status === "throttled") return null; // stays unsent: sent again later
+      if (!a || a.status === "throttled") return false; // stays unsent: sent again later
       r.status = a.status;
       r.message = a.error || "";
       r.visit_id = a.visit_id;
       r.answered_at = Date.now();
-      return Outbox.put(r);
-    }));
+      return true;
+    });
+    return Outbox.putAll(answered);
   }
 
   function sync() {
@@ -185,7 +186,7 @@
           }
           if (!response.ok) { note((words.tFailed || "发送失败") + " (" + response.status + ")"); return; }
           return response.json().then(function (answers) { return apply(job[1], answers); })
-            .then(function () { return render(); }).then(function () { return next(i + 1); });
+            .then(function () { return next(i + 1); });
         });
       }
       return next(0);

@@ -11,7 +11,21 @@
   var NAME = "doorstep-outbox";
   var STORE = "records";
 
+  var opened = null;
+
+  // One connection for the page (opening IndexedDB costs more than a small transaction).
   function open() {
+    if (!opened) {
+      opened = connect().then(function (db) {
+        db.onversionchange = function () { db.close(); opened = null; };
+        db.onclose = function () { opened = null; };
+        return db;
+      }, function (error) { opened = null; throw error; });
+    }
+    return opened;
+  }
+
+  function connect() {
     return new Promise(function (resolve, reject) {
       var request = root.indexedDB.open(NAME, 1);
       request.onupgradeneeded = function () {
@@ -30,8 +44,8 @@
       return new Promise(function (resolve, reject) {
         var tx = db.transaction(STORE, mode);
         var request = work(tx.objectStore(STORE));
-        tx.oncomplete = function () { db.close(); resolve(request ? request.result : undefined); };
-        tx.onerror = tx.onabort = function () { db.close(); reject(tx.error); };
+        tx.oncomplete = function () { resolve(request && request.result !== undefined ? request.result : undefined); };
+        tx.onerror = tx.onabort = function () { reject(tx.error); };
       });
     });
   }
@@ -43,6 +57,10 @@
   root.DoorstepOutbox = {
     LANDED: LANDED,
     put: function (record) { return run("readwrite", function (s) { return s.put(record); }); },
+    // Many records in one transaction: all stored, or none.
+    putAll: function (records) {
+      return run("readwrite", function (s) { records.forEach(function (r) { s.put(r); }); });
+    },
     all: function () {
       return run("readonly", function (s) { return s.getAll(); }).then(function (rows) {
         return (rows || []).sort(function (a, b) { return a.created_at - b.created_at; });
