@@ -242,3 +242,25 @@ def test_without_a_service_worker_the_pages_work_online_and_say_offline_is_unava
     expect(page).to_have_url(re.compile(r"/my/\?"))
     shot(page, "no-service-worker")
     assert Visit.objects.filter(worker=worker, household=home).count() == 1
+
+
+def test_with_the_service_worker_in_charge_an_online_visit_is_saved_at_once(
+    phone_browser, live_server, login, worker, campaign, ten_households, shot
+):
+    # given the pages are kept for offline use (the service worker controls them)
+    context, page = phone_browser()
+    login(page, worker)
+    page.goto(f"{live_server.url}/campaigns/{campaign.pk}/my/")
+    expect(page.locator("#outbox-state")).to_have_attribute("data-precached", re.compile(r"\d+"))
+    home = ten_households[2]
+    page.goto(f"{live_server.url}/campaigns/{campaign.pk}/households/{home.pk}/visit/")
+    assert page.evaluate("!!navigator.serviceWorker.controller")
+    # when the worker saves a visit with signal
+    for field in page.locator(".member:not(.is-new) input[data-recheck]").all():
+        field.fill("36.6")
+    page.locator("button[value=screened]").tap()
+    # then it goes straight to the server, as without a service worker; nothing waits
+    expect(page.locator("#saved")).to_be_visible()
+    expect(page.locator("#outbox-count")).to_have_text("0")
+    shot(page, "saved-online")
+    assert Visit.objects.filter(worker=worker, household=home).count() == 1

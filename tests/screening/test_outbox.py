@@ -206,3 +206,10 @@ def test_more_households_stay_apart(phone, campaign, households, areas):
     answers = send(phone, campaign, record(households["G1"]), record(extra))
     assert [a["status"] for a in answers] == ["created", "created"]
     assert Visit.objects.count() == 2
+
+
+def test_the_campaign_page_leads_admins_to_the_holding_list(client_for, phone, campaign):
+    page = reverse("screening:campaign_detail", args=[campaign.pk])
+    admin = client_for(Role.COMMUNITY_ADMIN, "C1")
+    assert 'id="held-link"' in admin.get(page).content.decode()
+    assert 'id="held-link"' not in phone.get(page).content.decode()
