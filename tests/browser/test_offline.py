@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 
 from doorstep.accounts.models import Role
-from doorstep.screening.models import HeldVisit, HouseholdProgress, RiskArea, Visit
+from doorstep.screening.models import Campaign, HeldVisit, HouseholdProgress, RiskArea, Visit
 from doorstep.screening.rules import PersonCheckInput
 from doorstep.screening.services import (
     VisitInput,
@@ -264,3 +264,47 @@ def test_with_the_service_worker_in_charge_an_online_visit_is_saved_at_once(
     expect(page.locator("#outbox-count")).to_have_text("0")
     shot(page, "saved-online")
     assert Visit.objects.filter(worker=worker, household=home).count() == 1
+
+
+def test_a_replay_after_the_campaign_closed_stays_on_the_phone_until_dismissed(
+    phone_browser, live_server, login, worker, campaign, ten_households, shot
+):
+    base = live_server.url
+    context, page = phone_browser()
+    login(page, worker)
+    page.goto(f"{base}/campaigns/{campaign.pk}/my/")
+    expect(page.locator("#outbox-state")).to_have_attribute("data-precached", re.compile(r"\d+"))
+    # given a visit recorded offline, and the campaign closed before the signal came back
+    context.set_offline(True)
+    home = ten_households[1]
+    record_offline(page, base, campaign, home)
+    expect(page.locator("#outbox-count")).to_have_text("1")
+    Campaign.objects.filter(pk=campaign.pk).update(closed_at=timezone.now())
+    # when the phone reconnects
+    context.set_offline(False)
+    # then the record is refused with the reason, nothing is written, and it stays shown
+    record = page.locator(f"#outbox-records li[data-household='{home.pk}']")
+    expect(record).to_have_attribute("data-status", "rejected")
+    expect(record).to_contain_text("排查任务")
+    expect(page.locator("#outbox-count")).to_have_text("0")
+    shot(page, "refused-after-close")
+    assert not Visit.objects.filter(household=home).exists()
+    # and logging out is refused until the worker has read it
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.locator("header form[action$='/logout/'] button").click(no_wait_after=True)
+    for _tick in range(100):
+        if asked:
+            break
+        page.wait_for_timeout(100)
+    assert asked and "拒绝" in asked[0]
+    # and once dismissed it is gone from the phone, and logging out works
+    record.locator(".outbox-dismiss").click()
+    expect(page.locator("#outbox-records li")).to_have_count(0)
+    page.reload()
+    expect(page.locator("#outbox-records li")).to_have_count(0)
+    page.locator("header form[action$='/logout/'] button").click()
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    assert page.evaluate("caches.keys()") == [
+        name for name in page.evaluate("caches.keys()") if "field-pages" not in name
+    ]
