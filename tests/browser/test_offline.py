@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from doorstep.accounts.models import Role
 from doorstep.screening.models import Campaign, HeldVisit, HouseholdProgress, RiskArea, Visit
+from doorstep.screening.outbox import OutboxRecord, outbox_record
 from doorstep.screening.rules import PersonCheckInput
 from doorstep.screening.services import (
     VisitInput,
@@ -248,7 +249,7 @@ def test_with_the_service_worker_in_charge_an_online_visit_is_saved_at_once(
     phone_browser, live_server, login, worker, campaign, ten_households, shot
 ):
     # given the pages are kept for offline use (the service worker controls them)
-    context, page = phone_browser()
+    _context, page = phone_browser()
     login(page, worker)
     page.goto(f"{live_server.url}/campaigns/{campaign.pk}/my/")
     expect(page.locator("#outbox-state")).to_have_attribute("data-precached", re.compile(r"\d+"))
@@ -308,3 +309,47 @@ def test_a_replay_after_the_campaign_closed_stays_on_the_phone_until_dismissed(
     assert page.evaluate("caches.keys()") == [
         name for name in page.evaluate("caches.keys()") if "field-pages" not in name
     ]
+
+
+def test_the_community_admin_accepts_a_held_visit_as_the_workers(
+    new_page, live_server, login, worker, campaign, ten_households, user_for, shot
+):
+    # given a record that arrived after the household was given to another worker of the grid
+    home = ten_households[6]
+    form = [["f", "all"], ["notes", ""]]
+    for person in home.persons.order_by("pk"):
+        form += [[f"p{person.pk}-presence", "present"], [f"p{person.pk}-temperature", "36.8"]]
+    form.append(["outcome", "screened"])
+    HouseholdProgress.objects.filter(household=home).update(
+        assigned_to=user_for(Role.GRID_WORKER, "G1")
+    )
+    answer = outbox_record(
+        user=worker,
+        campaign=campaign,
+        record=OutboxRecord(
+            client_uuid=uuid.uuid4(),
+            household_id=home.pk,
+            visited_at=timezone.now() - datetime.timedelta(hours=1),
+            form=[(name, value) for name, value in form],
+        ),
+    )
+    assert answer.status == "held"
+    # when the community admin opens the campaign and its holding list
+    admin = user_for(Role.COMMUNITY_ADMIN, "C1")
+    page = new_page(viewport={"width": 1280, "height": 900})
+    login(page, admin)
+    page.goto(f"{live_server.url}/campaigns/{campaign.pk}/")
+    page.locator("#held-link").click()
+    row = page.locator("#held-visits tbody tr").first
+    expect(row).to_contain_text(home.household_number)
+    expect(row).to_contain_text("36.8")
+    expect(row).to_contain_text("该户在此期间已分给他人")
+    shot(page, "held-list")
+    # and accepts it
+    row.locator("button[value=accept]").click()
+    expect(page.locator("main")).to_contain_text("已接收")
+    shot(page, "accepted")
+    # then it is the original worker's visit, at the time of the visit
+    visit = Visit.objects.get(household=home)
+    assert visit.worker == worker
+    assert HeldVisit.objects.get().state == "accepted"
