@@ -34,16 +34,19 @@ test: install
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run -v0
 	$(MAKE) --no-print-directory typecheck
-	$(MAKE) --no-print-directory test-sqlite
-	$(MAKE) --no-print-directory test-postgres
+	@./scripts/ensure-browser
+	@./scripts/ensure-postgres
+	@# The two engines' runs at once, each in its own var/ (files, SQLite test database); each
+	@# run's output is printed whole when it ends.
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 test-sqlite: install
 	@./scripts/ensure-browser
-	DOORSTEP_REQUIRE_BROWSER=1 $(BIN)/pytest -q
+	DOORSTEP_VAR_DIR=$(CURDIR)/var/test-sqlite DOORSTEP_REQUIRE_BROWSER=1 $(BIN)/pytest -q
 
 test-postgres: install
 	@./scripts/ensure-postgres
-	DATABASE_URL=$(PG_URL) $(BIN)/pytest -q -m "not browser"
+	DOORSTEP_VAR_DIR=$(CURDIR)/var/test-postgres DATABASE_URL=$(PG_URL) $(BIN)/pytest -q -m "not browser"
 
 # The production profile on this machine: gunicorn over TLS, the task workers, PostgreSQL and Redis
 # (scripts/production-demo says which database, Redis database and port).

@@ -649,6 +649,12 @@ def screening_calls(w: World, t: str) -> dict[str, list[Call]]:
                 shows=h.household_number,
             )
         ],
+        "screening:coverage_persons": [
+            get(
+                url("screening:coverage_persons", c, area=grid.code, which="persons"),
+                shows=head.name,
+            )
+        ],
         "screening:flagged": [get(url("screening:flagged", c, area=grid.code), shows=head.name)],
         "screening:flagged_export": [
             post(
@@ -1044,6 +1050,7 @@ def once_calls(w: World) -> dict[str, list[Call]]:
         "screening:coverage_list": [
             get(url("screening:coverage_list", c, state="", worker="none"))
         ],
+        "screening:coverage_persons": [get(url("screening:coverage_persons", c, which="x"))],
         "screening:flagged": [get(url("screening:flagged", c))],
         "screening:field_list": [get(url("screening:field_list", c, f="all"))],
         "screening:entry": [get(url("screening:entry", c, number=""))],

@@ -33,7 +33,8 @@ def user_password_reset(*, admin: User, user: User, request: HttpRequest | None 
     _check_manages(admin, user)
     password = new_password()
     user.set_password(password)
-    user.save(update_fields=["password"])
+    user.must_change_password = True
+    user.save(update_fields=["password", "must_change_password"])
     audit_write(user=admin, action="user.password_reset", obj=user, request=request)
     return password
 

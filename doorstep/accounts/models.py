@@ -42,6 +42,9 @@ class User(AbstractUser):
     )
     full_name = models.CharField(_("full name"), max_length=50, blank=True)
     phone = models.CharField(_("phone"), max_length=20, blank=True)
+    # A password someone else chose (a first one, an admin's reset) was seen by that someone:
+    # the account reaches only the password change until its owner picks their own.
+    must_change_password = models.BooleanField(_("must change password"), default=False)
 
     class Meta:
         verbose_name = _("user")

@@ -67,6 +67,19 @@ def users_managed_by(admin: User) -> QuerySet[User]:
     )
 
 
+def roles_assignable_by(admin: User) -> list[str]:
+    """The roles an admin may give an account they manage: those below their own rank, and for
+    the command the roles without an area (the same accounts `users_managed_by` lets them
+    manage, so that an edit never moves an account out of its admin's hands unnoticed)."""
+    if not admin.is_authenticated or admin.role not in ROSTER_MANAGER_ROLES:
+        return []
+    level = AREA_ROLE_LEVELS[Role(admin.role)]
+    roles = [role.value for role, lower in AREA_ROLE_LEVELS.items() if lower > level]
+    if admin.role == Role.COMMAND:
+        roles += [role.value for role in AREA_LESS_ROLES]
+    return roles
+
+
 def access_managed_user(admin: User, user_id) -> User:
     try:
         return users_managed_by(admin).get(pk=user_id)

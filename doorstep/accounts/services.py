@@ -27,6 +27,7 @@ from .managed import new_password, user_password_reset
 from .models import AREA_LESS_ROLES, AREA_ROLE_LEVELS, ROSTER_MANAGER_ROLES, Role, User
 from .selectors import (
     TOTP_DEVICE_NAME,
+    roles_assignable_by,
     totp_device_confirmed,
     totp_device_pending,
     users_managed_by,
@@ -82,6 +83,67 @@ def check_jurisdiction_fits(role: str, area: Area | None) -> None:
     if role in AREA_LESS_ROLES and area is not None:
         # An area would open its roster to a checkpoint, clinic or institution account.
         raise ValidationError(_("this role has no area: leave the area code empty"))
+
+
+@transaction.atomic
+def user_update(
+    *,
+    admin: User,
+    user: User,
+    full_name: str,
+    phone: str,
+    role: str,
+    area_code: str,
+    request: HttpRequest | None = None,
+) -> User:
+    """Edit a managed account's name, phone, role and jurisdiction. The new role must be one the
+    admin may give and the area one inside the admin's jurisdiction, of the role's level; an
+    account the admin does not manage raises PermissionDenied and changes nothing. A blank phone
+    keeps the one on file. Raises
+    ValidationError (field -> message) for what the admin typed."""
+    if not users_managed_by(admin).filter(pk=user.pk).exists():
+        raise PermissionDenied
+    errors: dict[str, str] = {}
+    if role not in roles_assignable_by(admin):
+        errors["role"] = _("you cannot give this role")
+    area = None
+    area_code = compact_text(area_code)
+    if area_code:
+        area = areas_visible_to(admin).filter(code=area_code).first()
+        if area is None:
+            errors["area_code"] = _("area code %(c)s does not exist in your jurisdiction") % {
+                "c": area_code
+            }
+    if "role" not in errors and "area_code" not in errors:
+        try:
+            check_jurisdiction_fits(role, area)
+        except ValidationError as error:
+            errors["area_code"] = "; ".join(error.messages)
+    try:
+        # Blank keeps the number on file: the form never shows it in full.
+        phone = validate_phone(phone) if clean_text(phone) else user.phone
+    except FieldError as error:
+        errors["phone"] = str(error.message)
+    if errors:
+        raise ValidationError(errors)
+    before = {
+        "role": user.role,
+        "area": user.jurisdiction_area.code if user.jurisdiction_area else "",
+    }
+    user.full_name = clean_text(full_name)[:50]
+    user.phone = phone
+    user.role = role
+    user.jurisdiction_area = area
+    user.save(update_fields=["full_name", "phone", "role", "jurisdiction_area"])
+    after = {"role": role, "area": area.code if area else ""}
+    audit_write(
+        user=admin,
+        action="user.update",
+        obj=user,
+        request=request,
+        detail={"before": before, "after": after} if before != after else {},
+    )
+    return user
 
 
 @dataclass
@@ -142,6 +204,15 @@ def users_import(*, admin: User, path: Path, request=None) -> UserImportResult:
     return result
 
 
+@transaction.atomic
+def password_changed_by_owner(*, user: User, request: HttpRequest | None = None) -> None:
+    """The owner chose their own password: the account is no longer held at the change page."""
+    if user.must_change_password:
+        user.must_change_password = False
+        user.save(update_fields=["must_change_password"])
+    audit_write(user=user, action="user.password_change", obj=user, request=request)
+
+
 def _user_reset_from_row(*, admin: User, username: str, request=None) -> str:
     """A new password for an existing account the admin manages (its tokens are revoked)."""
     user = users_managed_by(admin).filter(username=username).first()
@@ -172,7 +243,12 @@ def _user_from_row(*, username, full_name, role_text, area_code, phone_raw, visi
         raise ValidationError(error.message) from None
     password = new_password()
     user = User(
-        username=username, full_name=full_name, role=role, jurisdiction_area=area, phone=phone
+        username=username,
+        full_name=full_name,
+        role=role,
+        jurisdiction_area=area,
+        phone=phone,
+        must_change_password=True,
     )
     validate_password(password, user)
     user.set_password(password)

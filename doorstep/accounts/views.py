@@ -9,7 +9,7 @@ from axes.helpers import get_lockout_response
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponseBadRequest
@@ -23,14 +23,16 @@ from django.views.decorators.cache import never_cache
 
 from doorstep.core.middleware import public_view
 from doorstep.core.sheets.reading import UnreadableFile
+from doorstep.core.uploads import upload_refusal
 from doorstep.core.urlaccess import AUTHENTICATED, SCOPED, access
 
 from .forms import TwoFactorCodeForm
 from .managed import user_active_set, user_password_reset
-from .models import RevokeReason
+from .models import RevokeReason, Role
 from .selectors import (
     access_managed_user,
     api_tokens_of,
+    roles_assignable_by,
     totp_device_confirmed,
     two_factor_required,
     two_factor_verified,
@@ -39,9 +41,11 @@ from .selectors import (
 from .services import (
     TwoFactorOutcome,
     may_manage_users,
+    password_changed_by_owner,
     totp_device_start_enrolment,
     two_factor_enrol_confirm,
     two_factor_verify,
+    user_update,
     users_import,
 )
 from .tokens import api_token_renew, api_token_revoke, api_tokens_revoke_all, token_dead_reason
@@ -54,9 +58,24 @@ login_view = public_view(
     )
 )
 logout_view = auth_views.LogoutView.as_view()
-password_change_view = auth_views.PasswordChangeView.as_view(
-    template_name="accounts/password_change.html", success_url="/accounts/password/done/"
-)
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "accounts/password_change.html"
+    success_url = "/accounts/password/done/"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["must_change"] = self.request.user.must_change_password
+        return context
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        password_changed_by_owner(user=self.request.user, request=self.request)
+        return response
+
+
+password_change_view = PasswordChangeView.as_view()
 password_change_done_view = auth_views.PasswordChangeDoneView.as_view(
     template_name="accounts/password_change_done.html"
 )
@@ -69,7 +88,9 @@ def users_import_view(request):
     context = {"result": None, "error": ""}
     if request.method == "POST":
         upload = request.FILES.get("file")
-        if upload is None:
+        if upload_refusal(request):
+            context["error"] = upload_refusal(request)
+        elif upload is None:
             context["error"] = _("choose a file")
         else:
             with tempfile.NamedTemporaryFile(suffix=Path(upload.name).suffix) as handle:
@@ -230,9 +251,27 @@ def user_detail_view(request, user_id: int):
     user = access_managed_user(admin, user_id)
     tokens = api_tokens_of(user).select_related("user")
     password = ""
+    edit_errors: dict[str, list[str]] = {}
     if request.method == "POST":
         action = request.POST.get("action")
-        if action == "revoke":
+        if action == "edit":
+            try:
+                user_update(
+                    admin=admin,
+                    user=user,
+                    full_name=request.POST.get("full_name", ""),
+                    phone=request.POST.get("phone", ""),
+                    role=request.POST.get("role", ""),
+                    area_code=request.POST.get("area_code", ""),
+                    request=request,
+                )
+            except ValidationError as error:
+                edit_errors = error.message_dict
+                user.refresh_from_db()
+            else:
+                messages.success(request, _("Saved."))
+                return redirect("accounts:user_detail", user_id=user.pk)
+        elif action == "revoke":
             api_token_revoke(
                 actor=admin, token=_token_of(tokens, request.POST.get("token", "")), request=request
             )
@@ -249,7 +288,16 @@ def user_detail_view(request, user_id: int):
             messages.success(request, _("Saved."))
         else:
             return HttpResponseBadRequest(_("unknown action"))
-        if not password:
+        if not password and not edit_errors:
             return redirect("accounts:user_detail", user_id=user.pk)
-    context = {"account": user, "rows": _token_rows(tokens), "password": password}
-    return render(request, "accounts/user_detail.html", context)
+    roles = dict(Role.choices)
+    context = {
+        "account": user,
+        "rows": _token_rows(tokens),
+        "password": password,
+        "edit_errors": edit_errors,
+        "typed": request.POST if edit_errors else {},
+        "roles": [(role, roles[role]) for role in roles_assignable_by(admin)],
+    }
+    status = 400 if edit_errors else 200
+    return render(request, "accounts/user_detail.html", context, status=status)

@@ -203,14 +203,19 @@ def _handoff_out(handoff: Handoff) -> dict[str, object]:
         "late_seconds": handoff.late_seconds,
         "not_found_reason": handoff.not_found_reason,
         "note": handoff.note,
-        "arrivals": [a.name for a in handoff.arrivals.order_by("pk")],
+        # all(): the list prefetched them (selectors.handoff_arrivals), one handoff reads them
+        "arrivals": [a.name for a in sorted(handoff.arrivals.all(), key=lambda a: a.pk)],
     }
 
 
 @router.get("/handoffs", response=list[HandoffOut], operation_id="handoff_list")
 def handoff_list(request: HttpRequest, status: str = "pending") -> Any:
     """The handoffs to your community (street, command: to theirs), newest first, 200 at most."""
-    rows = selectors.handoffs_visible_to(request.user).select_related("community")  # type: ignore[arg-type]
+    rows = (
+        selectors.handoffs_visible_to(request.user)  # type: ignore[arg-type]
+        .select_related("community")
+        .prefetch_related(selectors.handoff_arrivals())
+    )
     if status:
         rows = rows.filter(status=status)
     return [_handoff_out(h) for h in rows.order_by("-received_at", "-pk")[:200]]

@@ -9,7 +9,9 @@ the reverse). Two moments:
 - a fever (or symptoms with a temperature at the threshold): `referral_open` at once, for the
   key person of the community the destination matched. Without a community (an unmatched or
   outside destination) there is nobody to follow up yet: the referral opens when command staff
-  route the arrival, or the neighbouring district takes it (handed out).
+  route the arrival, or the neighbouring district takes it (handed out). A traveller passing
+  through belongs to no community: the fever is recorded and flagged at the checkpoint, which
+  takes the person to the fever clinic itself; no key person, no referral here.
 
 Follow-up's refusals (FollowupRefused) are not caught here: an accept that follow-up refuses
 is not an accept (the transaction rolls back and the community is told why).
@@ -29,7 +31,7 @@ from doorstep.followup.services import (
 )
 from doorstep.registry.models import Person
 
-from .models import Arrival, Handoff
+from .models import Arrival, Handoff, Route
 
 
 def _reasons(arrival: Arrival) -> list[ReasonInput]:
@@ -118,7 +120,11 @@ def fever_referral(*, user: User, arrival_id: int) -> Referral | None:
     arrival = Arrival.objects.select_related(
         "community", "person__household__grid", "household__grid", "key_person__person"
     ).get(pk=arrival_id)
-    if "fever" not in arrival.risk_flags or arrival.community is None:
+    if (
+        "fever" not in arrival.risk_flags
+        or arrival.community is None
+        or arrival.route == Route.PASSING  # in no community (arrivals saved before this rule)
+    ):
         return None
     if arrival.referral_id is not None:
         return arrival.referral

@@ -210,7 +210,9 @@ class Handoff(models.Model):
     district = models.ForeignKey("areas.Area", on_delete=models.PROTECT, related_name="+")
     community = models.ForeignKey("areas.Area", on_delete=models.PROTECT, related_name="+")
     # Who the handoff is about: the ID number, else name + phone. One pending handoff per
-    # person: a second risk arrival of the same person joins it (constraint below).
+    # person and community: a second risk arrival of the same person bound for the same
+    # community joins it; bound for another community, it opens that community's own handoff
+    # (constraint below), so no community reads an address given for another.
     person_key = models.CharField(max_length=120)
     status = models.CharField(
         max_length=16, choices=HandoffStatus.choices, default=HandoffStatus.PENDING
@@ -242,9 +244,9 @@ class Handoff(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(
-                fields=["person_key"],
+                fields=["person_key", "community"],
                 condition=models.Q(status="pending"),
-                name="one_pending_handoff_per_person",
+                name="one_pending_handoff_per_person_and_community",
             )
         ]
 

@@ -13,7 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -21,7 +21,15 @@ from doorstep.accounts.models import Role, User
 from doorstep.areas.models import Area, AreaLevel
 from doorstep.core.db import prefix_q
 
-from .models import Arrival, Checkpoint, CheckpointOfficer, Handoff, HandoffStatus, Route
+from .models import (
+    Arrival,
+    Checkpoint,
+    CheckpointOfficer,
+    Handoff,
+    HandoffEvent,
+    HandoffStatus,
+    Route,
+)
 
 HANDOFF_READERS = {Role.COMMAND, Role.STREET_ADMIN, Role.COMMUNITY_ADMIN}
 
@@ -92,6 +100,40 @@ def access_arrival(user: User, arrival_id: int | str) -> Arrival:
         )
     except (Arrival.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
+
+
+def handoff_events_visible_to(user: User, handoff: Handoff) -> QuerySet[HandoffEvent]:
+    """The history of a handoff the user reached (through an arrival or the inbox). An officer
+    reads every outcome (accepted, not found and why, re-routed) but of the arrivals in it only
+    those of their own checkpoint: another checkpoint's arrival of the same person, its time
+    and who entered it, is not theirs to read."""
+    rows = HandoffEvent.objects.filter(handoff=handoff)
+    if not _active(user):
+        return rows.none()
+    if user.role == Role.CHECKPOINT_OFFICER:
+        own = officer_checkpoint(user)
+        if own is None:
+            return rows.none()
+        return rows.filter(Q(arrival__isnull=True) | Q(arrival__checkpoint=own))
+    return rows
+
+
+MATCH_READERS = {Role.COMMAND, Role.COMMUNITY_ADMIN}
+
+
+def may_read_match(user: User) -> bool:
+    """How the typed destination was matched (method, confidence, candidates) is internal:
+    for the command routing the unmatched queue and community admins reconciling a handoff,
+    not for the officer at the checkpoint."""
+    return _active(user) and user.role in MATCH_READERS
+
+
+def handoff_arrivals() -> "Prefetch[str, QuerySet[Arrival], str]":
+    """A list of handoffs reads each one's arrivals (names, checkpoint, time) with one query
+    for the whole page, oldest arrival first."""
+    return Prefetch(
+        "arrivals", queryset=Arrival.objects.select_related("checkpoint").order_by("pk")
+    )
 
 
 def handoffs_visible_to(user: User) -> QuerySet[Handoff]:

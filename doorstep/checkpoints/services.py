@@ -123,12 +123,21 @@ class PassageInput:
     origin: str = ""
     destination: str = ""
     occupants: tuple[OccupantInput, ...] = ()
+    # The time as the officer typed it on the entry page ("" for now, "14:05"), when the server
+    # turned it into `arrived_at`: the digest keeps what was typed, and the time is the one the
+    # first record of this UUID fixed, so the same form sent again a minute later is the same
+    # vehicle, not another body. None: the client sent the time itself (the API).
+    arrived_at_typed: str | None = None
 
     def digest(self) -> str:
         body = asdict(self)
         body.pop("occupants")  # each occupant has its own UUID and digest
+        body.pop("arrived_at_typed")
         body["client_uuid"] = str(self.client_uuid)
-        body["arrived_at"] = self.arrived_at.isoformat()
+        if self.arrived_at_typed is None:
+            body["arrived_at"] = self.arrived_at.isoformat()
+        else:
+            body["arrived_at"] = "typed:" + self.arrived_at_typed.strip()
         return body_hash(body)
 
 
@@ -252,9 +261,18 @@ def _passage_record(
     selectors.access_checkpoint_for_entry(user, checkpoint.pk)
     if passage.kind not in VehicleKind.values:
         raise PassageRejected(_("unknown vehicle kind “%(v)s”") % {"v": passage.kind}, "kind")
-    if passage.arrived_at > timezone.now() + datetime.timedelta(minutes=10):
-        raise PassageRejected(_("arrival time is in the future"), "arrived_at")
     digest = passage.digest()
+    first_time = (
+        VehiclePassage.objects.filter(
+            client_uuid=passage.client_uuid, checkpoint=checkpoint, body_hash=digest
+        )
+        .values_list("arrived_at", flat=True)
+        .first()
+    )
+    if first_time is not None:  # a retry: the time is the one the first record fixed
+        passage = dataclasses.replace(passage, arrived_at=first_time)
+    elif passage.arrived_at > timezone.now() + datetime.timedelta(minutes=10):
+        raise PassageRejected(_("arrival time is in the future"), "arrived_at")
     risk_areas = _risk_area_names()
     index = index_for_district(checkpoint.district)
     results: list[OccupantResult] = []
@@ -282,18 +300,25 @@ def _passage_record(
         record, created = _passage_write(user, checkpoint, passage, digest)
         for i, clean, match in cleaned:
             _occupant_write(user, record, clean, match, results[i], request=request)
-    for i, clean, _match in cleaned:
-        if results[i].status == "created" and "fever" in clean.flags:
+    for i, _clean, _match in cleaned:
+        # A fever opens a referral once the arrival is saved; a retry of the same occupant
+        # tries again when the first attempt opened none (follow-up refused it, or the request
+        # died before): fever_referral answers the referral already open, or opens it.
+        if results[i].status in ("created", "duplicate") and "fever" in results[i].flags:
             results[i].referral = _fever_referral(user, results[i].arrival_id or 0, request)
     return PassageResult(passage=record, created=created, occupants=results)
+
+
+def _passage_locked(client_uuid: uuid.UUID) -> VehiclePassage | None:
+    """The vehicle recorded under this UUID, locked until the transaction ends (None while a
+    concurrent first send has not committed it yet)."""
+    return VehiclePassage.objects.select_for_update().filter(client_uuid=client_uuid).first()
 
 
 def _passage_write(
     user: User, checkpoint: Checkpoint, passage: PassageInput, digest: str
 ) -> tuple[VehiclePassage, bool]:
-    existing = (
-        VehiclePassage.objects.select_for_update().filter(client_uuid=passage.client_uuid).first()
-    )
+    existing = _passage_locked(passage.client_uuid)
     if existing is not None:
         if existing.checkpoint_id != checkpoint.pk or existing.body_hash != digest:
             raise PassageConflict("vehicle")
@@ -311,8 +336,15 @@ def _passage_write(
                 arrived_at=passage.arrived_at,
                 entered_by=user,
             )
-    except IntegrityError:  # the same vehicle sent twice at once: the other one won
-        raise PassageConflict("vehicle") from None
+    except IntegrityError:
+        # The same vehicle sent twice at once (a retry racing the first send): the other one
+        # won. The same body is answered with the stored record; only another body is 409.
+        existing = VehiclePassage.objects.filter(client_uuid=passage.client_uuid).first()
+        if existing is None or existing.checkpoint_id != checkpoint.pk:
+            raise PassageConflict("vehicle") from None
+        if existing.body_hash != digest:
+            raise PassageConflict("vehicle") from None
+        return existing, False
     return record, True
 
 
@@ -348,7 +380,12 @@ def _occupant_write(
         route = Route.HANDED_OUT
     else:
         route = Route.UNMATCHED
-    community_id = match.community_id if match.status == "matched" else None
+    # A traveller passing through stays in no community: the destination's match is kept as
+    # typed and read, but no community, door or roster person comes of it, so nobody's key
+    # person and no referral (the checkpoint takes a fever to the clinic itself).
+    community_id = (
+        match.community_id if match.status == "matched" and route != Route.PASSING else None
+    )
     arrival = Arrival.objects.create(
         passage=passage,
         checkpoint_id=passage.checkpoint_id,
@@ -426,14 +463,17 @@ def person_key(arrival: Arrival) -> str:
 
 
 def _handoff_send(*, user: User, arrival: Arrival, community_id: int) -> Handoff:
-    """A new handoff to the community, or the pending one of the same person, which this
-    arrival joins (one pending handoff per person, held by a unique constraint)."""
+    """A new handoff to the community, or the pending one of the same person to the same
+    community, which this arrival joins (one pending handoff per person and community, held by
+    a unique constraint). A pending handoff of the person to another community is not joined:
+    that community would never get this arrival, and would read the address given for this
+    one."""
     key = person_key(arrival)
     now = timezone.now()
     for _attempt in range(3):
         pending = (
             Handoff.objects.select_for_update()
-            .filter(person_key=key, status=HandoffStatus.PENDING)
+            .filter(person_key=key, community_id=community_id, status=HandoffStatus.PENDING)
             .first()
         )
         if pending is not None:
@@ -596,14 +636,27 @@ def handoff_reroute(
         now = timezone.now()
         hours = _handoff_hours(handoff)
         with sqlite_writer_turn(), transaction.atomic():
-            changed = Handoff.objects.filter(
-                pk=handoff.pk, status=HandoffStatus.PENDING, community_id=handoff.community_id
-            ).update(
-                community=target,
-                received_at=now,
-                deadline=now + datetime.timedelta(hours=hours),
-                reroutes=handoff.reroutes + 1,
-            )
+            try:
+                with transaction.atomic():
+                    changed = Handoff.objects.filter(
+                        pk=handoff.pk,
+                        status=HandoffStatus.PENDING,
+                        community_id=handoff.community_id,
+                    ).update(
+                        community=target,
+                        received_at=now,
+                        deadline=now + datetime.timedelta(hours=hours),
+                        reroutes=handoff.reroutes + 1,
+                    )
+            except IntegrityError:  # one pending handoff per person and community
+                raise HandoffRejected(
+                    _(
+                        "%(community)s already has a waiting handoff of this person: "
+                        "report this one not found, with a note"
+                    )
+                    % {"community": target.name},
+                    "community",
+                ) from None
             if not changed:
                 handoff.refresh_from_db()
                 raise HandoffClosed(handoff)

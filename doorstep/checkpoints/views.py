@@ -94,15 +94,25 @@ def _symptoms(text: str) -> tuple[str, ...]:
     return tuple(s for s in re.split(r"[ ,，、;；]+", text) if s)
 
 
-def _arrived_at(raw: str) -> datetime.datetime:
+FUTURE_TOLERANCE = datetime.timedelta(minutes=10)  # as services.passage_record allows
+
+
+def _arrived_at(raw: str, *, now: datetime.datetime | None = None) -> datetime.datetime:
+    """The time the officer typed: empty is now, "HH:MM" the last such time (23:50 typed at
+    00:05 is last evening, as a paper form is read; a watch a few minutes fast is allowed),
+    else a date and time. A retry of the same vehicle keeps the first record's time whatever
+    this answers (services: the digest holds the typed text)."""
     raw = raw.strip()
-    now = timezone.localtime()
+    now = timezone.localtime(now or timezone.now())
     if not raw:
         return now.replace(second=0, microsecond=0)
     if m := re.fullmatch(r"(\d{1,2})[:：](\d{2})", raw):
         hour, minute = int(m[1]), int(m[2])
         if hour < 24 and minute < 60:
-            return now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+            typed = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+            if typed > now + FUTURE_TOLERANCE:
+                typed -= datetime.timedelta(days=1)
+            return typed
     parsed = parse_datetime(raw.replace(" ", "T"))
     if parsed is None:
         raise services.PassageRejected(_("time “%(v)s” is not HH:MM") % {"v": raw}, "arrived_at")
@@ -161,6 +171,7 @@ def entry_view(request: HttpRequest, checkpoint_id: int) -> HttpResponse:
     }
     rows = _rows_from_post(request)
     errors: dict[str, str] = {}
+    conflict_status = 422
     saved: list[Arrival] = []
     try:
         if not rows:
@@ -187,6 +198,7 @@ def entry_view(request: HttpRequest, checkpoint_id: int) -> HttpResponse:
             origin=vehicle["origin"][:100],
             destination=vehicle["destination"][:200],
             occupants=occupants,
+            arrived_at_typed=vehicle["arrived_at"],
         )
         result = services.passage_record(
             user=user, checkpoint=checkpoint, passage=passage, request=request
@@ -195,7 +207,8 @@ def entry_view(request: HttpRequest, checkpoint_id: int) -> HttpResponse:
         errors[rejected.field or "vehicle"] = rejected.message
         result = None
     except services.PassageConflict as conflict:
-        errors["vehicle"] = str(conflict)
+        # This vehicle's UUID was saved with other data: 409, as the API answers.
+        errors["vehicle"], conflict_status = str(conflict), 409
         result = None
     if result is not None:
         kept = []
@@ -205,7 +218,12 @@ def entry_view(request: HttpRequest, checkpoint_id: int) -> HttpResponse:
             row["error"] = outcome.error or outcome.status
             kept.append(row)
         ids = [o.arrival_id for o in result.occupants if o.arrival_id]
-        saved = list(selectors.arrivals_visible_to(user).filter(pk__in=ids).order_by("pk"))
+        saved = list(
+            selectors.arrivals_visible_to(user)
+            .filter(pk__in=ids)
+            .select_related("checkpoint", "community", "handoff")
+            .order_by("pk")
+        )
         if not kept:
             vehicle = {"client_uuid": str(uuid.uuid4()), "kind": VehicleKind.CAR}
             kept = [_blank_row()]
@@ -216,7 +234,7 @@ def entry_view(request: HttpRequest, checkpoint_id: int) -> HttpResponse:
         errors=errors,
         saved=[_arrival_row(a) for a in saved],
     )
-    status = 200 if not errors else 422
+    status = 200 if not errors else conflict_status
     return render(
         request, "checkpoints/entry.html", {"checkpoint": checkpoint, **context}, status=status
     )
@@ -261,7 +279,13 @@ def arrivals_view(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "checkpoints/arrivals.html",
-        {"rows": listed, "total": total, "kind": kind, "filters": selectors.LIST_FILTERS},
+        {
+            "rows": listed,
+            "total": total,
+            "kind": kind,
+            "filters": selectors.LIST_FILTERS,
+            "show_match": selectors.may_read_match(user),
+        },
     )
 
 
@@ -271,14 +295,22 @@ def arrival_view(request: HttpRequest, arrival_id: int) -> HttpResponse:
     user = _user(request)
     arrival = selectors.access_arrival(user, arrival_id)
     events = (
-        list(arrival.handoff.events.select_related("from_community", "to_community", "user"))
+        list(
+            selectors.handoff_events_visible_to(user, arrival.handoff).select_related(
+                "from_community", "to_community", "user"
+            )
+        )
         if arrival.handoff is not None
         else []
     )
     return render(
         request,
         "checkpoints/arrival.html",
-        {"row": _arrival_row(arrival), "events": events},
+        {
+            "row": _arrival_row(arrival),
+            "events": events,
+            "show_match": selectors.may_read_match(user),
+        },
     )
 
 
@@ -288,18 +320,18 @@ def inbox_view(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     now = _now()
     kind = request.GET.get("f", "pending")
-    rows = selectors.handoffs_visible_to(user).select_related("community")
+    rows = selectors.handoffs_visible_to(user)
     if kind == "overdue":
-        rows = selectors.overdue_for(user, now).select_related("community")
+        rows = selectors.overdue_for(user, now)
     elif kind in HandoffStatus.values:
         rows = rows.filter(status=kind)
+    rows = rows.select_related("community").prefetch_related(selectors.handoff_arrivals())
     listed = []
     for handoff in rows.order_by("deadline", "pk")[:PAGE]:
-        arrivals = list(handoff.arrivals.select_related("checkpoint").order_by("pk"))
         listed.append(
             {
                 "handoff": handoff,
-                "arrivals": arrivals,
+                "arrivals": list(handoff.arrivals.all()),
                 "overdue": handoff.status == HandoffStatus.PENDING and handoff.deadline < now,
             }
         )
@@ -349,16 +381,23 @@ def handoff_view(request: HttpRequest, handoff_id: int) -> HttpResponse:
         except services.HandoffRejected as rejected:
             errors[rejected.field or "action"], status = rejected.message, 422
         handoff.refresh_from_db()
-    arrivals = list(handoff.arrivals.select_related("checkpoint", "household").order_by("pk"))
+    arrivals = list(
+        handoff.arrivals.select_related("checkpoint", "household", "community", "handoff").order_by(
+            "pk"
+        )
+    )
     context = {
         "handoff": handoff,
         "arrivals": [_arrival_row(a) for a in arrivals],
-        "events": handoff.events.select_related("from_community", "to_community", "user"),
+        "events": selectors.handoff_events_visible_to(user, handoff).select_related(
+            "from_community", "to_community", "user"
+        ),
         "may_act": selectors.may_act_on(user, handoff) and handoff.status == HandoffStatus.PENDING,
         "communities": selectors.communities_for_reroute(user, handoff).order_by("path")[:500],
         "reasons": NotFoundReason.choices,
         "errors": errors,
         "overdue": handoff.status == HandoffStatus.PENDING and handoff.deadline < _now(),
+        "show_match": selectors.may_read_match(user),
     }
     return render(request, "checkpoints/handoff.html", context, status=status)
 
@@ -401,6 +440,7 @@ def unmatched_view(request: HttpRequest) -> HttpResponse:
             "total": rows.count(),
             "communities": communities,
             "errors": errors,
+            "show_match": selectors.may_read_match(user),
         },
         status=status,
     )

@@ -103,8 +103,12 @@ def _suppressed_table(
 def build_table(
     district: Area, day: datetime.date, k: int
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, int]]:
-    """(published rows, suppression log, the district's exact totals)."""
+    """(published rows, suppression log, the district's exact totals); refused when a hidden
+    count of the day cannot be protected."""
     areas, today, values = _suppressed_table(district, day, k)
+    _refuse_unprotected(
+        areas, {m: table.unprotectable for m, table in today.items() if table.unprotectable}
+    )
     first = day - datetime.timedelta(days=1)
     try:
         check_day(district, first)
@@ -136,6 +140,62 @@ def build_table(
         )
     totals = values[areas[0].pk] if areas else {}
     return rows, log, totals
+
+
+def _refuse_unprotected(areas: list[Area], pinned: dict[str, list[str]]) -> None:
+    """Refuse a table in which these hidden counts (measure → area codes) can be worked out."""
+    if not pinned:
+        return
+    names = {a.code: a.name for a in areas}
+    labels = measure_labels()
+    cells = "; ".join(
+        f"{labels.get(m, m)}: {', '.join(names.get(c, c) for c in codes)}"
+        for m, codes in pinned.items()
+    )
+    raise BulletinRefused(
+        _(
+            "the table cannot be published: a hidden count could be worked out from the "
+            "published figures (%(cells)s); choose another k or another day"
+        )
+        % {"cells": cells}
+    )
+
+
+def _pinned_in_stored_table(bulletin: Bulletin) -> tuple[list[Area], dict[str, list[str]]]:
+    """What an attacker works out from the table as it would be published: its shown values,
+    its markers ("<k" 1..k−1, "×" at least k) and the area tree."""
+    areas = [
+        a
+        for a in area_subtree(bulletin.district).order_by("path")
+        if a.level in (AreaLevel.DISTRICT, AreaLevel.STREET, AreaLevel.COMMUNITY)
+    ]
+    by_id = {a.pk: a for a in areas}
+    parents = {
+        a.code: disclosure.Cell(
+            code=a.code,
+            parent=by_id[a.parent_id].code if a.parent_id in by_id else None,
+            value=0,
+        )
+        for a in areas
+    }
+    rows = [r for r in bulletin.table if r.get("code") in parents]
+    equations = disclosure.groups({r["code"]: parents[r["code"]] for r in rows})
+    pinned: dict[str, list[str]] = {}
+    for measure, _label in MEASURES:
+        published: dict[str, int | None] = {}
+        hidden: dict[str, str] = {}
+        for row in rows:
+            shown = str(row["cells"].get(measure, {}).get("shown", ""))
+            if shown.isdigit():
+                published[row["code"]] = int(shown)
+            else:
+                published[row["code"]] = None
+                primary = shown.startswith("<")
+                hidden[row["code"]] = disclosure.PRIMARY if primary else disclosure.COMPLEMENTARY
+        found = disclosure.pinned(published, hidden, bulletin.k, equations)
+        if found:
+            pinned[measure] = found
+    return areas, pinned
 
 
 def _check_k(k: int) -> int:
@@ -257,6 +317,8 @@ def bulletin_publish(
     *, user: User, bulletin: Bulletin, request: HttpRequest | None = None
 ) -> Bulletin:
     _require_command(user)
+    # the table as stored is what goes out: check it once more against the attacker
+    _refuse_unprotected(*_pinned_in_stored_table(bulletin))
     taken = Bulletin.objects.filter(pk=bulletin.pk, status=BulletinStatus.APPROVED).update(
         status=BulletinStatus.PUBLISHED, published_at=timezone.now()
     )

@@ -13,7 +13,11 @@ the sum of its children. Rules (issue 12):
   computes the tightest bounds of every hidden cell by propagating those equations to a fixed
   point; the equations form a tree, so these bounds are the exact bounds of the linear system
   (and, the matrix being totally unimodular, attained by whole numbers). A cell whose bounds
-  meet is recovered, and the next-smallest published sibling (or the parent) is hidden;
+  meet is recovered, and the next-smallest published sibling (or the parent) is hidden, round
+  after round until no hidden cell is recovered;
+- a table whose small count is recovered even with every cell below the district hidden (a
+  street holding the whole district, say) cannot be protected: it is marked `unprotectable`, and
+  a bulletin with it is neither drafted nor published;
 - a day-on-day change is published only where both days' cells are published.
 
 Every decision is logged: which cell, which rule, why.
@@ -40,6 +44,8 @@ class Cell:
 class Suppressed:
     cells: dict[str, Cell]
     log: list[dict[str, object]] = field(default_factory=list)
+    # hidden cells the attacker can still work out: the table must not be published
+    unprotectable: list[str] = field(default_factory=list)
 
     def shown(self, code: str, k: int) -> str:
         cell = self.cells[code]
@@ -106,8 +112,39 @@ def attacker_bounds(
     return bounds
 
 
+def pinned(
+    published: dict[str, int | None],
+    hidden_kind: dict[str, str],
+    k: int,
+    equations: dict[str, list[str]],
+) -> list[str]:
+    """The hidden cells whose value the attacker can work out (their bounds meet)."""
+    bounds = attacker_bounds(published, hidden_kind, k, equations)
+    return sorted(code for code, (lo, hi) in bounds.items() if lo >= hi)
+
+
+def _exposed(cells: dict[str, Cell], k: int, equations: dict[str, list[str]]) -> list[str]:
+    return pinned(
+        {c.code: (None if c.hidden else c.value) for c in cells.values()},
+        {c.code: c.hidden for c in cells.values() if c.hidden},
+        k,
+        equations,
+    )
+
+
 def suppress(cells: dict[str, Cell], *, root: str, k: int) -> Suppressed:
-    """Hide what must be hidden, in place, and return the cells with the decision log."""
+    """Hide what must be hidden, in place, and return the cells with the decision log.
+
+    Each round takes the first cell the attacker can still pin that has a partner in its group
+    (a published sibling; for a hidden parent, one of its children; else its parent) and hides
+    that partner, until no hidden cell is pinned. When no pinned cell has one, the search widens
+    to every published cell: the one that leaves the fewest pinned is hidden.
+
+    Hiding more only widens what the attacker must consider, so the table with every cell below
+    the district hidden is the most protected one. A small count pinned even there cannot be
+    protected: `unprotectable` names it (a bulletin with such a table is refused). A cell pinned
+    there is never a partner: hiding it would protect nothing and it would be pinned itself.
+    Leaving those out, hiding all that remains protects every hidden cell, so the rounds end."""
     result = Suppressed(cells=cells)
     for cell in sorted(cells.values(), key=lambda c: c.code):
         if cell.code != root and 1 <= cell.value <= k - 1:
@@ -116,54 +153,90 @@ def suppress(cells: dict[str, Cell], *, root: str, k: int) -> Suppressed:
                 {"cell": cell.code, "rule": PRIMARY, "why": f"count between 1 and {k - 1}"}
             )
     equations = groups(cells)
-    for _round in range(len(cells) + 1):
-        bounds = attacker_bounds(
-            {c.code: (None if c.hidden else c.value) for c in cells.values()},
-            {c.code: c.hidden for c in cells.values() if c.hidden},
-            k,
-            equations,
-        )
-        exposed = sorted(code for code, (lo, hi) in bounds.items() if lo >= hi)
-        if not exposed:
-            return result
-        code = exposed[0]
-        partner = _complement_for(cells, code, root=root, equations=equations)
-        if partner is None:
+    useless = set(_exposed(_all_hidden(cells, root), k, equations))
+    result.unprotectable = sorted(c for c in useless if cells[c].hidden == PRIMARY)
+    if result.unprotectable:
+        for code in result.unprotectable:
             result.log.append(
-                {"cell": code, "rule": "unprotectable", "why": "no cell left to hide beside it"}
+                {
+                    "cell": code,
+                    "rule": "unprotectable",
+                    "why": "recoverable even with every cell below the district hidden",
+                }
             )
-            return result
-        cells[partner].hidden = COMPLEMENTARY
-        result.log.append(
-            {
-                "cell": partner,
-                "rule": COMPLEMENTARY,
-                "why": f"protects {code}, else recoverable from its parent and siblings",
-            }
-        )
+        return result
+    while exposed := _exposed(cells, k, equations):
+        for code in exposed:
+            partner = _complement_for(cells, code, root=root, equations=equations, skip=useless)
+            if partner is not None:
+                _hide(result, partner, f"protects {code}, else recoverable from its group")
+                break
+        else:
+            # no partner in the groups of the pinned cells: hide the published cell that leaves
+            # the fewest pinned (each round hides one more; hiding all of them protects)
+            best = min(
+                _hideable(cells, root, skip=useless),
+                key=lambda c: (_pinned_if_hidden(cells, c.code, k, equations), c.value, c.code),
+            )
+            _hide(result, best.code, f"protects {', '.join(exposed)}: no partner in their groups")
     return result
 
 
+def _hideable(cells: dict[str, Cell], root: str, *, skip: set[str] | None = None) -> list[Cell]:
+    """Published cells a "×" may cover: never the district, never a zero (shown as 0, and the
+    attacker knows that a "×" is at least k; every other published cell below the district is)."""
+    return [
+        c
+        for c in cells.values()
+        if c.code != root and not c.hidden and c.value > 0 and c.code not in (skip or ())
+    ]
+
+
+def _hide(result: Suppressed, code: str, why: str) -> None:
+    result.cells[code].hidden = COMPLEMENTARY
+    result.log.append({"cell": code, "rule": COMPLEMENTARY, "why": why})
+
+
+def _all_hidden(cells: dict[str, Cell], root: str) -> dict[str, Cell]:
+    hideable = {c.code for c in _hideable(cells, root)}
+    return {
+        code: Cell(c.code, c.parent, c.value, COMPLEMENTARY if code in hideable else c.hidden)
+        for code, c in cells.items()
+    }
+
+
+def _pinned_if_hidden(
+    cells: dict[str, Cell], code: str, k: int, equations: dict[str, list[str]]
+) -> int:
+    trial = {c: Cell(x.code, x.parent, x.value, x.hidden) for c, x in cells.items()}
+    trial[code].hidden = COMPLEMENTARY
+    return len(_exposed(trial, k, equations))
+
+
 def _complement_for(
-    cells: dict[str, Cell], code: str, *, root: str, equations: dict[str, list[str]]
+    cells: dict[str, Cell],
+    code: str,
+    *,
+    root: str,
+    equations: dict[str, list[str]],
+    skip: set[str],
 ) -> str | None:
     """The published cell to hide so that `code` is no longer exact: the smallest non-zero
-    sibling; else a sibling's child group... else the parent (never the district)."""
+    sibling; for a hidden parent, its smallest non-zero child; else the parent (never the
+    district). Cells in `skip` are never chosen."""
     cell = cells[code]
+
+    def usable(other: str) -> bool:
+        return not cells[other].hidden and cells[other].value > 0 and other not in skip
+
     candidates: list[Cell] = []
     if cell.parent is not None:
-        candidates = [
-            cells[s]
-            for s in equations.get(cell.parent, [])
-            if s != code and not cells[s].hidden and cells[s].value > 0
-        ]
+        candidates = [cells[s] for s in equations.get(cell.parent, []) if s != code and usable(s)]
     if not candidates and code in equations:  # a hidden parent: hide one of its children
-        candidates = [
-            cells[c] for c in equations[code] if not cells[c].hidden and cells[c].value > 0
-        ]
+        candidates = [cells[c] for c in equations[code] if usable(c)]
     if candidates:
         return min(candidates, key=lambda c: (c.value, c.code)).code
-    if cell.parent is not None and cell.parent != root and not cells[cell.parent].hidden:
+    if cell.parent is not None and cell.parent != root and usable(cell.parent):
         return cell.parent
     return None
 

@@ -13,6 +13,7 @@ from doorstep.core.brief import SectionProvider
 PROVIDERS: list[str] = [
     "doorstep.screening.brief.SweepProvider",
     "doorstep.followup.brief.FollowupProvider",
+    "doorstep.checkpoints.brief.CheckpointsProvider",
 ]
 
 

@@ -89,7 +89,7 @@ def brief_freeze(*, day: datetime.date, now: datetime.datetime | None = None) ->
     return written
 
 
-def brief_freeze_due(*, now: datetime.time | None = None, days_back: int = 7) -> int:
+def brief_freeze_due(*, days_back: int = 7) -> int:
     """Freeze every recent day whose cut-off has passed (what the scheduled task runs)."""
     moment = timezone.now()
     today = timezone.localdate()

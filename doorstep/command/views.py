@@ -56,6 +56,16 @@ def _bad_day(request: HttpRequest, area: Area, error: BriefDateError) -> HttpRes
     return render(request, "command/bad_day.html", context, status=400)
 
 
+def _area_day(request: HttpRequest, code: str | None) -> tuple[Area, datetime.date] | HttpResponse:
+    """The area asked for (404 outside the user's jurisdiction) and the day asked for, or the
+    400 page saying what is wrong with the day: the start of every page of the brief."""
+    area = selectors.access_brief_area(request.user, code)  # type: ignore[arg-type]
+    try:
+        return area, _day(request, area)
+    except BriefDateError as error:
+        return _bad_day(request, area, error)
+
+
 def display_value(key: str, value: FigureValue) -> str:
     if value is None:
         return "—"
@@ -182,22 +192,20 @@ def _brief_context(request: HttpRequest, area: Area, day: datetime.date) -> dict
 
 @access(SCOPED)
 def brief_page(request: HttpRequest) -> HttpResponse:
-    area = selectors.access_brief_area(request.user, request.GET.get("area"))  # type: ignore[arg-type]
-    try:
-        day = _day(request, area)
-    except BriefDateError as error:
-        return _bad_day(request, area, error)
+    found = _area_day(request, request.GET.get("area"))
+    if isinstance(found, HttpResponse):
+        return found
+    area, day = found
     return render(request, "command/brief.html", _brief_context(request, area, day))
 
 
 @access(SCOPED)
 def brief_print(request: HttpRequest) -> HttpResponse:
     """The brief on A4 for the meeting: the same figures, no navigation, tables kept whole."""
-    area = selectors.access_brief_area(request.user, request.GET.get("area"))  # type: ignore[arg-type]
-    try:
-        day = _day(request, area)
-    except BriefDateError as error:
-        return _bad_day(request, area, error)
+    found = _area_day(request, request.GET.get("area"))
+    if isinstance(found, HttpResponse):
+        return found
+    area, day = found
     context = _brief_context(request, area, day)
     context["printed_at"] = timezone.localtime()
     return render(request, "command/brief_print.html", context)
@@ -206,11 +214,10 @@ def brief_print(request: HttpRequest) -> HttpResponse:
 @access(SCOPED)
 def brief_list(request: HttpRequest) -> HttpResponse:
     """The records behind one number of the brief, in the user's area."""
-    area = selectors.access_brief_area(request.user, request.GET.get("area"))  # type: ignore[arg-type]
-    try:
-        day = _day(request, area)
-    except BriefDateError as error:
-        return _bad_day(request, area, error)
+    found = _area_day(request, request.GET.get("area"))
+    if isinstance(found, HttpResponse):
+        return found
+    area, day = found
     section_key = (request.GET.get("section") or "")[:40]
     list_key = (request.GET.get("list") or "")[:40]
     provider = provider_for(section_key)
@@ -228,11 +235,10 @@ def brief_list(request: HttpRequest) -> HttpResponse:
 @access(SCOPED)
 def brief_export(request: HttpRequest) -> HttpResponseBase:
     """The brief as XLSX, one sheet per section (purpose asked, audited like every export)."""
-    area = selectors.access_brief_area(request.user, request.GET.get("area"))  # type: ignore[arg-type]
-    try:
-        day = _day(request, area)
-    except BriefDateError as error:
-        return _bad_day(request, area, error)
+    found = _area_day(request, request.GET.get("area"))
+    if isinstance(found, HttpResponse):
+        return found
+    area, day = found
     purpose, answer = purpose_or_answer(
         request, title=_("Export the brief") + f": {area.name} {day.isoformat()}"
     )
@@ -258,6 +264,7 @@ def brief_export(request: HttpRequest) -> HttpResponseBase:
     )
 
 
+# The 日报's columns: (the area's own figure, the suffix of a child's figure in the ranking)
 DAILY_COLUMNS = [
     ("households", "households"),
     ("households_closed", "closed"),
@@ -272,11 +279,10 @@ DAILY_COLUMNS = [
 def daily_table(request: HttpRequest) -> HttpResponse:
     """The leading group's usual 日报: one line per street (or per child area) with the sweep's
     figures of the day, the district's total last."""
-    area = selectors.access_brief_area(request.user, request.GET.get("area"))  # type: ignore[arg-type]
-    try:
-        day = _day(request, area)
-    except BriefDateError as error:
-        return _bad_day(request, area, error)
+    found = _area_day(request, request.GET.get("area"))
+    if isinstance(found, HttpResponse):
+        return found
+    area, day = found
     brief = brief_for(area, day)
     tables = []
     for section in brief.sections:
@@ -289,14 +295,7 @@ def daily_table(request: HttpRequest) -> HttpResponse:
                 "name": name,
                 "cells": [
                     display_value(suffix, section.figures.get(f"{prefix}.{suffix}"))
-                    for suffix in (
-                        "households",
-                        "closed",
-                        "coverage_permille",
-                        "open",
-                        "overdue",
-                        "escalated",
-                    )
+                    for _key, suffix in DAILY_COLUMNS
                 ],
                 "visits": "",
             }
@@ -312,12 +311,10 @@ def daily_table(request: HttpRequest) -> HttpResponse:
             {
                 "name": _("Total") + f" {area.name}",
                 "cells": [
-                    display_value("", total.get("households")),
-                    display_value("", total.get("households_closed")),
-                    display_value("coverage_permille", permille),
-                    display_value("", total.get("households_open")),
-                    display_value("", total.get("overdue_revisits")),
-                    display_value("", total.get("h_escalated")),
+                    display_value("coverage_permille", permille)
+                    if key == "coverage"
+                    else display_value("", total.get(key))
+                    for key, _suffix in DAILY_COLUMNS
                 ],
                 "total": True,
             }
@@ -345,11 +342,7 @@ def _district_day(request: HttpRequest) -> tuple[Area, datetime.date] | HttpResp
         from django.http import Http404
 
         raise Http404
-    area = selectors.access_brief_area(request.user, None)  # type: ignore[arg-type]
-    try:
-        return area, _day(request, area)
-    except BriefDateError as error:
-        return _bad_day(request, area, error)
+    return _area_day(request, None)
 
 
 @access(SCOPED)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -33,10 +34,16 @@ def _staff(request: HttpRequest) -> None:
 def bulletin_list(request: HttpRequest) -> HttpResponse:
     _staff(request)
     error = ""
+    # what the form shows: today and the default k, or what was typed when a draft is refused
+    typed = {"date": timezone.localdate().isoformat(), "k": str(settings.DOORSTEP_BULLETIN_K)}
     if request.method == "POST":
+        typed = {
+            "date": (request.POST.get("date") or "")[:10],
+            "k": (request.POST.get("k") or "")[:3],
+        }
         try:
-            day = datetime.date.fromisoformat((request.POST.get("date") or "")[:10])
-            k = int(request.POST.get("k") or 0) or None
+            day = datetime.date.fromisoformat(typed["date"])
+            k = int(typed["k"] or 0) or None
             bulletin = bulletins.bulletin_draft(
                 user=request.user,  # type: ignore[arg-type]
                 day=day,
@@ -51,7 +58,7 @@ def bulletin_list(request: HttpRequest) -> HttpResponse:
                 else _("give a date (YYYY-MM-DD) and k between 3 and 11")
             )
     rows = selectors.bulletins_visible_to(request.user).select_related("author", "approved_by")  # type: ignore[arg-type]
-    context = {"bulletins": rows[:100], "error": error, "today": timezone.localdate()}
+    context = {"bulletins": rows[:100], "error": error, "typed": typed}
     return render(request, "command/bulletins.html", context, status=400 if error else 200)
 
 
@@ -61,6 +68,7 @@ def bulletin_detail(request: HttpRequest, bulletin_id: int) -> HttpResponse:
     _staff(request)
     bulletin = selectors.access_bulletin(request.user, bulletin_id)  # type: ignore[arg-type]
     error = ""
+    typed: dict[str, str] = {}  # a refused edit or correction shows what was typed
     if request.method == "POST":
         action = request.POST.get("action", "")
         user = request.user
@@ -95,9 +103,13 @@ def bulletin_detail(request: HttpRequest, bulletin_id: int) -> HttpResponse:
         except bulletins.BulletinRefused as refusal:
             error = str(refusal)
             bulletin.refresh_from_db()
+            typed = {f: request.POST.get(f, "") for f in ("title", "body", "note")}
+            typed["k"] = (request.POST.get("k") or "")[:3]
+            typed["action"] = action
     context = {
         "bulletin": bulletin,
         "error": error,
+        "typed": typed,
         "labels": bulletins.measure_labels(),
         "is_author": bulletin.author_id == request.user.pk,
     }

@@ -14,6 +14,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from doorstep.screening.rules import TEMPERATURE_RANGE
+
 
 class ReasonKind(models.TextChoices):
     RISK_AREA_ARRIVAL = "risk_area_arrival", _("arrival from a risk area")
@@ -270,8 +272,10 @@ class Check(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(temperature__isnull=True)
-                | models.Q(temperature__gte=35, temperature__lte=42),
-                name="check_temperature_35_to_42",
+                | models.Q(
+                    temperature__gte=TEMPERATURE_RANGE[0], temperature__lte=TEMPERATURE_RANGE[1]
+                ),
+                name="check_temperature_in_range",
             ),
         ]
         indexes = [models.Index(fields=["slot_date", "monitoring"], name="check_day_monitoring")]

@@ -22,7 +22,14 @@ from doorstep.areas.models import Area, AreaLevel
 from doorstep.areas.selectors import areas_visible_to
 from doorstep.core.services import audit_write
 from doorstep.core.sheets.problems import SheetRow
-from doorstep.core.sheets.reading import SheetSource, UnreadableFile, open_sheet, read_head
+from doorstep.core.sheets.reading import (
+    SheetSource,
+    UnreadableFile,
+    open_sheet,
+    read_head,
+    refusal_message,
+    sheet_limits,
+)
 from doorstep.core.tasks import enqueue_on_commit
 
 from .columns import FIELD_LABELS, ROSTER_FIELDS, find_header, missing_required
@@ -34,15 +41,23 @@ logger = logging.getLogger(__name__)
 
 
 def _store_file(*, stream: BinaryIO, original_name: str) -> tuple[Path, str, int]:
+    """Copy the upload into the import directory, stopping (and removing the copy) as soon as it
+    passes the size the sheet reader would refuse: a stream from the command line has not been
+    cut off by the upload handler."""
     directory = Path(settings.IMPORT_FILE_DIR)
     directory.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     size = 0
+    limit = sheet_limits().max_file_bytes
     temp = directory / f"upload-{timezone.now():%Y%m%d%H%M%S%f}.part"
     with open(temp, "wb") as out:
         while chunk := stream.read(1 << 20):
             digest.update(chunk)
             size += len(chunk)
+            if size > limit:
+                out.close()
+                temp.unlink(missing_ok=True)
+                raise UnreadableFile(refusal_message("too_large", {"limit": limit}))
             out.write(chunk)
     suffix = Path(original_name).suffix.lower()[:8]
     final = directory / f"{digest.hexdigest()}{suffix}"

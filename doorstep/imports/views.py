@@ -14,6 +14,7 @@ from doorstep.areas.selectors import areas_visible_to
 from doorstep.core.purpose import purpose_or_answer
 from doorstep.core.services import audit_write
 from doorstep.core.sheets.reading import UnreadableFile
+from doorstep.core.uploads import refuse_cut_off_upload
 
 from . import services
 from .columns import FIELD_LABELS
@@ -53,6 +54,8 @@ def roster_upload_view(request):
     if not request.user.manages_roster:
         raise PermissionDenied
     form = RosterUploadForm(request.POST or None, request.FILES or None, user=request.user)
+    if request.method == "POST" and refuse_cut_off_upload(request, form):
+        return render(request, "imports/roster_upload.html", {"form": form}, status=413)
     if request.method == "POST" and form.is_valid():
         area = areas_visible_to(request.user).filter(code=form.cleaned_data["area"]).first()
         upload = form.cleaned_data["file"]

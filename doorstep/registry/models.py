@@ -185,6 +185,11 @@ class IdReconciliation(models.Model):
     holder = models.ForeignKey(
         Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Where the case belongs when its person has no household (a person followed up by a
+    # community before they are on its roster): that community's admins decide it.
+    area = models.ForeignKey(
+        "areas.Area", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     source = models.CharField(max_length=32)  # visit source (field, evening, sheet…) or "form"
     reported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"

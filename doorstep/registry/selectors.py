@@ -159,14 +159,19 @@ def reconciliations_visible_to(user) -> QuerySet[IdReconciliation]:
     path = _jurisdiction_path(user)
     if path is None or user.role not in ROSTER_MANAGER_ROLES:
         return IdReconciliation.objects.none()
-    return IdReconciliation.objects.filter(prefix_q("person__household__grid__path", path))
+    return IdReconciliation.objects.filter(
+        prefix_q("person__household__grid__path", path)
+        | (Q(person__household__isnull=True) & prefix_q("area__path", path))
+    )
 
 
 def pending_reconciliations(user) -> QuerySet[IdReconciliation]:
     return (
         reconciliations_visible_to(user)
         .filter(status=ReconciliationStatus.PENDING)
-        .select_related("person", "person__household", "person__household__grid", "reported_by")
+        .select_related(
+            "person", "person__household", "person__household__grid", "reported_by", "area"
+        )
         .order_by("reported_at", "pk")
     )
 

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from doorstep.areas.models import Area
 from doorstep.core.masking import is_masked, mask_id_number, mask_phone
 from doorstep.core.services import audit_write
 
@@ -164,7 +165,9 @@ def _person_changes(person: Person, data: dict[str, Any]) -> dict[str, list]:
     return changes
 
 
-def _reconciliation_track(*, user, person: Person, source: str, request=None) -> None:
+def _reconciliation_track(
+    *, user, person: Person, source: str, request=None, area: Area | None = None
+) -> None:
     """Keep the person's reconciliation case in step with the number the record holds: open one
     for a held number, close a pending one whose number is no longer held (the number was
     corrected by an edit)."""
@@ -182,6 +185,7 @@ def _reconciliation_track(*, user, person: Person, source: str, request=None) ->
             holder=Person.objects.filter(id_number=person.id_number_held).first(),
             source=source[:32],
             reported_by=user if user is not None and user.is_authenticated else None,
+            area=area if person.household_id is None else None,
         )
         # Written as the recorder's action on the case: an audit row is not an answer to them.
         audit_write(
@@ -248,12 +252,20 @@ def person_create(
 
 
 def person_found_at_door(
-    *, user, household_id: int, data: dict[str, Any], source: str, request=None
+    *,
+    user,
+    household_id: int | None,
+    data: dict[str, Any],
+    source: str,
+    request=None,
+    area: Area | None = None,
 ) -> int:
     """A person found at the door who is not on the roster, added flagged "new" (inside the
     visit's transaction). `data` is what person_data_clean made of the worker's answers. If the
     number was taken meanwhile (by another visit, an import), it is held for reconciliation
-    like any number of a record outside: the visit is not refused for it."""
+    like any number of a record outside: the visit is not refused for it. A person without a
+    household (followed up before they are on the roster) names the `area` whose admins get
+    the case."""
     fields = {k: v for k, v in data.items() if v not in (None, "") and k in PERSON_FIELDS}
     held = data.get("id_number_held")
     try:
@@ -269,7 +281,7 @@ def person_found_at_door(
             household_id=household_id, is_new=True, id_number_held=held, **fields
         )
     if held:
-        _reconciliation_track(user=user, person=person, source=source, request=request)
+        _reconciliation_track(user=user, person=person, source=source, request=request, area=area)
     return person.pk
 
 
@@ -311,6 +323,10 @@ def reconciliation_moved_here(*, user, case_id: int, request=None) -> Person:
             )
         )
     _reconciliation_close(case, user=user, status=ReconciliationStatus.MOVED)
+    if newcomer.household_id is None:
+        return _fold_into_holder(
+            user=user, case=case, newcomer=newcomer, holder=holder, request=request
+        )
     moved_from = holder.household
     _repoint_person(old=newcomer, new=holder)
     holder.household_id = newcomer.household_id
@@ -332,6 +348,34 @@ def reconciliation_moved_here(*, user, case_id: int, request=None) -> Person:
         obj=case,
         request=request,
         detail={"person": holder.pk, "merged": newcomer_id, "from": moved_from.pk},
+    )
+    return holder
+
+
+def _fold_into_holder(*, user, case, newcomer: Person, holder: Person, request=None) -> Person:
+    """A person followed up before they were on any roster (no household) is the holder of the
+    number: the bare record folds into the holder, who stays where the roster has them."""
+    _repoint_person(old=newcomer, new=holder)
+    for field in ("phone",):
+        if not getattr(holder, field) and getattr(newcomer, field):
+            setattr(holder, field, getattr(newcomer, field))
+    holder.save()
+    newcomer_id = newcomer.pk
+    newcomer.delete()
+    if holder.household_id is not None:
+        RecordChange.objects.create(
+            user=user,
+            household_id=holder.household_id,
+            person=holder,
+            source="reconcile",
+            changes={"merged": ["", str(newcomer_id)]},
+        )
+    audit_write(
+        user=user,
+        action="reconciliation.moved",
+        obj=case,
+        request=request,
+        detail={"person": holder.pk, "merged": newcomer_id, "from": None},
     )
     return holder
 
@@ -362,7 +406,7 @@ def reconciliation_correct(*, user, case_id: int, id_number: str, request=None) 
         {k: data[k] for k in ("id_type", "id_number", "id_number_held", "sex", "birth_date")},
     )
     person.save()
-    if changes:
+    if changes and person.household_id is not None:  # a bare person's change is in the audit
         RecordChange.objects.create(
             user=user,
             household=person.household,
@@ -371,7 +415,9 @@ def reconciliation_correct(*, user, case_id: int, id_number: str, request=None) 
             changes=changes,
         )
     audit_write(user=user, action="reconciliation.corrected", obj=case, request=request)
-    _reconciliation_track(user=user, person=person, source=case.source, request=request)
+    _reconciliation_track(
+        user=user, person=person, source=case.source, request=request, area=case.area
+    )
     return person
 
 

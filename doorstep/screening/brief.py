@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
@@ -141,6 +141,17 @@ def _is_live(query: BriefQuery) -> bool:
     )
 
 
+def _path_under_sql(path: str) -> tuple[str, dict[str, str]]:
+    """`path` starts with the area's path, for raw SQL, as `core.db.prefix_q` does it: an
+    escaped LIKE on PostgreSQL (an area code may hold `_` or `%`), a code-point range on SQLite
+    (whose LIKE ignores case)."""
+    if connection.vendor == "postgresql":
+        escaped = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return "path LIKE %(path)s ESCAPE '\\'", {"path": escaped + "%"}
+    upper = path[:-1] + chr(ord(path[-1]) + 1)
+    return "path >= %(path)s AND path < %(path_end)s", {"path": path, "path_end": upper}
+
+
 def _db_time(value: datetime.datetime) -> object:
     return connection.ops.adapt_datetimefield_value(value)
 
@@ -181,9 +192,9 @@ def _state_rows_fast(campaign: Campaign, query: BriefQuery) -> Iterable[tuple]:
         "revisit": ProgressState.REVISIT.value,
     }
     if not campaign.scope_area.path.startswith(query.area.path):
-        area = Area._meta.db_table
-        grids = f"AND pr.grid_id IN (SELECT id FROM {area} WHERE path LIKE %(path)s)"  # noqa: S608
-        params["path"] = query.area.path + "%"
+        under, path_params = _path_under_sql(query.area.path)
+        grids = f"AND pr.grid_id IN (SELECT id FROM {Area._meta.db_table} WHERE {under})"  # noqa: S608
+        params.update(path_params)
     sql = f"""
         SELECT pr.grid_id, e.state, COUNT(*), SUM(e.persons_total), SUM(e.persons_seen),
                SUM(e.persons_elsewhere), SUM(e.persons_flagged),
@@ -658,21 +669,18 @@ def _household_states(
         register_sqlite_functions()
     progress = HouseholdProgress._meta.db_table
     area = Area._meta.db_table
+    under, path_params = _path_under_sql(query.area.path)
     sql = f"""
         SELECT e.household_id, e.state, e.revisit_due_at, e.persons_flagged
         FROM ({expected_progress_sql(as_of=True)}) e JOIN {progress} pr ON pr.id = e.id
-        WHERE pr.grid_id IN (SELECT id FROM {area} WHERE path LIKE %(path)s)
+        WHERE pr.grid_id IN (SELECT id FROM {area} WHERE {under})
     """  # noqa: S608 - constants only; values are parameters
     params: dict[str, Any] = {
         "campaign": campaign.pk,
         "until": _db_time(query.until),
         "known": _db_time(query.known_at),
-        "path": query.area.path + "%",
+        **path_params,
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {h: (s, _aware(d), f) for h, s, d, f in cursor.fetchall()}
-
-
-def with_known_at(query: BriefQuery, known_at: datetime.datetime) -> BriefQuery:
-    return replace(query, known_at=known_at)

@@ -14,8 +14,8 @@ from doorstep.core.masking import mask_id_number, mask_phone
 from doorstep.core.sheets.writing import new_workbook, write_cell, write_cells
 from doorstep.registry.models import Person, PersonStatus
 
-from .models import ProgressState, VisitOutcome
-from .rules import FLAG_LABELS
+from .models import ProgressState, VisitOutcome, VisitSource
+from .rules import FLAG_LABELS, deciding_reading
 
 CHUNK = 1000
 
@@ -168,6 +168,21 @@ def flag_text(flags: list[str]) -> str:
     return "、".join(str(FLAG_LABELS.get(f, f)) for f in flags)
 
 
+def _reading(check) -> str:
+    reading = deciding_reading(check.temperature, check.temperature_recheck)
+    return "" if reading is None else str(reading)
+
+
+def _recorded_by(visit) -> str:
+    """The worker who screened, or for a paper form typed in (evening entry, sheet) the one who
+    entered it: the visit does not record who knocked then, and the file must not pretend."""
+    if visit.worker is None:
+        return _("self-report")
+    if visit.source in (VisitSource.EVENING, VisitSource.SHEET):
+        return _("entered by %(who)s") % {"who": visit.worker.display_name}
+    return visit.worker.display_name
+
+
 def flagged_rows(checks) -> Iterator[list]:
     for check in checks.iterator(chunk_size=CHUNK):
         person, visit = check.person, check.visit
@@ -186,9 +201,9 @@ def flagged_rows(checks) -> Iterator[list]:
             household.address_display,
             *who,
             flag_text(check.flags),
-            str(check.temperature) if check.temperature is not None else "",
+            _reading(check),
             check.travel_from,
             check.returned_on.isoformat() if check.returned_on else "",
             _local(visit.visited_at),
-            visit.worker.display_name if visit.worker else _("self-report"),
+            _recorded_by(visit),
         ]

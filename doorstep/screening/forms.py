@@ -10,16 +10,28 @@ import re
 import uuid
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
+from typing import ClassVar
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from doorstep.registry.models import Person
 
-from .models import Presence, VisitOutcome, VisitSource
-from .rules import SYMPTOMS, AnswerError, PersonCheckInput, parse_temperature
+from .models import Presence, Visit, VisitOutcome, VisitSource
+from .rules import (
+    FLAG_LABELS,
+    SYMPTOMS,
+    TEMPERATURE_RANGE,
+    AnswerError,
+    PersonCheckInput,
+    deciding_reading,
+    needs_recheck,
+    parse_temperature,
+)
 from .services import VisitInput, visit_body_hash
 
 # Symptom short codes for keyboard entry (1 = fever …), in the order of rules.SYMPTOMS.
@@ -31,6 +43,9 @@ _ERROR_FIELD = re.compile(r"person_checks\[(\d+)\](?:\.(\w+))?")
 @dataclass
 class MemberCard:
     """One person's part of the form: the roster person (or a new one) and the typed values."""
+
+    # The readings a thermometer can show, for the page's script (rules.TEMPERATURE_RANGE).
+    temperature_range: ClassVar[tuple[Decimal, Decimal]] = TEMPERATURE_RANGE
 
     key: str  # "p3" for roster person 3, "n0" for the first new-person slot
     person: Person | None = None
@@ -123,7 +138,7 @@ def _ask_second_reading(card: MemberCard, fever_threshold: Decimal) -> None:
         first = parse_temperature(card.temperature)
     except AnswerError:
         return  # the service names the bad value
-    if first is None or first < fever_threshold:
+    if not needs_recheck(first, fever_threshold):
         return
     card.needs_recheck = True
     if not card.temperature_recheck:
@@ -197,6 +212,19 @@ def place_error(field_path: str, message: str, sources: list[MemberCard]) -> str
     return message
 
 
+def flagged_feedback(checks) -> list[dict]:
+    """What a worker is told right after saving (the field list, the evening entry): each
+    flagged person of the visit, the flags in words, and the reading that counts."""
+    return [
+        {
+            "name": check.person.name if check.person else "",
+            "flags": [str(FLAG_LABELS.get(f, f)) for f in check.flags],
+            "temperature": deciding_reading(check.temperature, check.temperature_recheck),
+        }
+        for check in checks
+    ]
+
+
 def parse_client_uuid(raw: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(str(raw))
@@ -226,14 +254,81 @@ def visit_input(
 
 
 # Evening entry: a paper form's visit UUID comes from what is written on it, so the same form
-# typed twice is the same visit (the service answers with the first), never a second one.
+# typed twice is the same visit (the service answers with the first), never a second one. It is
+# keyed with the server's key (like the visit sheets' UUIDs): someone who can guess what a form
+# says cannot compute its UUID and record something else under it first.
+# The UUIDs of forms typed before the key (`legacy_paper_form_uuid`): such a form typed again
+# must still find its visit.
 PAPER_FORM_NAMESPACE = uuid.UUID("6f1c9a52-3b7e-4d55-9a0e-2f3c8d1e7b44")
 
 
+def _clean_reading(raw):
+    try:
+        return parse_temperature(raw)
+    except AnswerError:
+        return raw  # the service names the bad value; it is not this function's to refuse
+
+
+def paper_form_clean(item: VisitInput) -> None:
+    """Put a typed paper form's values in one spelling, in place: "36.50", " 36.5℃" and "36.5"
+    are one reading, symptom codes "21" and "1 2" one list, stray spaces nothing. The same paper
+    typed twice then gives the same body, hence the same UUID and the same digest."""
+    item.outcome = item.outcome.strip()
+    item.notes = " ".join(item.notes.split())
+    for check in item.person_checks:
+        check.temperature = _clean_reading(check.temperature)
+        check.temperature_recheck = _clean_reading(check.temperature_recheck)
+        check.temperature_not_measured = " ".join(check.temperature_not_measured.split())
+        known = set(check.symptoms)
+        check.symptoms = [s for s in SYMPTOMS if s in known] + sorted(known - set(SYMPTOMS))
+        for name in ("whereabouts", "travel_from", "travel_means", "notes"):
+            setattr(check, name, " ".join(getattr(check, name).split()))
+        if check.new_person:
+            check.new_person = {k: " ".join(str(v).split()) for k, v in check.new_person.items()}
+
+
+def _paper_body(item: VisitInput) -> dict:
+    body = asdict(item)
+    body.pop("client_uuid", None)
+    # One instant, one text, whatever zone the parsed time carries.
+    body["visited_at"] = item.visited_at.astimezone(datetime.UTC).isoformat()
+    return body
+
+
 def paper_form_uuid(campaign_id: int, item: VisitInput) -> uuid.UUID:
+    """The client UUID of a typed paper form (clean it with `paper_form_clean` first): the
+    campaign and the form's cleaned values under the server's key (DOORSTEP_SHEET_UUID_KEY,
+    which outlives a rotation of the secret key)."""
+    key = f"{campaign_id}:{visit_body_hash(_paper_body(item))}"
+    digest = salted_hmac(
+        "doorstep.screening.forms.paper", key, secret=settings.DOORSTEP_SHEET_UUID_KEY
+    ).digest()
+    return uuid.UUID(bytes=digest[:16], version=5)
+
+
+def legacy_paper_form_uuid(campaign_id: int, item: VisitInput) -> uuid.UUID:
+    """The unkeyed UUID forms got before (over the values as typed): only for finding them."""
     body = asdict(item)
     body.pop("client_uuid", None)
     return uuid.uuid5(PAPER_FORM_NAMESPACE, f"{campaign_id}:{visit_body_hash(body)}")
+
+
+def paper_form_identify(campaign_id: int, item: VisitInput) -> None:
+    """Give a typed paper form its client UUID, in place. A form already typed before the UUIDs
+    were keyed (its unkeyed UUID is a visit of this campaign, entered in the evening, for the
+    same household) keeps that UUID and the values as typed, so that it is found again, not
+    recorded a second time; any other form is cleaned and gets the keyed UUID."""
+    legacy = legacy_paper_form_uuid(campaign_id, item)
+    if Visit.objects.filter(
+        client_uuid=legacy,
+        campaign_id=campaign_id,
+        household_id=item.household_id,
+        source=VisitSource.EVENING,
+    ).exists():
+        item.client_uuid = legacy
+        return
+    paper_form_clean(item)
+    item.client_uuid = paper_form_uuid(campaign_id, item)
 
 
 _TIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y/%m/%d %H:%M", "%m-%d %H:%M", "%m/%d %H:%M")

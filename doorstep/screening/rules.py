@@ -42,8 +42,21 @@ NOT_MEASURED_REASONS = {
     "infant": gettext_lazy("infant, asleep or ill in bed"),
     "measured_today": gettext_lazy("already measured today elsewhere"),
 }
-# Words that mean "not measured" at the start of a sheet or paper cell (未测:拒绝).
-NOT_MEASURED_WORDS = ("未测量", "未测", "not measured")
+# Words that mean "not measured" at the start of a sheet or paper cell (未测:拒绝, 未测体温), the
+# longest first so that "未测体温" is not read as "未测" with the reason "体温".
+NOT_MEASURED_WORDS = (
+    "未测量体温",
+    "未测体温",
+    "体温未测",
+    "未量体温",
+    "没测体温",
+    "未测量",
+    "未测温",
+    "未测",
+    "未量",
+    "没测",
+    "not measured",
+)
 
 
 class AnswerError(ValueError):
@@ -78,9 +91,10 @@ class PersonCheckInput:
     notes: str = ""
 
 
-def parse_temperature(raw) -> Decimal | None:
+def parse_temperature(raw, *, field: str = "temperature") -> Decimal | None:
     """A body temperature in °C. Slips of the decimal point (3.65, 365) are refused with the
-    likely intended value named, never silently corrected."""
+    likely intended value named, never silently corrected; the error names `field` (the first
+    reading or the second)."""
     if raw is None or raw == "":
         return None
     try:
@@ -90,7 +104,7 @@ def parse_temperature(raw) -> Decimal | None:
     # NaN, infinities and huge exponents parse as Decimals but are no temperature (and would
     # overflow the arithmetic below).
     if value is None or not value.is_finite() or value.adjusted() > 3:
-        raise AnswerError("temperature", _("temperature “%(v)s” is not a number") % {"v": raw})
+        raise AnswerError(field, _("temperature “%(v)s” is not a number") % {"v": raw})
     low, high = TEMPERATURE_RANGE
     if low <= value <= high:
         return value.quantize(Decimal("0.1"))
@@ -101,15 +115,27 @@ def parse_temperature(raw) -> Decimal | None:
             break
     if guess is not None:
         raise AnswerError(
-            "temperature",
+            field,
             _("temperature %(v)s °C is impossible: did you mean %(guess)s?")
             % {"v": raw, "guess": guess},
         )
     raise AnswerError(
-        "temperature",
+        field,
         _("temperature %(v)s °C is outside %(low)s–%(high)s")
         % {"v": raw, "low": low, "high": high},
     )
+
+
+def needs_recheck(first: Decimal | None, fever_threshold: Decimal) -> bool:
+    """A first reading at or above the campaign's fever threshold asks for a second one: a cold
+    thermometer or a hot forehead must not make a key person."""
+    return first is not None and first >= fever_threshold
+
+
+def deciding_reading(first: Decimal | None, recheck: Decimal | None) -> Decimal | None:
+    """The reading that counts: the second when one was taken (it is taken because the first
+    was high, and it decides the fever flag), else the first."""
+    return recheck if recheck is not None else first
 
 
 def split_not_measured(text: str) -> tuple[str, str]:
@@ -135,7 +161,9 @@ def validate_check(
     With `require_temperature` (the campaign asks it, a worker was at the door), a present
     person has a temperature or an explicit "not measured" with a reason; a blank is refused."""
     check.temperature = parse_temperature(check.temperature)
-    check.temperature_recheck = parse_temperature(check.temperature_recheck)
+    check.temperature_recheck = parse_temperature(
+        check.temperature_recheck, field="temperature_recheck"
+    )
     check.temperature_not_measured = (check.temperature_not_measured or "").strip()[:100]
     if check.temperature_recheck is not None and check.temperature is None:
         raise AnswerError("temperature", _("a second reading was given without a first"))
@@ -182,9 +210,7 @@ def evaluate_flags(
 ) -> list[str]:
     """The rules of the campaign applied to one person's answers."""
     flags = []
-    reading = (
-        check.temperature_recheck if check.temperature_recheck is not None else check.temperature
-    )
+    reading = deciding_reading(check.temperature, check.temperature_recheck)
     if reading is not None and reading >= fever_threshold:
         flags.append("fever")
     if check.symptoms:

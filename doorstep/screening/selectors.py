@@ -1,5 +1,7 @@
 """Reads of campaigns and their progress, always scoped to the user."""
 
+from typing import NamedTuple
+
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
@@ -15,6 +17,7 @@ from .models import (
     HouseholdProgress,
     SelfReportToken,
     Visit,
+    VisitSource,
 )
 
 
@@ -159,9 +162,23 @@ def flagged_checks_of_visit(user, campaign: Campaign, visit_id) -> list:
     return list(visit.checks.filter(flagged=True).select_related("person").order_by("pk"))
 
 
-def closed_by_others(user, campaign: Campaign, household_ids: list[int]) -> dict[int, str]:
+class ClosedBy(NamedTuple):
+    """Who closed a household: the user who recorded the visit ("" for a self-report) and the
+    visit's source. For a paper form typed in the evening or a sheet uploaded, that user typed
+    it (the visit does not record who knocked), so the page says "entered by", not "screened by".
+    """
+
+    name: str
+    source: str
+
+    @property
+    def typed_from_paper(self) -> bool:
+        return self.source in (VisitSource.EVENING, VisitSource.SHEET)
+
+
+def closed_by_others(user, campaign: Campaign, household_ids: list[int]) -> dict[int, ClosedBy]:
     """Households of this list that another person's visit closed (screened while the worker
-    was elsewhere): household id → who. Only among the ids the caller already sees."""
+    was elsewhere): household id → who and how. Only among the ids the caller already sees."""
     visible = progress_visible_to(user, campaign).filter(household_id__in=household_ids)
     rows = (
         Visit.objects.filter(
@@ -170,14 +187,14 @@ def closed_by_others(user, campaign: Campaign, household_ids: list[int]) -> dict
             outcome="screened",
         )
         .order_by("household_id", "-visited_at")
-        .values_list("household_id", "worker_id", "worker__full_name", "worker__username")
+        .values_list("household_id", "worker_id", "worker__full_name", "worker__username", "source")
     )
     latest: dict[int, tuple] = {}
-    for household_id, worker_id, full_name, username in rows:
-        latest.setdefault(household_id, (worker_id, full_name or username or ""))
+    for household_id, worker_id, full_name, username, source in rows:
+        latest.setdefault(household_id, (worker_id, ClosedBy(full_name or username or "", source)))
     return {
-        household_id: name
-        for household_id, (worker_id, name) in latest.items()
+        household_id: closed
+        for household_id, (worker_id, closed) in latest.items()
         if worker_id != user.pk
     }
 

@@ -26,6 +26,11 @@ urlpatterns: list = [
         coverage.coverage_list_export,
         name="coverage_list_export",
     ),
+    path(
+        "<int:campaign_id>/coverage/persons/",
+        coverage.coverage_persons_view,
+        name="coverage_persons",
+    ),
     path("<int:campaign_id>/flagged/", coverage.flagged_view, name="flagged"),
     path("<int:campaign_id>/flagged/export.xlsx", coverage.flagged_export, name="flagged_export"),
     path(

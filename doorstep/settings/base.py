@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "doorstep.core.middleware.LoginRequiredByDefaultMiddleware",
     "doorstep.core.ratelimit.PersonalDataRateLimitMiddleware",
     "doorstep.accounts.middleware.TwoFactorRequiredMiddleware",
+    "doorstep.accounts.middleware.PasswordChangeRequiredMiddleware",
     # Last, so that a locked-out login is answered before any view runs.
     "axes.middleware.AxesMiddleware",
 ]
@@ -185,6 +186,12 @@ MEDIA_ROOT = VAR_DIR / "media"
 # Uploaded rosters and generated error reports; never served directly, only through scoped views.
 IMPORT_FILE_DIR = VAR_DIR / "imports"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# First: an upload larger than any sheet we read is cut off before it reaches the disk.
+FILE_UPLOAD_HANDLERS = [
+    "doorstep.core.uploads.SizeLimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 5000
 

@@ -258,3 +258,59 @@ def test_the_coverage_table_fits_a_phone_with_the_closure_first(
     assert closed["y"] < total["y"], "the closure figure comes first on a phone"
     expect(row.locator('td[data-col="closed_percent"]')).to_be_visible()
     shot(page, "coverage-phone")
+
+
+def test_the_phone_fills_in_only_the_readings_the_server_accepts(
+    new_page, live_server, login, campaign, stairs, monkeypatch
+):
+    """The accepted range comes from the server (data-low / data-high), not from the script: with
+    a range of 35.0-40.0, "345" is left as typed for the server to name, "365" is filled in."""
+    from decimal import Decimal
+
+    from doorstep.screening.forms import MemberCard
+
+    monkeypatch.setattr(MemberCard, "temperature_range", (Decimal("35.0"), Decimal("40.0")))
+    worker, made = stairs
+    page = new_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    login(page, worker)
+    page.goto(f"{live_server.url}/campaigns/{campaign.pk}/households/{made[0].pk}/visit/")
+    temperatures = page.locator(".member:not(.is-new) input[data-recheck]")
+    temperatures.first.tap()
+    page.keyboard.type("345")
+    expect(temperatures.first).to_have_value("345")
+    expect(temperatures.first).to_be_focused()
+    temperatures.nth(1).tap()
+    page.keyboard.type("365")
+    expect(temperatures.nth(1)).to_have_value("36.5")
+
+
+def test_a_person_found_at_the_door_is_typed_in_at_night(
+    page, live_server, login, user_for, campaign, stairs
+):
+    """The "(new)" rows are folded away (an all-roster form keeps its keystrokes); opened, a
+    newcomer's row is typed like the others and the person joins the roster flagged new."""
+    from doorstep.registry.models import Person
+
+    _worker, made = stairs
+    household = made[0]
+    login(page, user_for(Role.COMMUNITY_ADMIN, "C1"))
+    page.goto(f"{live_server.url}/campaigns/{campaign.pk}/entry/")
+    page.keyboard.type(household.household_number)
+    page.keyboard.press("Enter")
+    expect(page.locator("#outcome")).to_be_focused()
+    page.keyboard.press("Enter")
+    written = timezone.localtime() - datetime.timedelta(hours=1)
+    page.keyboard.type(written.strftime("%H%M"))
+    page.keyboard.press("Enter")
+    page.keyboard.type("365365365")
+    expect(page.locator("[data-save]")).to_be_focused()  # the folded rows are skipped
+    page.locator("#entry-newcomers summary").click()
+    page.locator("#n0-name").fill("门口新来的")
+    page.locator("#n0-temperature").click()
+    page.keyboard.type("366")
+    expect(page.locator("#n0-temperature")).to_have_value("36.6")
+    page.keyboard.press("Alt+s")
+    expect(page.locator("#entry-saved")).to_contain_text(household.household_number)
+    newcomer = Person.objects.get(name="门口新来的")
+    assert newcomer.is_new and newcomer.household_id == household.pk
+    assert Visit.objects.get(household=household).checks.count() == 4

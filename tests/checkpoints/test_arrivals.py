@@ -7,6 +7,7 @@ import uuid
 from django.urls import reverse
 from django.utils import timezone
 
+from doorstep.accounts.models import Role
 from doorstep.checkpoints.models import (
     Arrival,
     Handoff,
@@ -139,16 +140,123 @@ def test_outside_and_unmatched_destinations(checkpoints, officer_for):
     assert Handoff.objects.count() == 1
 
 
-def test_a_person_in_a_pending_handoff_is_not_handed_off_twice(checkpoints, officer_for):
+def test_a_person_in_a_pending_handoff_to_the_same_community_is_not_handed_off_twice(
+    checkpoints, officer_for
+):
     person = occupant()
     first = post_json(logged_in(officer_for("K1")), _url(checkpoints["K1"]), passage(person))
-    again = dict(person, client_uuid=str(uuid.uuid4()), destination="北京路5号")
+    again = dict(person, client_uuid=str(uuid.uuid4()), destination="天生路12号3栋2单元501室")
     second = post_json(logged_in(officer_for("K2")), _url(checkpoints["K2"]), passage(again))
     assert first.status_code == second.status_code == 201
     assert Handoff.objects.count() == 1
     handoff = Handoff.objects.get()
-    assert handoff.arrivals.count() == 2
+    assert handoff.community.code == "C1" and handoff.arrivals.count() == 2
     assert list(HandoffEvent.objects.values_list("action", flat=True)) == ["sent", "joined"]
+
+
+C2_ADDRESS = "北碚区碚峡社区北京路5号1栋1单元101室"
+C1_ADDRESS = "天生路12号3栋2单元501"
+
+
+def test_the_same_person_bound_for_another_community_opens_that_communitys_handoff(
+    checkpoints, officer_for, user_for
+):
+    # given a person handed from K1 to C1, still pending
+    person = occupant(name="两地人", destination=C1_ADDRESS)
+    k1, k2 = logged_in(officer_for("K1")), logged_in(officer_for("K2"))
+    assert post_json(k1, _url(checkpoints["K1"]), passage(person)).status_code == 201
+    # when the same person arrives at K2 bound for an address of C2
+    again = dict(person, client_uuid=str(uuid.uuid4()), destination=C2_ADDRESS, origin="湖北孝感")
+    answer = post_json(k2, _url(checkpoints["K2"]), passage(again, plate="渝K22222"))
+    assert answer.status_code == 201
+    # then C2 gets its own handoff with that arrival, and C1's handoff is unchanged
+    to_c1 = Handoff.objects.get(community__code="C1")
+    to_c2 = Handoff.objects.get(community__code="C2")
+    assert to_c1.person_key == to_c2.person_key
+    assert to_c1.status == to_c2.status == HandoffStatus.PENDING
+    assert list(to_c1.arrivals.values_list("destination", flat=True)) == [C1_ADDRESS]
+    assert list(to_c2.arrivals.values_list("destination", flat=True)) == [C2_ADDRESS]
+    assert list(to_c1.events.values_list("action", flat=True)) == ["sent"]
+    assert list(to_c2.events.values_list("action", flat=True)) == ["sent"]
+
+    c2_admin = logged_in(user_for(Role.COMMUNITY_ADMIN, "C2"))
+    inbox = c2_admin.get(reverse("checkpoints:inbox"))
+    assert [r["handoff"].pk for r in inbox.context["rows"]] == [to_c2.pk]
+    assert (
+        C2_ADDRESS in c2_admin.get(reverse("checkpoints:handoff", args=[to_c2.pk])).content.decode()
+    )
+    assert [h["id"] for h in c2_admin.get(reverse("api:handoff_list")).json()] == [to_c2.pk]
+
+    # C1's admin reads nothing of the address given for C2, on any page
+    c1_admin = logged_in(user_for(Role.COMMUNITY_ADMIN, "C1"))
+    c1_pages = [
+        reverse("checkpoints:inbox"),
+        reverse("checkpoints:inbox") + "?f=all",
+        reverse("checkpoints:handoff", args=[to_c1.pk]),
+        reverse("checkpoints:arrivals"),
+        reverse("api:handoff_list"),
+    ]
+    for url in c1_pages:
+        page = c1_admin.get(url)
+        assert page.status_code == 200, url
+        text = page.content.decode()
+        assert "北京路" not in text and "渝K22222" not in text and "孝感" not in text, url
+    assert c1_admin.get(reverse("checkpoints:handoff", args=[to_c2.pk])).status_code == 404
+    k2_arrival = to_c2.arrivals.get()
+    assert c1_admin.get(reverse("checkpoints:arrival", args=[k2_arrival.pk])).status_code == 404
+
+    # K2's officer reads their own arrival and its handoff, nothing of K1's
+    page = k2.get(reverse("checkpoints:arrival", args=[k2_arrival.pk]))
+    text = page.content.decode()
+    assert page.status_code == 200 and C2_ADDRESS in text
+    assert "北碚收费站" not in text and "天生路" not in text and "状元社区" not in text
+    assert [e.arrival_id for e in page.context["events"]] == [k2_arrival.pk]
+
+
+def test_an_officer_reads_the_outcomes_but_not_another_checkpoints_arrival_in_a_handoff(
+    checkpoints, officer_for, user_for
+):
+    # given one handoff to C1 holding the same person's arrivals at K1 and at K2
+    person = occupant(name="同一人")
+    k1_officer, k2_officer = officer_for("K1"), officer_for("K2")
+    post_json(logged_in(k1_officer), _url(checkpoints["K1"]), passage(person))
+    again = dict(person, client_uuid=str(uuid.uuid4()))
+    post_json(logged_in(k2_officer), _url(checkpoints["K2"]), passage(again))
+    handoff = Handoff.objects.get()
+    services_accept = logged_in(user_for(Role.COMMUNITY_ADMIN, "C1"))
+    assert (
+        post_json(services_accept, reverse("api:handoff_accept", args=[handoff.pk]), {}).status_code
+        == 200
+    )
+    k2_arrival = handoff.arrivals.get(checkpoint=checkpoints["K2"])
+    # when K2's officer opens their arrival
+    page = logged_in(k2_officer).get(reverse("checkpoints:arrival", args=[k2_arrival.pk]))
+    # then they read their own arrival joining and the accept, not K1's arrival being sent
+    events = page.context["events"]
+    assert [e.action for e in events] == ["joined", "accepted"]
+    assert k1_officer.display_name not in page.content.decode()
+    # the receiving community reads the whole history
+    c1 = logged_in(user_for(Role.COMMUNITY_ADMIN, "C1"))
+    full = c1.get(reverse("checkpoints:handoff", args=[handoff.pk])).context["events"]
+    assert [e.action for e in full] == ["sent", "joined", "accepted"]
+
+
+def test_a_reroute_to_a_community_already_waiting_for_the_person_is_refused(
+    checkpoints, officer_for, user_for
+):
+    person = occupant()
+    post_json(logged_in(officer_for("K1")), _url(checkpoints["K1"]), passage(person))
+    again = dict(person, client_uuid=str(uuid.uuid4()), destination=C2_ADDRESS)
+    post_json(logged_in(officer_for("K2")), _url(checkpoints["K2"]), passage(again))
+    to_c1 = Handoff.objects.get(community__code="C1")
+    admin = logged_in(user_for(Role.COMMUNITY_ADMIN, "C1"))
+    url = reverse("api:handoff_reroute", args=[to_c1.pk])
+    answer = post_json(admin, url, {"community_code": "C2"})
+    assert answer.status_code == 422 and answer.json()["field"] == "community"
+    to_c1.refresh_from_db()
+    assert to_c1.community.code == "C1" and to_c1.reroutes == 0
+    assert Handoff.objects.filter(community__code="C2").count() == 1
+    assert list(to_c1.events.values_list("action", flat=True)) == ["sent"]
 
 
 def test_an_officer_cannot_enter_or_read_another_checkpoints_arrivals(checkpoints, officer_for):

@@ -15,6 +15,8 @@ from doorstep.checkpoints.models import (
     NotFoundReason,
     Route,
 )
+from doorstep.registry.models import IdType
+from doorstep.registry.validation import validate_id
 
 
 def test_demo_has_checkpoints_with_handoffs_in_every_state(db):
@@ -38,6 +40,16 @@ def test_demo_has_checkpoints_with_handoffs_in_every_state(db):
     )
     assert reasons == set(NotFoundReason.values)
     assert Handoff.objects.filter(reroutes=1, status=HandoffStatus.PENDING).exists()
+    # the travellers carry ID numbers, valid ones (a few left the card at home), and those
+    # coming home are the roster's people, found at their door
+    arrivals = list(Arrival.objects.values_list("id_number", "person_id", "needs_completion"))
+    numbered = [number for number, _person, _complete in arrivals if number]
+    assert len(numbered) >= 0.9 * len(arrivals)
+    assert len(set(numbered)) == len(numbered)
+    for number in numbered:
+        validate_id(IdType.RESIDENT_ID, number)
+    assert all(complete for number, _person, complete in arrivals if not number)
+    assert sum(1 for _number, person, _complete in arrivals if person) >= 20
     # loading again adds nothing
     before = Arrival.objects.count()
     call_command("demo", "--persons", "300", "--seed", "3", "--no-progress", stdout=io.StringIO())

@@ -102,3 +102,31 @@ def test_passing_through_with_a_fever_and_no_community_gets_no_handoff(checkpoin
     )
     assert items[0]["route"] == "passing" and items[0]["referral"] is False
     assert not Handoff.objects.exists() and not KeyPerson.objects.exists()
+
+
+def test_a_feverish_traveller_passing_through_is_nobodys_key_person(
+    checkpoints, officer_for, user_for
+):
+    # given a traveller passing through with a fever, who names an address of C1 on the way
+    officer = logged_in(officer_for("K1"))
+    url = reverse("api:arrival_submit", args=[checkpoints["K1"].pk])
+    body = passage(occupant(name="过路发热", purpose="passing", temperature="38.6"))
+    items = post_json(officer, url, body).json()["occupants"]
+    # then the arrival is recorded with its fever, at the checkpoint, in no community
+    assert items[0]["route"] == "passing" and "fever" in items[0]["flags"]
+    assert items[0]["referral"] is False
+    arrival = Arrival.objects.get()
+    assert arrival.community is None and arrival.person is None and arrival.household is None
+    assert arrival.key_person is None and arrival.referral is None
+    assert not KeyPerson.objects.exists() and not Referral.objects.exists()
+    assert not Handoff.objects.exists()
+    # C1 does not see a passer-by as one of its arrivals
+    c1 = logged_in(user_for(Role.COMMUNITY_ADMIN, "C1"))
+    assert c1.get(reverse("checkpoints:arrivals")).context["total"] == 0
+    # the officer is told the fever is theirs to send to the clinic
+    page = officer.get(reverse("checkpoints:arrival", args=[arrival.pk])).content.decode()
+    assert 'id="passing-fever"' in page
+    # a retry of the same vehicle opens nothing either
+    again = post_json(officer, url, body).json()["occupants"][0]
+    assert again["status"] == "duplicate" and again["referral"] is False
+    assert not KeyPerson.objects.exists() and not Referral.objects.exists()

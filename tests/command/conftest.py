@@ -15,6 +15,7 @@ from doorstep.screening.services import (
     campaign_create,
     visit_record,
 )
+from tests.checkpoints.conftest import checkpoints, officer_for, roster  # noqa: F401
 from tests.factories import HouseholdFactory, PersonFactory
 
 OUTCOMES = ["screened", "not_home", "not_home", "refused", "vacant", "screened"]

@@ -13,10 +13,10 @@ from doorstep.followup.services import (
     FollowupRefused,
     check_record,
     monitoring_release,
-    parse_temperature,
     self_check_lookup,
     self_check_token_for,
 )
+from doorstep.screening.rules import TEMPERATURE_RANGE, parse_temperature
 
 from .conftest import check_input
 
@@ -47,9 +47,17 @@ def test_a_retry_returns_the_first_answer_and_another_body_is_a_conflict(key_per
 
 @pytest.mark.parametrize(
     ("raw", "meant"),
-    [("3.65", "36.5"), ("365", "36.5"), ("34.9", None), ("42.1", None), ("abc", None)],
+    [
+        ("3.65", "36.5"),
+        ("365", "36.5"),
+        ("33.9", None),
+        ("42.1", None),
+        ("42.05", None),
+        ("abc", None),
+        ("NaN", None),
+    ],
 )
-def test_temperatures_outside_35_to_42_are_refused_clearly(key_person, fworker, raw, meant):
+def test_temperatures_outside_the_sweeps_range_are_refused_clearly(key_person, fworker, raw, meant):
     with pytest.raises(FollowupRefused) as refused:
         check_record(user=fworker, key_person=key_person, data=check_input(temperature=raw))
     assert refused.value.field == "temperature"
@@ -58,10 +66,22 @@ def test_temperatures_outside_35_to_42_are_refused_clearly(key_person, fworker, 
     assert not Check.objects.exists()
 
 
-def test_temperature_bounds_are_inclusive():
-    assert parse_temperature("35.0") == Decimal("35.0")
+def test_temperature_bounds_are_the_sweeps_and_inclusive():
+    assert (Decimal("34.0"), Decimal("42.0")) == TEMPERATURE_RANGE
+    assert parse_temperature("34.0") == Decimal("34.0")
     assert parse_temperature("42.0") == Decimal("42.0")
     assert parse_temperature("36.55℃") == Decimal("36.6")
+
+
+@pytest.mark.parametrize(
+    ("raw", "stored"),
+    [("34.0", "34.0"), ("34.5", "34.5"), ("42.0", "42.0"), ("36.55℃", "36.6"), ("41.96", "42.0")],
+)
+def test_edge_temperatures_are_recorded_as_the_sweep_reads_them(key_person, fworker, raw, stored):
+    # 34.0-34.9 was refused by follow-up and accepted at the door; now one rule, and the
+    # database's own check agrees with it
+    check_record(user=fworker, key_person=key_person, data=check_input(temperature=raw))
+    assert Check.objects.get().temperature == Decimal(stored)
 
 
 def test_a_check_in_the_future_or_before_the_start_is_refused(key_person, fworker):

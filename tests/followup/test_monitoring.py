@@ -16,6 +16,7 @@ from doorstep.followup.models import (
     Measure,
     MonitoringStatus,
     Placement,
+    PossibleDuplicate,
     Referral,
     ReferralStatus,
 )
@@ -24,19 +25,22 @@ from doorstep.followup.services import (
     FollowupRefused,
     SourceInput,
     check_record,
+    duplicate_decide,
     key_person_reassign,
     monitoring_extend,
     monitoring_measure_set,
     monitoring_release,
+    person_for_follow_up,
     placement_create,
     referral_arrive,
     referral_open,
     referral_outcome_record,
     transfer_accept,
     transfer_ask,
+    with_occupancy,
 )
 
-from .conftest import check_input
+from .conftest import add_key_person, check_input
 
 
 def refer(user, key_person, clinic):
@@ -217,3 +221,76 @@ def test_a_referral_not_arrived_in_time_escalates(key_person, fworker, admin, cl
     assert not selectors.referrals_overdue(admin).exists()
     with freeze_time(timezone.now() + datetime.timedelta(hours=3)):
         assert selectors.referrals_overdue(admin).count() == 1
+
+
+def _free_rooms(facility):
+    row = with_occupancy(Facility.objects.filter(pk=facility.pk)).get()
+    return row.capacity - row.occupied
+
+
+@pytest.mark.parametrize("closing", ["release", "admitted", "transfer"])
+def test_a_sites_room_comes_free_when_the_case_closes_or_leaves(
+    closing, key_person, fworker, admin, hotel, clinic, households, user_for, areas
+):
+    # given the site's only room taken by the key person
+    placement_create(user=admin, key_person=key_person, facility=hotel)
+    assert _free_rooms(hotel) == 0
+    monitoring = key_person.monitorings.get()
+    # when the monitoring is released, the person admitted to hospital, or the record handed over
+    if closing == "release":
+        check_record(user=fworker, key_person=key_person, data=check_input())
+        monitoring_release(user=admin, monitoring=monitoring, reason="核酸阴性")
+    elif closing == "admitted":
+        referral = refer(fworker, key_person, clinic)
+        referral_outcome_record(
+            user=_clinic_user(user_for, clinic), referral_id=referral.pk, outcome="admitted"
+        )
+    else:
+        transfer_ask(user=admin, key_person=key_person, to=areas["C2"])
+        transfer_accept(user=user_for(Role.COMMUNITY_ADMIN, "C2"), key_person=key_person)
+    # then the placement has ended and the room takes the next person
+    assert Placement.objects.get(key_person=key_person).ended_at is not None
+    assert _free_rooms(hotel) == 1
+    other = add_key_person(admin, households["G2"].persons.first())
+    placement_create(user=admin, key_person=other, facility=hotel)
+    assert _free_rooms(hotel) == 0
+
+
+def test_an_early_release_only_asked_keeps_the_room(key_person, fworker, hotel, admin):
+    placement_create(user=admin, key_person=key_person, facility=hotel)
+    check_record(user=fworker, key_person=key_person, data=check_input())
+    monitoring_release(user=fworker, monitoring=key_person.monitorings.get(), reason="想回家")
+    assert _free_rooms(hotel) == 0
+    assert Placement.objects.get().ended_at is None
+
+
+def _duplicate_pair(households, areas, admin):
+    head = households["G1"].persons.order_by("pk").first()
+    first = add_key_person(admin, head)
+    newcomer = person_for_follow_up(
+        user=admin, community=areas["C1"], name=head.name, phone="13900000009"
+    )
+    second = add_key_person(admin, newcomer, community=areas["C1"])
+    return first, second, PossibleDuplicate.objects.get()
+
+
+def test_a_merged_records_placement_goes_to_the_record_kept(households, areas, admin, hotel):
+    first, second, case = _duplicate_pair(households, areas, admin)
+    placement_create(user=admin, key_person=second, facility=hotel)
+    duplicate_decide(user=admin, case=case, merge=True)
+    current = Placement.objects.get(ended_at__isnull=True)
+    assert current.key_person_id == first.pk
+    assert current.monitoring == first.monitorings.get()
+    assert _free_rooms(hotel) == 0  # the person is still there
+
+
+def test_a_merged_records_second_placement_ends(households, areas, admin, hotel):
+    first, second, case = _duplicate_pair(households, areas, admin)
+    roomy = Facility.objects.create(
+        name="培训中心", kind=FacilityKind.ISOLATION_SITE, area=areas["D"], capacity=5
+    )
+    placement_create(user=admin, key_person=first, facility=roomy)
+    placement_create(user=admin, key_person=second, facility=hotel)
+    duplicate_decide(user=admin, case=case, merge=True)
+    assert _free_rooms(hotel) == 1
+    assert Placement.objects.get(ended_at__isnull=True).key_person_id == first.pk

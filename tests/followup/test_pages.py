@@ -182,9 +182,11 @@ def test_counts_match_their_lists_and_export(key_person, fworker, households, cl
 
 
 def test_missed_and_lost_figures_follow_the_schedule(key_person, fworker, client_for):
-    client = client_for(Role.COMMUNITY_ADMIN, "C1")
     day = schedule.local_date(timezone.now())
     with freeze_time(schedule.local_moment(day, datetime.time(13))):
+        # Logged in at the frozen 13:00: a login at the real time (say 00:30) would be past the
+        # session's age by then.
+        client = client_for(Role.COMMUNITY_ADMIN, "C1")
         figures = client.get(reverse("followup:counts")).context["total"]["row"].figures
         assert figures["missed"] == 1  # the morning slot ended without a check
         assert figures["lost"] == 1  # started two days ago, never reached
@@ -257,3 +259,58 @@ def test_check_sheet_printout_asks_the_purpose(key_person, fworker, client):
     assert b"purpose" in client.get(reverse("followup:check_sheet")).content
     printed = client.post(reverse("followup:check_sheet"), {"purpose": "明日入户"})
     assert key_person.person.name in printed.content.decode()
+
+
+def test_paper_values_for_persons_no_longer_on_the_sheet_are_refused_with_a_reason(
+    key_person, fworker, households, user_for, client
+):
+    # given a worker's sheet with two persons, opened before changes elsewhere
+    second = add_key_person(fworker, households["G1"].persons.order_by("pk").last())
+    client.force_login(fworker)
+    day = schedule.local_date(timezone.now())
+    url = reverse("followup:paper") + f"?day={day.isoformat()}"
+    rows = client.get(url).context["rows"]
+    data = {"day": day.isoformat()}
+    for row in rows:
+        for cell in row["cells"]:
+            data[cell["uuid_key"]] = str(cell["uuid"])
+    data[f"t-{key_person.pk}-0"] = "36.5"
+    data[f"t-{key_person.pk}-9"] = "36.6"  # a slot the day does not have
+    data[f"t-{second.pk}-0"] = "36.7"
+    # when the second person is handed to another worker before the sheet is saved
+    KeyPerson.objects.filter(pk=second.pk).update(worker=user_for(Role.GRID_WORKER, "G1"))
+    answer = client.post(url, data)
+    # then the listed value is saved and each other one is refused with its reason
+    assert answer.status_code == 422
+    problems = answer.context["problems"]
+    assert len(problems) == 2
+    assert any("已不在您" in p and second.person.name not in p for p in problems)  # not theirs
+    assert any("36.6" in p for p in problems)
+    assert list(Check.objects.values_list("monitoring__key_person", flat=True)) == [key_person.pk]
+
+
+def test_paper_values_for_a_closed_monitoring_name_the_person(key_person, fworker, client):
+    client.force_login(fworker)
+    day = schedule.local_date(timezone.now())
+    url = reverse("followup:paper") + f"?day={day.isoformat()}"
+    data = {"day": day.isoformat(), f"t-{key_person.pk}-0": "36.5"}
+    Monitoring.objects.filter(key_person=key_person).update(status="released")
+    answer = client.post(url, data)
+    assert answer.status_code == 422
+    assert key_person.person.name in answer.context["problems"][0]
+    assert not Check.objects.exists()
+
+
+def test_a_damaged_check_form_is_refused_not_moved_to_the_current_slot(key_person, fworker, client):
+    client.force_login(fworker)
+    url = reverse("followup:check", args=[key_person.pk])
+    slot = schedule.slot_of(timezone.now() - datetime.timedelta(days=1))
+    good_slot = f"{slot.day.isoformat()}/{slot.index}"
+    for form in (
+        {"client_uuid": "not-a-uuid", "slot": good_slot},
+        {"client_uuid": str(uuid.uuid4()), "slot": "2026-13-40/0"},
+    ):
+        answer = client.post(url, {**form, "temperature": "36.6", "outcome": "measured"})
+        assert answer.status_code == 400
+        assert answer.context["error"]
+    assert not Check.objects.exists()

@@ -4,6 +4,7 @@ sees an area outside their jurisdiction."""
 
 import datetime
 import io
+import re
 import zipfile
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
@@ -244,22 +245,51 @@ def test_every_number_opens_a_list_of_exactly_that_many_rows(client_for, sweep, 
             if column == "closed_percent":
                 continue
             assert link, (row_key, column)
-            if column.startswith("persons") and column != "persons_flagged":
-                assert client.get(link).status_code == 200  # the households behind persons
-                continue
+            # person figures open lists of persons, household figures lists of households
+            assert ("/coverage/persons/" in link) == (
+                column.startswith("persons") and column != "persons_flagged"
+            ), (column, link)
             assert listed_count(client, link) == value, (row_key, column, link)
             checked += 1
-    assert checked >= 10
+    assert checked >= 20
 
 
-def test_persons_not_yet_accounted_for_open_the_households_holding_them(client_for, sweep):
+def _listed_persons(client, link: str) -> set[int]:
+    body = client.get(link).content.decode()
+    return {int(pk) for pk in re.findall(r'<tr data-person="(\d+)"', body)}
+
+
+def test_persons_not_yet_accounted_for_are_named_one_by_one(client_for, sweep):
     client = client_for(Role.COMMAND, "D")
     page = coverage_of(client, sweep["campaign"], "C1")
-    link = page.rows["total"]["persons_unknown"][1]
-    body = client.get(link).content.decode()
-    # every G1/G2 household except the two screened ones still has persons unknown
-    assert listed_count(client, link) == 4
-    assert f'data-household="{sweep["g1"][0].pk}"' not in body
+    unknown = _listed_persons(client, page.rows["total"]["persons_unknown"][1])
+    seen = _listed_persons(client, page.rows["total"]["persons_seen"][1])
+    elsewhere = _listed_persons(client, page.rows["total"]["persons_elsewhere"][1])
+    everybody = _listed_persons(client, page.rows["total"]["persons"][1])
+    screened_g1 = {p.pk for p in sweep["g1"][0].persons.all()}
+    away_g2 = sweep["g2"][1].persons.order_by("pk").first().pk
+    # the G1 household screened with everybody present: all seen, none unknown
+    assert screened_g1 <= seen and not screened_g1 & unknown
+    assert away_g2 in elsewhere and away_g2 not in unknown
+    # the three lists split everybody, with nobody twice
+    assert unknown | seen | elsewhere == everybody
+    assert len(unknown) + len(seen) + len(elsewhere) == len(everybody)
+
+
+def test_a_grid_worker_sees_only_the_persons_of_their_own_households(client_for, sweep):
+    client = client_for(Role.GRID_WORKER, "G1")
+    client.force_login(sweep["worker"])
+    url = reverse("screening:coverage_persons", args=[sweep["campaign"].pk])
+    listed = _listed_persons(client, url + "?area=G1&which=persons")
+    own = {p.pk for h in sweep["g1"] for p in h.persons.all()}
+    assert listed and listed <= own
+    assert client.get(url + "?area=G2&which=persons").status_code == 404
+
+
+def test_an_unknown_person_list_is_404(client_for, sweep):
+    client = client_for(Role.COMMAND, "D")
+    url = reverse("screening:coverage_persons", args=[sweep["campaign"].pk])
+    assert client.get(url + "?area=D&which=households").status_code == 404
 
 
 def test_drilling_down_follows_the_tree(client_for, sweep, areas):

@@ -61,7 +61,8 @@ def small_sheet_limits() -> SheetLimits:
 
 
 def _mb(size: int) -> str:
-    return f"{size / (1024 * 1024):,.0f}"
+    megabytes = size / (1024 * 1024)
+    return f"{megabytes:,.0f}" if megabytes >= 10 else f"{megabytes:.1f}".removesuffix(".0")
 
 
 def refusal_message(code: str, params: dict) -> str:

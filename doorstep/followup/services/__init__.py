@@ -7,7 +7,6 @@ from .checks import (
     CheckResult,
     check_batch_record,
     check_record,
-    parse_temperature,
     self_check_lookup,
     self_check_token_for,
 )
@@ -52,7 +51,6 @@ __all__ = [
     "monitoring_extend",
     "monitoring_measure_set",
     "monitoring_release",
-    "parse_temperature",
     "person_for_follow_up",
     "placement_create",
     "placement_end",

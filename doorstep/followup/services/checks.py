@@ -9,7 +9,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from doorstep.accounts.models import User
 from doorstep.core.db import sqlite_writer_turn
 from doorstep.core.ratelimit import refusals_left, write_refused
-from doorstep.screening.rules import SYMPTOMS
+from doorstep.screening.rules import SYMPTOMS, AnswerError, parse_temperature
 
 from .. import schedule
 from ..models import (
@@ -39,34 +39,7 @@ from ..models import (
 )
 from .errors import CheckConflict, FollowupRefused
 
-TEMPERATURE_LOW, TEMPERATURE_HIGH = Decimal("35.0"), Decimal("42.0")
 FUTURE_GRACE = datetime.timedelta(minutes=10)
-
-
-def parse_temperature(raw: object) -> Decimal | None:
-    """A body temperature in °C, 35.0–42.0. A slip of the decimal point (3.65, 365) is refused
-    with the value probably meant, never corrected silently."""
-    if raw is None or raw == "":
-        return None
-    text = str(raw).strip().replace("℃", "").replace("°C", "").replace("°", "")
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        value = None
-    if value is None or not value.is_finite() or value.adjusted() > 3:
-        raise FollowupRefused(_("temperature “%(v)s” is not a number") % {"v": raw}, "temperature")
-    if TEMPERATURE_LOW <= value <= TEMPERATURE_HIGH:
-        return value.quantize(Decimal("0.1"))
-    meant = None
-    for factor in (Decimal(10), Decimal(100), Decimal("0.1"), Decimal("0.01")):
-        candidate = value * factor
-        if TEMPERATURE_LOW <= candidate <= TEMPERATURE_HIGH:
-            meant = candidate.quantize(Decimal("0.1"))
-            break
-    message = _("temperature %(v)s °C is outside 35.0–42.0 °C") % {"v": value}
-    if meant is not None:
-        message += _(" (did you mean %(m)s?)") % {"m": meant}
-    raise FollowupRefused(message, "temperature")
 
 
 @dataclass
@@ -128,7 +101,12 @@ def _validate(
             raise FollowupRefused(_("the check is dated in the future"), "slot_date")
     else:
         slot = schedule.slot_of(data.measured_at)
-    temperature = parse_temperature(data.temperature)
+    try:
+        # The sweep's reading of a temperature (range, slips of the decimal point): one rule for
+        # the door, the checkpoint and the follow-up.
+        temperature = parse_temperature(data.temperature)
+    except AnswerError as error:
+        raise FollowupRefused(error.message, error.field) from None
     symptoms = [s for s in data.symptoms if s]
     unknown = [s for s in symptoms if s not in SYMPTOMS]
     if unknown:

@@ -16,12 +16,28 @@ from ..models import (
     KeyPerson,
     Monitoring,
     MonitoringStatus,
+    Placement,
     PossibleDuplicate,
     Reason,
     Source,
 )
 from .errors import FollowupRefused
+from .facilities import placements_end_for
 from .keypersons import end_date_refresh, history
+
+
+def _placement_follow(
+    *, user: User, drop: KeyPerson, keep: KeyPerson, monitoring: Monitoring | None
+) -> None:
+    """The person of a merged record stays where they are placed: the placement goes to the
+    record kept (its room stays taken), unless that one has its own, then it ends (one room per
+    person)."""
+    if Placement.objects.filter(key_person=keep, ended_at__isnull=True).exists():
+        placements_end_for(user=user, key_person_id=drop.pk, why="merged")
+    else:
+        Placement.objects.filter(key_person=drop, ended_at__isnull=True).update(
+            key_person=keep, monitoring=monitoring
+        )
 
 
 @transaction.atomic
@@ -47,6 +63,7 @@ def duplicate_decide(
         active = Monitoring.objects.filter(key_person=keep, status=MonitoringStatus.ACTIVE).first()
         if active is not None:
             end_date_refresh(active, user=user, reason=_("merged record"))
+        _placement_follow(user=user, drop=drop, keep=keep, monitoring=active)
     case.status = DuplicateStatus.MERGED if merge else DuplicateStatus.KEPT_APART
     case.decided_by, case.decided_at = user, timezone.now()
     case.save(update_fields=["status", "decided_by", "decided_at"])

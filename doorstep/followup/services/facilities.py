@@ -81,9 +81,19 @@ def placement_create(
 
 
 @transaction.atomic
-def placement_end(*, user: User, placement: Placement) -> Placement:
+def placement_end(*, user: User, placement: Placement, why: str = "") -> Placement:
+    """The key person leaves the site: its room counts free again."""
+    placement = Placement.objects.select_for_update().get(pk=placement.pk)
     if placement.ended_at is None:
         placement.ended_at = timezone.now()
         placement.save(update_fields=["ended_at"])
-        audit_write(user=user, action="placement.end", obj=placement)
+        audit_write(user=user, action="placement.end", obj=placement, detail={"why": why})
     return placement
+
+
+def placements_end_for(*, user: User, key_person_id: int, why: str) -> None:
+    """End the key person's current placement. Called inside the writes that close the
+    monitoring (release, admission to hospital) or hand the record to another community: a
+    placement left open would keep its room taken for ever."""
+    for placement in Placement.objects.filter(key_person_id=key_person_id, ended_at__isnull=True):
+        placement_end(user=user, placement=placement, why=why)

@@ -19,8 +19,8 @@ from doorstep.core.db import prefix_q, sqlite_writer_turn
 from doorstep.core.masking import mask_id_number
 from doorstep.core.services import audit_write
 from doorstep.registry.models import Household, Person
-from doorstep.registry.selectors import persons_visible_to
-from doorstep.registry.services import person_data_clean
+from doorstep.registry.selectors import households_visible_to, persons_visible_to
+from doorstep.registry.services import person_data_clean, person_found_at_door
 from doorstep.screening.models import PersonCheck, Visit
 
 from .. import schedule
@@ -38,6 +38,7 @@ from ..models import (
     Source,
     SourceKind,
 )
+from ..selectors import key_persons_visible_to
 from .errors import FollowupRefused
 
 
@@ -109,12 +110,16 @@ def history(
     )
 
 
-def _community_persons(community: Area) -> QuerySet[Person]:
-    """Persons of the community: its roster, and bare persons it follows up."""
-    return Person.objects.filter(
-        prefix_q("household__grid__path", community.path)
-        | Q(household__isnull=True, key_person__community=community)
+def _persons_in_reach(user: User, community: Area) -> QuerySet[Person]:
+    """The persons a match may return: those of the caller's jurisdiction (the roster they see)
+    and the bare persons of key persons they see, within the community. A record outside the
+    caller's jurisdiction is never matched: the answer must not depend on it (another grid's
+    person found by number would hand its name and record to the caller)."""
+    followed = Person.objects.filter(key_person__in=key_persons_visible_to(user))
+    in_community = prefix_q("household__grid__path", community.path) | Q(
+        household__isnull=True, key_person__community=community
     )
+    return (persons_visible_to(user) | followed).filter(in_community)
 
 
 def person_for_follow_up(
@@ -128,23 +133,25 @@ def person_for_follow_up(
     household: Household | None = None,
     request: HttpRequest | None = None,
 ) -> Person:
-    """The roster person this is (by ID number; without one by name + phone, or name +
-    address, when exactly one person matches), or a new Person flagged "new" in `household` or
-    bare. An uncertain match makes a new person; key_person_add puts it on the possible
-    duplicates list."""
+    """The person of the caller's jurisdiction this is (by ID number; without one by name +
+    phone, or name + address, when exactly one person matches), or a new Person flagged "new"
+    in `household` or bare. An uncertain match makes a new person; key_person_add puts it on
+    the possible duplicates list. A number that a record outside the caller's jurisdiction
+    carries is answered like an unknown one: the new person holds it and the registry opens a
+    reconciliation case for the community admins (registry.services.person_found_at_door)."""
     name = name.strip()
     if not name:
         raise FollowupRefused(_("a name is needed"), "name")
     if community.level != AreaLevel.COMMUNITY:
         raise FollowupRefused(_("choose a community"), "community")
     number = id_number.replace(" ", "").upper()
-    in_reach = _community_persons(community) | persons_visible_to(user)
+    in_reach = _persons_in_reach(user, community)
     if number:
         found = in_reach.filter(Q(id_number=number) | Q(id_number_held=number)).first()
         if found is not None:
             return found
     else:
-        candidates = _community_persons(community).filter(name=name)
+        candidates = in_reach.filter(name=name)
         if phone:
             by_phone = list(candidates.filter(phone=phone.strip())[:2])
             if len(by_phone) == 1:
@@ -165,20 +172,23 @@ def person_for_follow_up(
     except ValidationError as error:
         field = next(iter(error.message_dict), "")
         raise FollowupRefused("; ".join(error.messages), field) from None
-    if household is not None and not household.grid.path.startswith(community.path):
+    if household is not None and not (
+        household.grid.path.startswith(community.path)
+        and households_visible_to(user).filter(pk=household.pk).exists()
+    ):
         raise FollowupRefused(_("the household is not in this community"), "household")
-    fields = {
-        k: v
-        for k, v in cleaned.items()
-        if k in ("name", "id_type", "id_number", "phone", "sex", "birth_date") and v
-    }
     with sqlite_writer_turn(), transaction.atomic():
-        person = Person.objects.create(
-            household=household,
-            is_new=True,
-            id_number_held=cleaned.get("id_number_held") or None,
-            **fields,
+        # The registry's one way in for a person not on the roster: a number held elsewhere
+        # is kept for reconciliation and the case goes to the community admins, silently.
+        person_id = person_found_at_door(
+            user=user,
+            household_id=household.pk if household is not None else None,
+            data=cleaned,
+            source="followup",
+            request=request,
+            area=community,
         )
+        person = Person.objects.get(pk=person_id)
         audit_write(
             user=user,
             action="person.add_for_follow_up",

@@ -28,6 +28,7 @@ from ..models import (
     ReferralStatus,
 )
 from .errors import FollowupRefused
+from .facilities import placements_end_for
 from .keypersons import end_date_of, history
 
 ELIGIBILITY_QUESTIONS = ("own_room", "no_vulnerable", "supplies")
@@ -39,6 +40,23 @@ def _locked(monitoring: Monitoring) -> Monitoring:
 
 def _is_admin(user: User) -> bool:
     return user.role in ROSTER_MANAGER_ROLES and user.jurisdiction_area_id is not None
+
+
+def _ensure_responsible_admin(user: User, key_person: KeyPerson, field: str) -> None:
+    """Who a key person is followed by, and by which community, is decided by an admin whose
+    jurisdiction covers the responsible community: never by a worker, nor by another
+    community (whatever the caller: page, API, command)."""
+    area = user.jurisdiction_area
+    community = Area.objects.get(pk=key_person.community_id)
+    if (
+        not user.is_active
+        or not _is_admin(user)
+        or area is None
+        or not community.path.startswith(area.path)
+    ):
+        raise FollowupRefused(
+            _("only the community admins of the key person's community do this"), field
+        )
 
 
 @transaction.atomic
@@ -105,7 +123,9 @@ def monitoring_extend(*, user: User, monitoring: Monitoring, days: int, reason: 
 
 @transaction.atomic
 def key_person_reassign(*, user: User, key_person: KeyPerson, worker: User | None) -> KeyPerson:
-    """Give the key person to another worker of the community (history keeps the previous)."""
+    """Give the key person to another worker of the community (history keeps the previous).
+    Only the responsible community's admins do."""
+    _ensure_responsible_admin(user, key_person, "worker")
     if worker is not None and (
         worker.role != Role.GRID_WORKER
         or worker.jurisdiction_area is None
@@ -128,7 +148,9 @@ def key_person_reassign(*, user: User, key_person: KeyPerson, worker: User | Non
 @transaction.atomic
 def transfer_ask(*, user: User, key_person: KeyPerson, to: Area, reason: str = "") -> KeyPerson:
     """Send the key person to the community where they live. Until that community accepts,
-    both see the record and it counts as the sender's."""
+    both see the record and it counts as the sender's. Only the sending community's admins
+    ask."""
+    _ensure_responsible_admin(user, key_person, "to")
     if to.level != AreaLevel.COMMUNITY or to.pk == key_person.community_id:
         raise FollowupRefused(_("choose another community"), "to")
     KeyPerson.objects.filter(pk=key_person.pk).update(transfer_to=to)
@@ -154,6 +176,7 @@ def transfer_accept(*, user: User, key_person: KeyPerson) -> KeyPerson:
     before = key_person.community.code
     KeyPerson.objects.filter(pk=key_person.pk).update(community=to, transfer_to=None, worker=None)
     key_person.community, key_person.transfer_to, key_person.worker = to, None, None
+    placements_end_for(user=user, key_person_id=key_person.pk, why="transfer_accepted")
     for monitoring in key_person.monitorings.filter(status=MonitoringStatus.ACTIVE):
         history(
             monitoring,
@@ -221,6 +244,7 @@ def monitoring_release(
         reason=monitoring.release_reason,
         detail={"early": early, "approved": early},
     )
+    placements_end_for(user=user, key_person_id=monitoring.key_person_id, why="released")
     audit_write(user=user, action="monitoring.release", obj=monitoring, request=request)
     return monitoring
 

@@ -31,6 +31,7 @@ from ..models import (
     Transport,
 )
 from .errors import FollowupRefused
+from .facilities import placements_end_for
 from .keypersons import SourceInput, history
 
 
@@ -198,6 +199,7 @@ def _act_on_monitoring(user: User, referral: Referral, outcome: str) -> None:
         monitoring.status = MonitoringStatus.ADMITTED
         monitoring.released_at, monitoring.released_by = timezone.now(), user
         monitoring.save(update_fields=["status", "released_at", "released_by"])
+        placements_end_for(user=user, key_person_id=monitoring.key_person_id, why="admitted")
     elif outcome in (ReferralOutcome.SUSPECTED, ReferralOutcome.CONFIRMED):
         detail["measure_from"] = monitoring.measure
         monitoring.measure = Measure.CENTRALISED_ISOLATION

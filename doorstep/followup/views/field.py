@@ -4,22 +4,24 @@ day's paper sheet (keyboard only), and the printable sheet for the next day."""
 from __future__ import annotations
 
 import datetime
+import re
 import uuid
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from doorstep.accounts.models import User
 from doorstep.core.purpose import purpose_or_answer
 from doorstep.core.services import audit_write
 from doorstep.core.urlaccess import SCOPED, access
 from doorstep.screening.rules import SYMPTOMS
 
 from .. import schedule, selectors, services
-from ..models import CheckMethod, CheckOutcome, Monitoring
+from ..models import CheckMethod, CheckOutcome, KeyPerson, Monitoring
 from .common import user_of
 
 LIST_LIMIT = 300
@@ -83,11 +85,12 @@ def check_view(request: HttpRequest, key_person_id: int) -> HttpResponse:
         slot_text = data.get("slot", "")
         day_text, _sep, index_text = slot_text.partition("/")
         try:
+            client_uuid = uuid.UUID(data.get("client_uuid", ""))
             slot_date = datetime.date.fromisoformat(day_text) if day_text else None
             slot_index = int(index_text) if index_text else None
-            client_uuid = uuid.UUID(data.get("client_uuid", ""))
         except ValueError:
-            slot_date, slot_index, client_uuid = None, None, uuid.uuid4()
+            # A damaged form is refused: read as "now" it would land in another slot.
+            return _check_form_damaged(request, key_person, monitoring, now, data)
         unreachable = data.get("outcome") == CheckOutcome.UNREACHABLE
         check = services.CheckInput(
             client_uuid=client_uuid,
@@ -131,6 +134,33 @@ def check_view(request: HttpRequest, key_person_id: int) -> HttpResponse:
         "data": data,
     }
     return render(request, "followup/check.html", context, status=422 if error else 200)
+
+
+def _check_form_damaged(
+    request: HttpRequest,
+    key_person: KeyPerson,
+    monitoring: Monitoring | None,
+    now: datetime.datetime,
+    data: QueryDict,
+) -> HttpResponse:
+    context = {
+        "key_person": key_person,
+        "monitoring": monitoring,
+        "slots": _slot_choices(monitoring, now) if monitoring else [],
+        "symptoms": list(SYMPTOMS.items()),
+        "methods": CheckMethod.choices,
+        "client_uuid": uuid.uuid4(),
+        "error": _(
+            "The form was damaged (its slot or identifier is not valid): nothing was saved. "
+            "Enter the check again."
+        ),
+        "field": "slot",
+        "data": data,
+    }
+    return render(request, "followup/check.html", context, status=400)
+
+
+_CELL = re.compile(r"t-([0-9]{1,12})-([0-9]{1,3})")
 
 
 def _day_param(request: HttpRequest) -> datetime.date:
@@ -177,7 +207,17 @@ def paper_view(request: HttpRequest) -> HttpResponse:
                         request.POST.get(f"u-{monitoring.key_person_id}-{index}", "")
                     )
                 except ValueError:
-                    client_uuid = uuid.uuid4()
+                    results[key] = "refused"
+                    problems.append(
+                        _("line %(n)d (%(name)s, %(slot)s): %(msg)s")
+                        % {
+                            "n": line,
+                            "name": monitoring.key_person.person.name,
+                            "slot": slot_labels()[index],
+                            "msg": _("the sheet was damaged: enter this value again"),
+                        }
+                    )
+                    continue
                 check = services.CheckInput(
                     client_uuid=client_uuid,
                     measured_at=min(now, slot.ends_at - datetime.timedelta(minutes=1)),
@@ -207,6 +247,7 @@ def paper_view(request: HttpRequest) -> HttpResponse:
                             "msg": message,
                         }
                     )
+        problems += _unlisted_values(request, user, by_id, day)
     rows = [
         {
             "monitoring": m,
@@ -236,6 +277,50 @@ def paper_view(request: HttpRequest) -> HttpResponse:
         "posted": request.method == "POST",
     }
     return render(request, "followup/paper.html", context, status=422 if problems else 200)
+
+
+def _unlisted_values(
+    request: HttpRequest, user: User, listed: dict[int, Monitoring], day: datetime.date
+) -> list[str]:
+    """Values sent for boxes the sheet no longer has (the person was released, handed to
+    another worker or community since the page was opened; a slot that does not exist): each is
+    refused with its reason, never dropped unseen. A name is shown only for a record the caller
+    still sees."""
+    slots = schedule.slots_per_day()
+    unlisted: list[tuple[int, int, str]] = []
+    for key in request.POST:
+        match = _CELL.fullmatch(key)
+        value = (request.POST.get(key) or "").strip()
+        if match is None or value in ("", "-"):
+            continue
+        key_person_id, index = int(match[1]), int(match[2])
+        if key_person_id in listed and index < slots:
+            continue
+        unlisted.append((key_person_id, index, value))
+    names = dict(
+        selectors.key_persons_visible_to(user)
+        .filter(pk__in={k for k, _i, _v in unlisted})
+        .values_list("pk", "person__name")
+    )
+    problems = []
+    for key_person_id, index, value in sorted(unlisted):
+        where = _("slot %(n)d") % {"n": index + 1}
+        name = names.get(key_person_id)
+        if name is None:
+            reason = _("not saved: this person is no longer on your sheet for %(day)s")
+        elif index >= slots:
+            reason = _("not saved: the day has no such slot")
+        else:
+            reason = _("not saved: %(name)s is no longer under monitoring on %(day)s")
+        problems.append(
+            _("a value no longer on the sheet (%(slot)s, “%(value)s”): %(msg)s")
+            % {
+                "slot": where,
+                "value": value[:10],
+                "msg": reason % {"day": day.isoformat(), "name": name},
+            }
+        )
+    return problems
 
 
 @access(SCOPED)

@@ -18,6 +18,7 @@ from doorstep.core.db import prefix_q
 from doorstep.core.purpose import purpose_or_answer
 from doorstep.core.services import audit_write
 from doorstep.core.sheets.reading import UnreadableFile
+from doorstep.core.uploads import refuse_cut_off_upload
 from doorstep.core.urlaccess import SCOPED, access
 from doorstep.registry.selectors import members_by_household
 
@@ -307,6 +308,8 @@ def assignment_upload_view(request, campaign_id: int, assignment_id: int):
     assignment, rows = _assignment(user, campaign, assignment_id)
     form = SheetUploadForm(request.POST or None, request.FILES or None)
     context = {"campaign": campaign, "assignment": assignment, "form": form}
+    if request.method == "POST" and refuse_cut_off_upload(request, form):
+        return render(request, "screening/assign/upload.html", context, status=413)
     if request.method == "POST" and form.is_valid():
         path = sheets.save_upload(form.cleaned_data["file"])
         try:

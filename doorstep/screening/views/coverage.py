@@ -20,7 +20,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from doorstep.accounts.models import Role
 from doorstep.areas.models import Area, AreaLevel
@@ -30,11 +30,20 @@ from doorstep.core.purpose import purpose_or_answer
 from doorstep.core.routers import stale_ok_reads
 from doorstep.core.services import audit_write
 from doorstep.core.urlaccess import SCOPED, access
+from doorstep.registry.models import Person, PersonStatus
 from doorstep.registry.selectors import household_head_names
 
 from .. import coverage, exports, selectors
-from ..models import Campaign, PersonCheck, ProgressState, Visit, VisitOutcome, VisitSource
-from ..rules import FLAG_LABELS
+from ..models import (
+    Campaign,
+    PersonCheck,
+    Presence,
+    ProgressState,
+    Visit,
+    VisitOutcome,
+    VisitSource,
+)
+from ..rules import FLAG_LABELS, deciding_reading
 
 PAGE_SIZE = 50
 # Filters of the list behind a number: the progress states, "open" (not closed), "flagged"
@@ -144,11 +153,9 @@ def list_rows(request, campaign: Campaign, area: Area, state: str):
     return rows
 
 
-def flagged_checks(request, campaign: Campaign, area: Area):
-    """Flagged persons of the households counted as flagged: the checks of the visit each
-    household's progress takes its person figures from (its latest counted screening visit),
-    so the list has exactly as many rows as the "flagged" figure."""
-    households = list_rows(request, campaign, area, "flagged")
+def _source_visits(campaign: Campaign, households):
+    """The visit each household's progress takes its person figures from: its latest counted
+    screening visit (a self-report counts once verified)."""
     latest_screening = (
         Visit.objects.filter(
             campaign=campaign, household_id=OuterRef("household_id"), outcome=VisitOutcome.SCREENED
@@ -157,22 +164,77 @@ def flagged_checks(request, campaign: Campaign, area: Area):
         .order_by("-visited_at", "-pk")
         .values("pk")[:1]
     )
-    visit_ids = households.order_by().annotate(source_visit=Subquery(latest_screening))
+    return households.order_by().annotate(source_visit=Subquery(latest_screening))
+
+
+CHECK_ORDER = (
+    "visit__household__grid__path",
+    "visit__household__building",
+    "visit__household__unit",
+    "visit__household__floor",
+    "visit__household__room",
+    "visit__household_id",
+    "person_id",
+)
+
+
+def _checks_of_source_visits(campaign: Campaign, households, condition: Q):
+    visit_ids = _source_visits(campaign, households).values("source_visit")
     return (
-        PersonCheck.objects.filter(flagged=True, visit_id__in=visit_ids.values("source_visit"))
+        PersonCheck.objects.filter(condition, visit_id__in=visit_ids)
         .select_related(
             "person", "visit", "visit__worker", "visit__household", "visit__household__grid"
         )
         .select_related("visit__household__grid__parent")
-        .order_by(
-            "visit__household__grid__path",
-            "visit__household__building",
-            "visit__household__unit",
-            "visit__household__floor",
-            "visit__household__room",
-            "visit__household_id",
-            "person_id",
-        )
+        .order_by(*CHECK_ORDER)
+    )
+
+
+def flagged_checks(request, campaign: Campaign, area: Area):
+    """Flagged persons of the households counted as flagged: the checks of the visit each
+    household's progress takes its person figures from (its latest counted screening visit),
+    so the list has exactly as many rows as the "flagged" figure."""
+    households = list_rows(request, campaign, area, "flagged")
+    return _checks_of_source_visits(campaign, households, Q(flagged=True))
+
+
+# The person figures of the coverage table and the person checks behind each (as the progress
+# fold counts them: progress.check_counts_for).
+ACCOUNTED_PRESENCE = {
+    "persons_seen": Q(presence=Presence.PRESENT),
+    "persons_elsewhere": Q(presence__in=[Presence.IN_DISTRICT, Presence.OUT_OF_TOWN]),
+}
+PERSON_LISTS = ("persons", *ACCOUNTED_PRESENCE, "persons_unknown")
+
+
+def person_list_rows(request, campaign: Campaign, area: Area, which: str):
+    """The persons behind a person figure of the coverage table. Seen and elsewhere: the person
+    checks of each household's latest screening that the figure counts. Everybody and not yet
+    accounted for: the roster's active persons of the households (narrowed to a worker as the
+    household lists are), the latter without those a latest screening accounted for."""
+    if which not in PERSON_LISTS:
+        raise Http404
+    households = list_rows(request, campaign, area, "")
+    if which in ACCOUNTED_PRESENCE:
+        return _checks_of_source_visits(campaign, households, ACCOUNTED_PRESENCE[which])
+    persons = Person.objects.filter(
+        status=PersonStatus.ACTIVE, household_id__in=households.values("household_id")
+    )
+    if which == "persons_unknown":
+        accounted = _checks_of_source_visits(
+            campaign,
+            households,
+            ACCOUNTED_PRESENCE["persons_seen"] | ACCOUNTED_PRESENCE["persons_elsewhere"],
+        ).filter(person_id__isnull=False)
+        persons = persons.exclude(pk__in=accounted.order_by().values("person_id"))
+    return persons.select_related("household", "household__grid").order_by(
+        "household__grid__path",
+        "household__building",
+        "household__unit",
+        "household__floor",
+        "household__room",
+        "household_id",
+        "pk",
     )
 
 
@@ -182,20 +244,27 @@ class Cell:
     url: str
 
 
-def _link(campaign, area, state, worker=None, flagged=False) -> str:
+def _link(campaign, area, key: str, state: str | None, worker=None) -> str:
+    """Where a figure of the coverage table opens: the households behind a household figure,
+    the persons behind a person figure (the flagged ones on their own page)."""
     params = {"area": area.code}
-    if not flagged:
-        params["state"] = state
+    if key == "persons_flagged":
+        name = "screening:flagged"
+    elif key in PERSON_LISTS:
+        name = "screening:coverage_persons"
+        params["which"] = key
+    else:
+        name = "screening:coverage_list"
+        params["state"] = state or ""
     if worker is not None:
         params["worker"] = worker
-    name = "screening:flagged" if flagged else "screening:coverage_list"
     return reverse(name, args=[campaign.pk]) + "?" + urlencode(params)
 
 
 def table_row(campaign, row: coverage.CoverageRow, area: Area, worker=None) -> dict:
     cells = []
     for key, label, state in HOUSEHOLD_COLUMNS + PERSON_COLUMNS:
-        url = _link(campaign, area, state or "", worker, flagged=state is None)
+        url = _link(campaign, area, key, state, worker)
         group = _("Persons") if (key, label, state) in PERSON_COLUMNS else _("Households")
         cells.append(
             {"key": key, "value": value_of(row, key), "url": url, "label": f"{group}·{label}"}
@@ -311,6 +380,7 @@ def flagged_view(request, campaign_id: int):
     )
     for check in page.object_list:
         check.flag_labels = [str(FLAG_LABELS.get(f, f)) for f in check.flags]
+        check.reading = deciding_reading(check.temperature, check.temperature_recheck)
     query = {k: v for k, v in request.GET.items() if k in ("area", "worker")}
     context = {
         "campaign": campaign,
@@ -320,6 +390,44 @@ def flagged_view(request, campaign_id: int):
         "query": urlencode(query),
     }
     return render(request, "screening/coverage/flagged.html", context)
+
+
+PERSON_LIST_TITLES = {
+    "persons": pgettext_lazy("person list", "All persons"),
+    "persons_seen": pgettext_lazy("person list", "Persons seen"),
+    "persons_elsewhere": pgettext_lazy("person list", "Persons accounted for elsewhere"),
+    "persons_unknown": pgettext_lazy("person list", "Persons not yet accounted for"),
+}
+
+
+@access(SCOPED)
+@stale_ok_reads
+def coverage_persons_view(request, campaign_id: int):
+    """The persons behind a person figure of the coverage table (不漏一人: who exactly is still
+    unknown), masked as every list is."""
+    campaign = selectors.access_campaign(request.user, campaign_id)
+    area = resolve_area(request, campaign)
+    which = request.GET.get("which", "persons_unknown")
+    rows = person_list_rows(request, campaign, area, which)
+    page = Paginator(rows, PAGE_SIZE, allow_empty_first_page=True).get_page(request.GET.get("page"))
+    query = {k: v for k, v in request.GET.items() if k in ("area", "which", "worker")}
+    lists = [
+        ({"which": key, "query": urlencode({**query, "which": key})}, label)
+        for key, label in PERSON_LIST_TITLES.items()
+    ]
+    context = {
+        "lists": lists,
+        "campaign": campaign,
+        "area": area,
+        "crumbs": breadcrumb(request.user, campaign, area),
+        "page": page,
+        "which": which,
+        "title": PERSON_LIST_TITLES[which],
+        "from_checks": which in ACCOUNTED_PRESENCE,
+        "presence": dict(Presence.choices),
+        "query": urlencode(query),
+    }
+    return render(request, "screening/coverage/persons.html", context)
 
 
 # -- exports -----------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from doorstep.registry.services import record_read
 from .. import forms, selectors, services
 from ..codes import short_code
 from ..models import Presence, VisitOutcome, VisitSource
-from ..rules import FLAG_LABELS, NOT_MEASURED_REASONS, QUESTIONS, SYMPTOMS
+from ..rules import NOT_MEASURED_REASONS, QUESTIONS, SYMPTOMS
 
 ENTRY_ROLES = {*ROSTER_MANAGER_ROLES, Role.GRID_WORKER}
 
@@ -65,16 +65,21 @@ def _lookup(request, campaign, number: str, context: dict) -> None:
 def _household_context(user, campaign, progress, data=None, **extra):
     members = household_members(user, progress.household).filter(status=PersonStatus.ACTIVE)
     asked = set(campaign.questions or [])
+    # The paper form has blank "(new)" rows for persons found at the door: they are typed in
+    # rows of their own, folded away until needed (they stay out of the Enter and "365" paths).
+    cards = forms.member_cards(members, data, new_slots=forms.NEW_PERSON_SLOTS)
+    newcomers = [card for card in cards if card.is_new]
     return {
         "progress": progress,
         "household": progress.household,
-        "cards": forms.member_cards(members, data, new_slots=0),
+        "cards": cards,
+        "newcomers": newcomers,
+        "newcomers_open": any(card.used or card.errors for card in newcomers),
         "outcomes": VisitOutcome.choices,
         "presences": Presence.choices,
         "symptom_codes": [(code, SYMPTOMS[key]) for code, key in forms.SYMPTOM_CODES.items()],
         "asks": {name: name in asked for name in QUESTIONS},
         "not_measured_reasons": [(k, str(v)) for k, v in NOT_MEASURED_REASONS.items()],
-        "client_uuid": uuid.uuid4(),
         "short_code": short_code(progress.pk),
         "outcome": VisitOutcome.SCREENED,
         "visited_at": "",
@@ -91,6 +96,8 @@ def _first_error(errors: dict, cards) -> str:
         if name in errors:
             return name
     for card in cards:
+        if card.is_new and "person" in card.errors:
+            return f"{card.key}-name"
         for name in ("temperature", "temperature_recheck", "presence", "symptoms", "returned_on"):
             if name in card.errors:
                 return f"{card.key}-{'symptom_codes' if name == 'symptoms' else name}"
@@ -132,14 +139,12 @@ def _entry_post(request, campaign):
     progress = selectors.access_progress(user, campaign, data.get("household_id"))
     outcome = data.get("outcome", "")
     raw_time = data.get("visited_at", "").strip()
-    client_uuid = forms.parse_client_uuid(data.get("client_uuid", "")) or uuid.uuid4()
     notes = data.get("notes", "").strip()[:500]
     context = _household_context(
         user,
         campaign,
         progress,
         data,
-        client_uuid=client_uuid,
         outcome=outcome,
         visited_at=raw_time,
         notes=notes,
@@ -157,12 +162,12 @@ def _entry_post(request, campaign):
             household_id=progress.household_id,
             outcome=outcome,
             visited_at=visited_at,
-            client_uuid=client_uuid,
+            client_uuid=uuid.UUID(int=0),  # the paper form's own, below
             checks=checks,
             source=VisitSource.EVENING,
             notes=notes,
         )
-        item.client_uuid = forms.paper_form_uuid(campaign.pk, item)
+        forms.paper_form_identify(campaign.pk, item)
         try:
             visit, created = services.visit_record(
                 user=user, campaign=campaign, visit=item, request=request
@@ -184,13 +189,9 @@ def _entry_post(request, campaign):
                 "entered_at": visit.entered_at,
                 "checks": len(checks),
                 "created": created,
-                "flagged": [
-                    {
-                        "name": check.person.name if check.person else "",
-                        "flags": [str(FLAG_LABELS.get(f, f)) for f in check.flags],
-                    }
-                    for check in selectors.flagged_checks_of_visit(user, campaign, visit.pk)
-                ],
+                "flagged": forms.flagged_feedback(
+                    selectors.flagged_checks_of_visit(user, campaign, visit.pk)
+                ),
             }
             return _render(request, campaign, {"number": "", "saved": saved})
     context["general_errors"] = general

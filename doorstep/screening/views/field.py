@@ -20,7 +20,7 @@ from doorstep.registry.services import record_read
 
 from .. import forms, selectors, services
 from ..models import Presence, ProgressState, VisitOutcome, VisitSource
-from ..rules import FLAG_LABELS, NOT_MEASURED_REASONS, QUESTIONS, SYMPTOMS
+from ..rules import NOT_MEASURED_REASONS, QUESTIONS, SYMPTOMS
 
 FILTERS = {
     "all": "",
@@ -93,14 +93,9 @@ def field_list_view(request, campaign_id: int):
             next_row = selectors.saved_row(request.user, campaign, next_id)
     flagged = []
     if saved is not None and (visit_id := request.GET.get("visit")):
-        for check in selectors.flagged_checks_of_visit(request.user, campaign, visit_id):
-            flagged.append(
-                {
-                    "name": check.person.name if check.person else "",
-                    "flags": [str(FLAG_LABELS.get(f, f)) for f in check.flags],
-                    "temperature": check.temperature_recheck or check.temperature,
-                }
-            )
+        flagged = forms.flagged_feedback(
+            selectors.flagged_checks_of_visit(request.user, campaign, visit_id)
+        )
     filters = [
         ("all", _("All"), counts["all"]),
         ("todo", _("Not yet visited"), counts["todo"]),

@@ -4,16 +4,30 @@
 // slowest key on a phone keypad), then the cursor moves to the next person's temperature. A
 // reading at or above the campaign's threshold (data-threshold on the form) reveals the
 // second-reading field and goes there instead. Anything else ("3.65", "365.0") is left as
-// typed: the server names the likely value in its error, it never guesses silently.
+// typed: the server names the likely value in its error, it never guesses silently. The
+// readings accepted are the server's (data-low and data-high on each temperature field, from
+// rules.TEMPERATURE_RANGE); a field without them fills in nothing.
 (function () {
   "use strict";
-  var LOW = 340, HIGH = 420;
 
-  function threeDigits(value) {
+  function tenths(text) {
+    var n = parseFloat(text || "");
+    return isNaN(n) ? null : Math.round(n * 10);
+  }
+
+  function threeDigits(input, value) {
     if (!/^\d{3}$/.test(value)) return null;
+    var low = tenths(input.getAttribute("data-low"));
+    var high = tenths(input.getAttribute("data-high"));
     var n = parseInt(value, 10);
-    if (n < LOW || n > HIGH) return null;
+    if (low === null || high === null || n < low || n > high) return null;
     return value.slice(0, 2) + "." + value.slice(2);
+  }
+
+  // On screen: laid out, and not inside a closed <details> (Chromium lays those out with
+  // content-visibility: hidden, so offsetParent alone does not tell).
+  function shown(el) {
+    return el.offsetParent !== null && !el.closest("details:not([open])");
   }
 
   function shownFor(input) {
@@ -23,7 +37,7 @@
   function temperatureFields(form) {
     return Array.prototype.filter.call(
       form.querySelectorAll("input[data-temperature]"),
-      function (el) { return el.offsetParent !== null && !el.disabled; }
+      function (el) { return shown(el) && !el.disabled; }
     );
   }
 
@@ -40,7 +54,7 @@
     var input = event.target;
     if (!input.matches || !input.matches("input[data-temperature]")) return;
     var shown = shownFor(input);
-    var filled = threeDigits(input.value.trim());
+    var filled = threeDigits(input, input.value.trim());
     if (filled === null) {
       if (shown) shown.textContent = "";
       return;
