@@ -59,6 +59,7 @@ from doorstep.screening import services as screening
 from doorstep.screening.models import (
     Assignment,
     Campaign,
+    HeldVisit,
     HouseholdProgress,
     PersonCheck,
     RiskArea,
@@ -144,6 +145,8 @@ class World:
     # and an unmatched one waiting for the command, both at a checkpoint of the grid's district.
     arrivals: dict[str, Arrival] = field(default_factory=dict)
     unmatched: dict[str, Arrival] = field(default_factory=dict)
+    # A visit recorded offline, held for the community (its household moved meanwhile).
+    held: dict[str, HeldVisit] = field(default_factory=dict)
 
     def campaign_of(self, key: str) -> Campaign:
         return self.campaign_x if key.startswith("X") else self.campaign
@@ -380,6 +383,17 @@ def _populate_existing(world: World, key: str, grid, homes, admin) -> None:
         ),
     )
     world.pending_visits[key], world.tokens[key] = visit, token.token
+    world.held[key] = HeldVisit.objects.create(
+        campaign=campaign,
+        household=homes[0],
+        worker=worker,
+        client_uuid=uuid.uuid4(),
+        body_hash="0" * 64,
+        visited_at=timezone.now() - datetime.timedelta(hours=1),
+        outcome="not_home",
+        form=[["outcome", "not_home"]],
+        reason="reassigned",
+    )
     job = ImportJob.objects.create(
         kind=ImportKind.ROSTER,
         created_by=admin,
@@ -758,6 +772,41 @@ def screening_calls(w: World, t: str) -> dict[str, list[Call]]:
             )
         ],
         "api:campaign_coverage": [get(url("api:campaign_coverage", c, area=grid.code), api=True)],
+        # issue 14, offline: the outbox (a household of another grid is not held: not found),
+        # the holding list and its decisions
+        "api:submit_visit_outbox": [
+            Call(
+                "post",
+                reverse("api:submit_visit_outbox", args=[w.campaign.pk]),
+                json={
+                    "records": [
+                        {
+                            "client_uuid": str(uuid.uuid4()),
+                            "household_id": h.pk,
+                            "visited_at": timezone.now().isoformat(),
+                            "form": [["outcome", "not_home"]],
+                        }
+                    ]
+                },
+                api=True,
+                write=True,
+                out="hidden",
+            )
+        ],
+        "screening:held_visits": [
+            get(
+                url("screening:held_visits", c, state="all"),
+                out="hidden",
+                shows=h.household_number,
+                readers=MANAGERS,
+            )
+        ],
+        "screening:held_visit_decide": [
+            post(
+                reverse("screening:held_visit_decide", args=[c, w.held[t].pk]),
+                {"decision": "reject", "note": "核对"},
+            )
+        ],
     }
 
 
@@ -970,6 +1019,7 @@ def once_calls(w: World) -> dict[str, list[Call]]:
     return {
         "home": [get("/")],
         "healthz": [get("/healthz")],
+        "screening:service_worker": [get(reverse("screening:service_worker"))],
         "set_language": [
             post(reverse("set_language"), {"language": "zh-hans", "next": "/"}, write=False)
         ],
@@ -1260,6 +1310,7 @@ def target_rows(world: World, key: str) -> dict[str, list]:
         "progress": HouseholdProgress.objects.filter(household__in=homes),
         "assignments": Assignment.objects.filter(grid=grid),
         "tokens": SelfReportToken.objects.filter(household__in=homes),
+        "held visits": HeldVisit.objects.filter(household__in=homes),
         "import jobs": ImportJob.objects.filter(area=grid),
         "campaigns": Campaign.objects.filter(scope_area__in=[grid, grid.parent]),
         "users": User.objects.filter(jurisdiction_area=grid).exclude(pk=world.workers[key].pk),

@@ -1,7 +1,8 @@
 """Demo data for the sweep, so that the first login shows a living campaign: an open dragnet
 over the district, the demo worker holding the first grid, and households of that grid in every
 state (screened, screened with a person flagged, nobody home with a revisit due, refused,
-escalated after three failed knocks), the rest still to visit."""
+escalated after three failed knocks), one visit recorded offline held for the secretary's
+decision, the rest still to visit."""
 
 import datetime
 import uuid
@@ -13,6 +14,7 @@ from doorstep.accounts.models import User
 from doorstep.areas.models import Area
 from doorstep.registry.models import PersonStatus
 from doorstep.screening.models import Campaign, HouseholdProgress, RiskArea, Visit
+from doorstep.screening.outbox import OutboxRecord, outbox_record
 from doorstep.screening.rules import PersonCheckInput
 from doorstep.screening.services import (
     VisitInput,
@@ -118,4 +120,32 @@ def demo_sweep_create(*, district: Area) -> Campaign | None:
                 campaign=campaign,
                 visit=_visit(campaign, household, outcome, when, n=n, **answers),
             )
+    if len(rows) > len(plan):
+        _held_record(campaign, rows[len(plan)].household, worker=worker, secretary=secretary)
     return campaign
+
+
+def _held_record(campaign, household, *, worker, secretary) -> None:
+    """The holding list is not empty (issue 14, offline): the worker recorded this household
+    on the phone without signal three hours ago; the secretary screened it an hour later at
+    the door; the phone's record arrived after, and waits for the community's decision."""
+    now = timezone.now()
+    visit_record(
+        user=secretary,
+        campaign=campaign,
+        visit=_visit(campaign, household, "screened", now - datetime.timedelta(hours=2), n=9),
+    )
+    form = [["f", "all"], ["notes", "楼道无信号，离线登记"]]
+    for person in household.persons.filter(status=PersonStatus.ACTIVE).order_by("pk"):
+        form += [[f"p{person.pk}-presence", "present"], [f"p{person.pk}-temperature", "36.7"]]
+    form.append(["outcome", "screened"])
+    outbox_record(
+        user=worker,
+        campaign=campaign,
+        record=OutboxRecord(
+            client_uuid=uuid.uuid5(_NAMESPACE, f"{campaign.pk}:{household.pk}:offline"),
+            household_id=household.pk,
+            visited_at=now - datetime.timedelta(hours=3),
+            form=[(name, value) for name, value in form],
+        ),
+    )

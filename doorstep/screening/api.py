@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
@@ -19,7 +20,7 @@ from doorstep.core.routers import stale_ok_reads
 from doorstep.registry import selectors as roster
 from doorstep.registry.services import record_read
 
-from . import coverage, selectors, services
+from . import coverage, outbox, selectors, services
 from .rules import PersonCheckInput
 
 router = Router(tags=["screening"])
@@ -349,6 +350,58 @@ def submit_visit_batch(request, campaign_id: RowId, body: BatchIn):
         user=request.user,
         campaign=campaign,
         visits=[v.to_input() for v in body.visits],
+        request=request,
+    )
+    return [r.__dict__ for r in results]
+
+
+FormName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_refuse_nul)]
+FormValue = Annotated[str, Field(max_length=2000), AfterValidator(_refuse_nul)]
+
+
+class OutboxRecordIn(BodyIn):
+    """A visit the phone kept while offline: the visit form's fields as the page posts them."""
+
+    client_uuid: uuid.UUID
+    household_id: RowId
+    visited_at: datetime.datetime
+    form: list[tuple[FormName, FormValue]] = Field(max_length=400)
+
+    @field_validator("visited_at")
+    @classmethod
+    def _aware(cls, value: datetime.datetime) -> datetime.datetime:
+        # A time without a zone is the phone's local time, which is the district's.
+        return value if value.tzinfo else timezone.make_aware(value)
+
+    def to_record(self) -> outbox.OutboxRecord:
+        return outbox.OutboxRecord(
+            client_uuid=self.client_uuid,
+            household_id=self.household_id,
+            visited_at=self.visited_at,
+            form=[(name, value) for name, value in self.form],
+        )
+
+
+class OutboxIn(BodyIn):
+    records: list[OutboxRecordIn] = Field(max_length=200)
+
+
+@router.post(
+    "/{campaign_id}/visits/outbox",
+    response={200: list[BatchItemOut], **NOT_FOUND_OR_INVALID},
+    operation_id="visit_outbox_submit",
+)
+def submit_visit_outbox(request, campaign_id: RowId, body: OutboxIn):
+    """The field pages' offline outbox: up to 200 visits as their forms were filled in, each
+    answered like a batch item (created, duplicate, conflict, taken, rejected, not_found,
+    throttled), plus "held": the household was assigned to someone else meanwhile, and the
+    record waits for the community admin's decision (never dropped). A record whose household
+    someone else screened after it was made is held too, and answered "conflict"."""
+    campaign = selectors.access_campaign(request.user, campaign_id)
+    results = outbox.outbox_batch_record(
+        user=request.user,
+        campaign=campaign,
+        records=[r.to_record() for r in body.records],
         request=request,
     )
     return [r.__dict__ for r in results]

@@ -322,3 +322,50 @@ class SelfReportToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id}:{self.household_id}"
+
+
+class HeldReason(models.TextChoices):
+    REASSIGNED = "reassigned", _("the household was assigned to someone else meanwhile")
+    SCREENED_BY_OTHER = "screened_by_other", _("someone else screened the household meanwhile")
+
+
+class HeldState(models.TextChoices):
+    HELD = "held", _("waiting for a decision")
+    ACCEPTED = "accepted", _("accepted")
+    REJECTED = "rejected", _("rejected")
+
+
+class HeldVisit(models.Model):
+    """A visit recorded offline that could not simply be recorded when it reached the server
+    (issue 14): the household was moved to another worker, or someone else screened it in the
+    meantime. Never dropped: the community admin accepts it (it becomes the original worker's
+    visit) or rejects it with a reason. `form` is the visit form as the phone posted it."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="+")
+    household = models.ForeignKey("registry.Household", on_delete=models.PROTECT, related_name="+")
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    client_uuid = models.UUIDField(unique=True)
+    body_hash = models.CharField(max_length=64)
+    visited_at = models.DateTimeField(_("visited at"))
+    outcome = models.CharField(_("outcome"), max_length=16, choices=VisitOutcome.choices)
+    form = models.JSONField(default=list)
+    reason = models.CharField(_("reason"), max_length=20, choices=HeldReason.choices)
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+    state = models.CharField(
+        _("state"), max_length=10, choices=HeldState.choices, default=HeldState.HELD
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(_("reason for rejecting"), max_length=200, blank=True)
+    visit = models.ForeignKey(
+        Visit, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["received_at", "pk"]
+        indexes = [models.Index(fields=["campaign", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.household_id} {self.reason} {self.state}"

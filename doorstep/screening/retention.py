@@ -33,7 +33,7 @@ from doorstep.accounts.models import Role, User
 from doorstep.core.db import in_values_q, sqlite_writer_turn
 from doorstep.core.services import audit_write
 
-from .models import Campaign, PersonCheck, SelfReportToken, Visit
+from .models import Campaign, HeldVisit, PersonCheck, SelfReportToken, Visit
 from .selectors import access_campaign
 
 # A 1,000,000-visit campaign becomes 500 short transactions: other writers are never held up
@@ -86,10 +86,12 @@ class AnonymisedCounts:
     visits: int = 0
     person_checks: int = 0
     self_report_codes: int = 0
+    # Visits recorded offline and held for a decision (issue 14): their forms hold answers too.
+    held_visits: int = 0
 
     @property
     def total(self) -> int:
-        return self.visits + self.person_checks + self.self_report_codes
+        return self.visits + self.person_checks + self.self_report_codes + self.held_visits
 
 
 def _access_for_retention(user: User, campaign: Campaign) -> Campaign:
@@ -158,6 +160,7 @@ def anonymisation_pending(
         .filter(CHECK_HOLDS_DATA)
         .count(),
         self_report_codes=SelfReportToken.objects.filter(campaign=campaign).count(),
+        held_visits=HeldVisit.objects.filter(campaign=campaign).exclude(form=[]).count(),
     )
 
 
@@ -206,6 +209,9 @@ def campaign_anonymise(
         counts.self_report_codes, _deleted = SelfReportToken.objects.filter(
             campaign=campaign
         ).delete()
+        counts.held_visits = (
+            HeldVisit.objects.filter(campaign=campaign).exclude(form=[]).update(form=[])
+        )
         if counts.total or campaign.anonymised_at is None:
             campaign.anonymised_at = timezone.now()
             Campaign.objects.filter(pk=campaign.pk).update(anonymised_at=campaign.anonymised_at)

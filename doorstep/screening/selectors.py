@@ -10,7 +10,15 @@ from doorstep.areas.models import Area
 from doorstep.core.db import prefix_q
 from doorstep.registry.models import Person, PersonStatus
 
-from .models import Assignment, Campaign, HouseholdProgress, SelfReportToken, Visit, VisitSource
+from .models import (
+    Assignment,
+    Campaign,
+    HeldVisit,
+    HouseholdProgress,
+    SelfReportToken,
+    Visit,
+    VisitSource,
+)
 
 
 def _path(user) -> str | None:
@@ -237,3 +245,26 @@ def progress_by_short_code(
 def has_own_list(user, campaign: Campaign) -> bool:
     """Whether the user holds households of this campaign themself (a worker's list)."""
     return progress_visible_to(user, campaign).filter(assigned_to=user).exists()
+
+
+HELD_DECIDERS = {Role.COMMAND, Role.STREET_ADMIN, Role.COMMUNITY_ADMIN}
+
+
+def held_visits_visible_to(user, campaign: Campaign) -> QuerySet[HeldVisit]:
+    """Visits recorded offline and held for a decision (issue 14), of the households in the
+    user's jurisdiction; for the admins who decide on them (never the worker who sent them)."""
+    path = _path(user)
+    if path is None or user.role not in HELD_DECIDERS:
+        return HeldVisit.objects.none()
+    return (
+        HeldVisit.objects.filter(campaign=campaign)
+        .filter(prefix_q("household__grid__path", path))
+        .select_related("household", "worker", "decided_by")
+    )
+
+
+def access_held_visit(user, campaign: Campaign, held_id) -> HeldVisit:
+    try:
+        return held_visits_visible_to(user, campaign).get(pk=held_id)
+    except (HeldVisit.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None

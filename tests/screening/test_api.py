@@ -188,6 +188,7 @@ def test_operation_ids_read_well_in_a_generated_client(api):
         "member_list",
         "visit_submit",
         "visit_batch_submit",
+        "visit_outbox_submit",  # the field pages' offline outbox (issue 14)
         "coverage_read",
         # follow-up (issue 10)
         "check_due_list",

@@ -5,7 +5,7 @@ import io
 
 from django.core.management import call_command
 
-from doorstep.screening.models import Campaign, HouseholdProgress, Visit
+from doorstep.screening.models import Campaign, HeldVisit, HouseholdProgress, Visit
 
 
 def test_the_demo_has_an_open_campaign_with_households_in_every_state(db):
@@ -18,6 +18,14 @@ def test_the_demo_has_an_open_campaign_with_households_in_every_state(db):
     assert {"screened", "revisit", "refused", "escalated"} <= states
     assert rows.filter(persons_flagged__gt=0).count() >= 2
     assert rows.filter(state="revisit", revisit_due_at__isnull=False).exists()
+    # and the holding list of visits recorded offline shows one to decide on
+    held = HeldVisit.objects.get(campaign=campaign)
+    assert (held.worker.username, held.state, held.reason) == (
+        "worker",
+        "held",
+        "screened_by_other",
+    )
     visits = Visit.objects.count()
     call_command("demo", "--persons", "2000", "--seed", "3", "--no-progress", stdout=io.StringIO())
     assert Visit.objects.count() == visits  # loading twice records nothing new
+    assert HeldVisit.objects.count() == 1

@@ -25,6 +25,7 @@ from doorstep.screening import retention
 from doorstep.screening.coverage import coverage_by_child_area, coverage_by_worker, gap_households
 from doorstep.screening.models import (
     Campaign,
+    HeldVisit,
     HouseholdProgress,
     PersonCheck,
     SelfReportToken,
@@ -349,6 +350,7 @@ def test_anonymising_keeps_every_figure_at_every_area_level(sweep, areas, client
         "visits": counts.visits,
         "person_checks": counts.person_checks,
         "self_report_codes": 2,
+        "held_visits": 0,
     }
     campaign.refresh_from_db()
     assert campaign.anonymised_at is not None and campaign.archived_at <= campaign.anonymised_at
@@ -601,3 +603,29 @@ def test_the_command_archives_then_anonymises_and_a_rerun_does_nothing(sweep, ar
     after = everything(campaign)
     assert "anonymised: 0 visits, 0 person checks, 0 self-report codes" in run(campaign.pk)
     assert everything(campaign) == after
+
+
+def test_the_forms_of_visits_held_for_a_decision_are_blanked_too(sweep):
+    # given a visit recorded offline and held, with its answers, in the campaign
+    campaign = sweep["campaign"]
+    visit = Visit.objects.filter(campaign=campaign, worker__isnull=False).first()
+    held = HeldVisit.objects.create(
+        campaign=campaign,
+        household_id=visit.household_id,
+        worker=visit.worker,
+        client_uuid=uuid.uuid4(),
+        body_hash="0" * 64,
+        visited_at=visit.visited_at,
+        outcome="screened",
+        form=[["n0-name", "门口新人"], ["n0-temperature", "38.2"], ["outcome", "screened"]],
+        reason="screened_by_other",
+    )
+    campaign = close_and_archive(sweep)
+    # when the campaign is anonymised
+    pending = anonymisation_pending(user=None, campaign=campaign)
+    counts = campaign_anonymise(user=None, campaign=campaign)
+    # then the held form is gone with the other answers, counted and audited
+    assert pending.held_visits == counts.held_visits == 1
+    held.refresh_from_db()
+    assert held.form == []
+    assert campaign_anonymise(user=None, campaign=campaign).held_visits == 0

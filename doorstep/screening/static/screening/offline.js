@@ -1,0 +1,299 @@
+// Offline field pages (issue 14): the page side of the outbox. Loaded on every page of a
+// logged-in user (base.html), so that logging out is refused anywhere while a visit is unsent
+// and the outbox is sent from whatever page opens first; on the field pages (those with the
+// #outbox panel) it also registers the service worker, shows every record with the server's
+// answer, and offers "同步".
+//
+// Records are sent on start, on reconnect (the online event), on a timer and from the button,
+// through the outbox batch API (POST /api/campaigns/<id>/visits/outbox). Background Sync is not
+// used: some browsers lack it.
+(function () {
+  "use strict";
+  var script = document.getElementById("offline-script");
+  var Outbox = window.DoorstepOutbox;
+  if (!script) return;
+  var panel = document.getElementById("outbox");
+  var cfg = script.dataset;
+  var words = panel ? panel.dataset : {};
+  var SYNC_EVERY_MS = 60 * 1000;
+  var CHUNK = 100;
+  var syncing = null;
+  var canStore = !!(Outbox && window.indexedDB);
+
+  function text(key, fallback) {
+    return (words && words[key]) || cfg[key] || fallback;
+  }
+
+  function csrfToken() {
+    var headers = document.body.getAttribute("hx-headers");
+    try { return JSON.parse(headers)["X-CSRFToken"]; } catch (e) { return ""; }
+  }
+
+  function records() {
+    return canStore ? Outbox.all().catch(function () { return []; }) : Promise.resolve([]);
+  }
+
+  // -- the header's count and the panel ---------------------------------------------------
+  function badge() {
+    var el = document.getElementById("outbox-badge");
+    if (el) return el;
+    var nav = document.querySelector("header.top nav") || document.querySelector("header.top");
+    if (!nav) return null;
+    el = document.createElement("a");
+    el.id = "outbox-badge";
+    el.className = "outbox-badge";
+    el.href = cfg.listHint || "#outbox";
+    nav.insertBefore(el, nav.firstChild);
+    return el;
+  }
+
+  function render() {
+    return records().then(function (rows) {
+      var unsent = Outbox ? Outbox.unsent(rows).length : 0;
+      var mark = badge();
+      if (mark) {
+        mark.hidden = !panel && unsent === 0;
+        mark.textContent = text("tUnsent", "未发送") + " " + unsent;
+        mark.classList.toggle("has-unsent", unsent > 0);
+        mark.href = panel ? "#outbox" : (cfg.fieldUrl || "#");
+      }
+      if (!panel) return rows;
+      document.getElementById("outbox-count").textContent = String(unsent);
+      var list = document.getElementById("outbox-records");
+      list.textContent = "";
+      var campaign = Number(panel.dataset.campaign);
+      rows.filter(function (r) { return r.campaign_id === campaign; }).forEach(function (r) {
+        var li = document.createElement("li");
+        li.className = "outbox-record s-" + r.status;
+        li.dataset.uuid = r.client_uuid;
+        li.dataset.household = String(r.household_id);
+        li.dataset.status = r.status;
+        var what = document.createElement("span");
+        what.className = "what";
+        var outcome = (r.form.filter(function (p) { return p[0] === "outcome"; })[0] || [])[1] || "";
+        what.textContent = (r.label || ("#" + r.household_id)) + " · " +
+          (words["outcome" + outcome.charAt(0).toUpperCase() + outcome.slice(1).replace(/_(\w)/g, function (m, c) { return c.toUpperCase(); })] || outcome) +
+          " · " + new Date(r.visited_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+        var state = document.createElement("b");
+        state.className = "answer";
+        state.textContent = words["status" + r.status.replace(/(^|_)(\w)/g, function (m, s, c) { return c.toUpperCase(); })] || r.status;
+        li.appendChild(what);
+        li.appendChild(document.createTextNode(" "));
+        li.appendChild(state);
+        if (r.message) {
+          var why = document.createElement("div");
+          why.className = "why muted";
+          why.textContent = r.message;
+          li.appendChild(why);
+        }
+        if (r.status !== "unsent") {
+          var dismiss = document.createElement("button");
+          dismiss.type = "button";
+          dismiss.className = "link outbox-dismiss";
+          dismiss.dataset.uuid = r.client_uuid;
+          dismiss.textContent = words.tDismiss || "知道了";
+          li.appendChild(document.createTextNode(" "));
+          li.appendChild(dismiss);
+        }
+        list.appendChild(li);
+      });
+      markList(rows);
+      return rows;
+    });
+  }
+
+  // The list page: households with a record on the phone say so.
+  function markList(rows) {
+    rows.forEach(function (r) {
+      var row = document.getElementById("hh-" + r.household_id);
+      if (!row || row.querySelector(".on-phone")) return;
+      var tag = document.createElement("span");
+      tag.className = "on-phone badge";
+      tag.textContent = r.status === "unsent" ? (words.tOnPhone || "存在手机上") : (words["status" + r.status.replace(/(^|_)(\w)/g, function (m, s, c) { return c.toUpperCase(); })] || r.status);
+      var link = row.querySelector("a") || row;
+      link.appendChild(tag);
+    });
+  }
+
+  function note(message) {
+    var el = document.getElementById("outbox-note");
+    if (el) el.textContent = message || "";
+  }
+
+  // -- sending ----------------------------------------------------------------------------
+  function sendChunk(campaign, chunk, token) {
+    var body = {
+      records: chunk.map(function (r) {
+        return { client_uuid: r.client_uuid, household_id: r.household_id, visited_at: r.visited_at, form: r.form };
+      }),
+    };
+    return fetch(cfg.api + campaign + "/visits/outbox", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": token },
+      body: JSON.stringify(body),
+    });
+  }
+
+  function freshToken() {
+    // A page kept from an earlier session carries an old CSRF token: read a fresh one.
+    return fetch(cfg.fieldUrl || "/", { credentials: "same-origin" }).then(function (r) { return r.text(); })
+      .then(function (html) {
+        var m = /name="csrfmiddlewaretoken" value="([^"]+)"/.exec(html) || /"X-CSRFToken": "([^"]+)"/.exec(html);
+        return m ? m[1] : "";
+      });
+  }
+
+  function apply(chunk, answers) {
+    var byUuid = {};
+    answers.forEach(function (a) { byUuid[a.client_uuid] = a; });
+    var answered = chunk.filter(function (r) {
+      var a = byUuid[r.client_uuid];
+      if (!a || a.status === "throttled") return false; // stays unsent: sent again later
+      r.status = a.status;
+      r.message = a.error || "";
+      r.visit_id = a.visit_id;
+      r.answered_at = Date.now();
+      return true;
+    });
+    return Outbox.putAll(answered);
+  }
+
+  function sync() {
+    if (!canStore) return Promise.resolve();
+    if (syncing) return syncing;
+    syncing = records().then(function (rows) {
+      var unsent = Outbox.unsent(rows);
+      if (!unsent.length) return;
+      if (navigator.onLine === false) return; // the state line says so; sent on reconnect
+      note(words.tSending || "正在发送…");
+      var groups = {};
+      unsent.forEach(function (r) { (groups[r.campaign_id] = groups[r.campaign_id] || []).push(r); });
+      var token = csrfToken();
+      var jobs = [];
+      Object.keys(groups).forEach(function (c) {
+        for (var i = 0; i < groups[c].length; i += CHUNK) jobs.push([c, groups[c].slice(i, i + CHUNK)]);
+      });
+      function next(i, retried) {
+        if (i >= jobs.length) { note(""); return; }
+        var job = jobs[i];
+        return sendChunk(job[0], job[1], token).then(function (response) {
+          if (response.status === 403 && !retried) {
+            return freshToken().then(function (t) { token = t; return next(i, true); });
+          }
+          if (response.status === 401 || response.status === 403) {
+            note(words.tLogin || "请重新登录后同步"); return;
+          }
+          if (!response.ok) { note((words.tFailed || "发送失败") + " (" + response.status + ")"); return; }
+          return response.json().then(function (answers) { return apply(job[1], answers); })
+            .then(function () { return next(i + 1); });
+        });
+      }
+      return next(0);
+    }).catch(function () {
+      note(words.tFailed || "发送失败");
+    }).then(function () {
+      syncing = null;
+      return render();
+    });
+    return syncing;
+  }
+
+  // -- logging out --------------------------------------------------------------------------
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.action || form.action.indexOf(cfg.logout) === -1 || form.dataset.outboxChecked) return;
+    event.preventDefault();
+    records().then(function (rows) {
+      var unsent = Outbox ? Outbox.unsent(rows).length : 0;
+      if (unsent > 0) {
+        if (window.confirm((cfg.tLogoutBlocked || "还有未发送的入户记录，不能退出。现在同步吗？") + " (" + unsent + ")")) sync();
+        return;
+      }
+      var refused = rows.filter(function (r) { return r.status !== "unsent" && !Outbox.landed(r); }).length;
+      if (refused > 0) {
+        window.alert((cfg.tLogoutRefused || "有被拒绝的记录还没有查看，不能退出。") + " (" + refused + ")");
+        return;
+      }
+      // Nothing waits: the pages kept for offline use (residents' names) go with the session.
+      var forget = window.caches ? caches.keys().then(function (names) {
+        return Promise.all(names.filter(function (n) { return n.indexOf("doorstep-field-pages") === 0; })
+          .map(function (n) { return caches.delete(n); }));
+      }) : Promise.resolve();
+      var clear = Promise.all(rows.map(function (r) { return Outbox.remove(r.client_uuid); }));
+      Promise.all([forget, clear]).catch(function () {}).then(function () {
+        form.dataset.outboxChecked = "1";
+        form.submit();
+      });
+    });
+  }, true);
+
+  // -- the field pages ------------------------------------------------------------------------
+  function setUp() {
+    var state = document.getElementById("outbox-state");
+    var supported = "serviceWorker" in navigator && canStore && window.isSecureContext !== false;
+    if (!supported) {
+      if (state) { state.textContent = words.tUnavailable || "离线不可用"; state.className = "unavailable"; }
+      return;
+    }
+    if (state) state.textContent = navigator.onLine === false ? (words.tOffline || "离线") : (words.tOnline || "在线");
+    navigator.serviceWorker.register(cfg.sw, { scope: cfg.swScope }).then(function () {
+      return navigator.serviceWorker.ready;
+    }).then(function (registration) {
+      if (state && navigator.onLine !== false) state.textContent = words.tReady || "可离线使用";
+      if (panel.dataset.list && navigator.onLine !== false && registration.active) {
+        registration.active.postMessage({ type: "precache", list: panel.dataset.list });
+      }
+    }).catch(function () {
+      if (state) { state.textContent = words.tUnavailable || "离线不可用"; state.className = "unavailable"; }
+    });
+    navigator.serviceWorker.addEventListener("message", function (event) {
+      var data = event.data || {};
+      if (data.type === "outbox-changed") render();
+      if (data.type === "precached" && state) state.dataset.precached = String(data.count);
+    });
+    var visitForm = document.getElementById("visit-form");
+    if (visitForm) {
+      visitForm.addEventListener("submit", function (event) {
+        if (navigator.onLine === false && !navigator.serviceWorker.controller) {
+          // No service worker holds this page yet: the post would be lost, so it is not sent.
+          event.preventDefault();
+          delete visitForm.dataset.sent;
+          window.alert(words.tUnavailable || "离线不可用");
+          return;
+        }
+        // The address the outbox shows for this record (kept on the phone only).
+        if (visitForm.querySelector("input[name=offline_label]")) return;
+        var label = document.createElement("input");
+        label.type = "hidden";
+        label.name = "offline_label";
+        var heading = document.querySelector("main h1");
+        label.value = heading ? heading.textContent.trim().slice(0, 80) : "";
+        visitForm.appendChild(label);
+      }, true);
+    }
+    var queued = new URLSearchParams(location.search).get("queued");
+    if (queued) note(words.tQueued || "已存在手机上，联网后自动发送");
+    window.addEventListener("offline", function () { if (state) state.textContent = words.tOffline || "离线"; });
+    document.getElementById("outbox-sync").addEventListener("click", function () { sync(); });
+    document.getElementById("outbox-records").addEventListener("click", function (event) {
+      var button = event.target.closest(".outbox-dismiss");
+      if (!button) return;
+      Outbox.remove(button.dataset.uuid).then(render);
+    });
+    if (navigator.storage && navigator.storage.persist) {
+      navigator.storage.persisted().then(function (yes) { return yes || navigator.storage.persist(); })
+        .catch(function () {});
+    }
+  }
+
+  if (panel) setUp();
+  window.addEventListener("online", function () {
+    var state = document.getElementById("outbox-state");
+    if (state && state.className !== "unavailable") state.textContent = words.tOnline || "在线";
+    sync();
+  });
+  setInterval(sync, SYNC_EVERY_MS);
+  render().then(sync);
+  window.DoorstepOffline = { sync: sync, render: render };
+})();

@@ -1,0 +1,355 @@
+"""The field pages without network (issue 14), in real Chromium: the worker's list and visit
+forms kept by the service worker, visits kept in the IndexedDB outbox while offline, through a
+reload and a closed browser (whose session ended with it: the worker logs in again), then sent on
+reconnect: each lands exactly once, with the server's answer shown on it; one that someone
+else's screening overtook is shown as a conflict."""
+
+import contextlib
+import datetime
+import re
+import uuid
+
+import pytest
+from django.utils import timezone
+
+from doorstep.accounts.models import Role
+from doorstep.screening.models import Campaign, HeldVisit, HouseholdProgress, RiskArea, Visit
+from doorstep.screening.outbox import OutboxRecord, outbox_record
+from doorstep.screening.rules import PersonCheckInput
+from doorstep.screening.services import (
+    VisitInput,
+    assignment_create,
+    campaign_create,
+    campaign_enrol_households,
+    visit_record,
+)
+from tests.factories import HouseholdFactory, PersonFactory
+
+from .helpers import CHROMIUM_ARGS, PlaywrightError, chromium_path, expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PHONE = {"width": 360, "height": 740}
+TIMEOUT_MS = 20_000
+
+
+@pytest.fixture
+def campaign(households, user_for):
+    RiskArea.objects.create(name="湖北")
+    commander = user_for(Role.COMMAND, "D")
+    return campaign_create(
+        user=commander,
+        name="全区拉网式摸排",
+        scope_area=commander.jurisdiction_area,
+        starts_at=timezone.now() - datetime.timedelta(days=1),
+        deadline=timezone.now() + datetime.timedelta(days=2),
+    )
+
+
+@pytest.fixture
+def ten_households(households, areas, campaign):
+    """G1's household and nine more in the same building, floor by floor, in the campaign."""
+    homes = [households["G1"]]
+    for n in range(9):
+        home = HouseholdFactory(
+            grid=areas["G1"],
+            household_number=f"HN-G1-{n}",
+            building="1",
+            unit="1",
+            room=f"{n + 2}01",
+        )
+        PersonFactory(household=home, name=f"住户{n}", relation="户主")
+        homes.append(home)
+    campaign_enrol_households(campaign=campaign)
+    return homes
+
+
+@pytest.fixture
+def worker(user_for, campaign, areas, ten_households):
+    user = user_for(Role.GRID_WORKER, "G1")
+    admin = user_for(Role.COMMUNITY_ADMIN, "C1")
+    assignment_create(user=admin, campaign=campaign, worker=user, grid=areas["G1"])
+    assert HouseholdProgress.objects.filter(assigned_to=user).count() == 10
+    return user
+
+
+@pytest.fixture
+def phone_browser(browser, tmp_path):
+    """A Chromium that keeps its profile (IndexedDB, the service worker, cookies) in a
+    directory, so that closing it and opening it again is what a phone does."""
+    contexts = []
+    errors: list[str] = []
+
+    def launch():
+        context = browser.browser_type.launch_persistent_context(
+            str(tmp_path / "profile"),
+            executable_path=chromium_path(),
+            args=CHROMIUM_ARGS,
+            headless=True,
+            locale="zh-CN",
+            timezone_id="Asia/Shanghai",
+            viewport=PHONE,
+            is_mobile=True,
+            has_touch=True,
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        page = context.pages[0] if context.pages else context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        return context, page
+
+    yield launch
+    for context in contexts:
+        with contextlib.suppress(PlaywrightError):  # closed by the test already
+            context.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"
+
+
+def record_offline(page, base: str, campaign, home) -> None:
+    page.goto(f"{base}/campaigns/{campaign.pk}/households/{home.pk}/visit/")
+    for field in page.locator(".member:not(.is-new) input[data-recheck]").all():
+        field.fill("36.6")
+    page.locator("button[value=screened]").tap()
+    expect(page).to_have_url(re.compile(rf"/my/\?queued={home.pk}"))
+
+
+def test_ten_visits_offline_through_a_reload_and_a_closed_browser_land_exactly_once(
+    phone_browser, live_server, login, worker, campaign, ten_households, user_for, shot
+):
+    base = live_server.url
+    list_url = f"{base}/campaigns/{campaign.pk}/my/"
+    context, page = phone_browser()
+    login(page, worker)
+    # given the worker opened their list once online: the pages are kept for offline use
+    page.goto(list_url)
+    expect(page.locator("#outbox-state")).to_have_attribute("data-precached", re.compile(r"\d+"))
+    assert int(page.locator("#outbox-state").get_attribute("data-precached")) == 10
+    expect(page.locator("#outbox-state")).to_have_text("可离线使用")
+    expect(page.locator("#outbox-count")).to_have_text("0")
+    shot(page, "online-ready")
+
+    # when the signal goes and the worker records ten visits
+    context.set_offline(True)
+    for n, home in enumerate(ten_households):
+        record_offline(page, base, campaign, home)
+        expect(page.locator("#outbox-count")).to_have_text(str(n + 1))
+    expect(page.locator("#outbox-note")).to_contain_text("已存在手机上")
+    expect(page.locator("#outbox-badge")).to_contain_text("10")
+    shot(page, "ten-waiting")
+    assert Visit.objects.count() == 0
+
+    # and reloads the page offline: the list and the ten records are still there
+    page.reload()
+    expect(page.locator("#field-list")).to_contain_text("HN-G1-8")
+    expect(page.locator("#outbox-count")).to_have_text("10")
+    expect(page.locator("#outbox-records li")).to_have_count(10)
+    expect(page.locator(f"#hh-{ten_households[3].pk} .on-phone")).to_be_visible()
+
+    # and cannot log out while they wait (the question is dismissed: nothing happens)
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.locator("header form[action$='/logout/'] button").click(no_wait_after=True)
+    for _tick in range(100):
+        if asked:
+            break
+        page.wait_for_timeout(100)
+    assert asked and "还没有发送" in asked[0] and "(10)" in asked[0]
+    page.wait_for_timeout(300)  # a logout would be on its way now
+    expect(page.locator("#outbox-count")).to_have_text("10")
+    assert page.url.startswith(list_url)
+
+    # meanwhile the community admin screens the fifth household at its door
+    overtaken = ten_households[4]
+    admin = user_for(Role.COMMUNITY_ADMIN, "C1")
+    visit_record(
+        user=admin,
+        campaign=campaign,
+        visit=VisitInput(
+            household_id=overtaken.pk,
+            outcome="screened",
+            visited_at=timezone.now(),
+            client_uuid=uuid.uuid4(),
+            person_checks=[
+                PersonCheckInput(person_id=p.pk, temperature="36.5")
+                for p in overtaken.persons.all()
+            ],
+        ),
+    )
+
+    # and the phone is closed and opened again, still without signal
+    context.close()
+    context, page = phone_browser()
+    context.set_offline(True)
+    page.goto(list_url)
+    expect(page.locator("#outbox-count")).to_have_text("10")
+    shot(page, "reopened-offline")
+    assert Visit.objects.filter(worker=worker).count() == 0
+
+    # then on reconnecting the phone asks for a login (the session ended with the browser),
+    # keeping every record
+    context.set_offline(False)
+    expect(page.locator("#outbox-note")).to_contain_text("重新登录")
+    expect(page.locator("#outbox-count")).to_have_text("10")
+    assert Visit.objects.filter(worker=worker).count() == 0
+    # and once logged in, the first page sends them all, and each is answered
+    login(page, worker)
+    expect(page.locator("#outbox-badge")).to_have_text(re.compile(r"\s0$"), timeout=TIMEOUT_MS)
+    page.goto(list_url)
+    expect(page.locator("#outbox-count")).to_have_text("0")
+    records = page.locator("#outbox-records li")
+    expect(records).to_have_count(10)
+    expect(page.locator("#outbox-records li[data-status=created]")).to_have_count(9)
+    conflict = page.locator(f"#outbox-records li[data-household='{overtaken.pk}']")
+    expect(conflict).to_have_attribute("data-status", "conflict")
+    expect(conflict.locator(".answer")).to_have_text("冲突")
+    expect(conflict).to_contain_text("已有他人")
+    shot(page, "answers")
+
+    # all ten landed exactly once: nine visits of the worker, one held for the admin
+    mine = Visit.objects.filter(worker=worker)
+    assert mine.count() == 9
+    assert len({v.client_uuid for v in mine}) == 9
+    assert set(mine.values_list("household_id", flat=True)) == {
+        h.pk for h in ten_households if h != overtaken
+    }
+    held = HeldVisit.objects.get()
+    assert (held.household_id, held.worker_id, held.reason) == (
+        overtaken.pk,
+        worker.pk,
+        "screened_by_other",
+    )
+    # and sending again ("同步") changes nothing
+    page.locator("#outbox-sync").click()
+    page.wait_for_timeout(500)
+    assert Visit.objects.filter(worker=worker).count() == 9 and HeldVisit.objects.count() == 1
+    assert Visit.objects.count() == 10
+
+
+def test_without_a_service_worker_the_pages_work_online_and_say_offline_is_unavailable(
+    new_page, live_server, login, worker, campaign, ten_households, shot
+):
+    # an in-app webview without service workers: the API is not there at all
+    page = new_page(viewport=PHONE, service_workers="block")
+    page.add_init_script("delete Navigator.prototype.serviceWorker;")
+    login(page, worker)
+    page.goto(f"{live_server.url}/campaigns/{campaign.pk}/my/")
+    expect(page.locator("#outbox-state")).to_have_text("离线不可用")
+    home = ten_households[0]
+    page.goto(f"{live_server.url}/campaigns/{campaign.pk}/households/{home.pk}/visit/")
+    expect(page.locator("#outbox-state")).to_have_text("离线不可用")
+    for field in page.locator(".member:not(.is-new) input[data-recheck]").all():
+        field.fill("36.6")
+    page.locator("button[value=screened]").click()
+    expect(page).to_have_url(re.compile(r"/my/\?"))
+    shot(page, "no-service-worker")
+    assert Visit.objects.filter(worker=worker, household=home).count() == 1
+
+
+def test_with_the_service_worker_in_charge_an_online_visit_is_saved_at_once(
+    phone_browser, live_server, login, worker, campaign, ten_households, shot
+):
+    # given the pages are kept for offline use (the service worker controls them)
+    _context, page = phone_browser()
+    login(page, worker)
+    page.goto(f"{live_server.url}/campaigns/{campaign.pk}/my/")
+    expect(page.locator("#outbox-state")).to_have_attribute("data-precached", re.compile(r"\d+"))
+    home = ten_households[2]
+    page.goto(f"{live_server.url}/campaigns/{campaign.pk}/households/{home.pk}/visit/")
+    assert page.evaluate("!!navigator.serviceWorker.controller")
+    # when the worker saves a visit with signal
+    for field in page.locator(".member:not(.is-new) input[data-recheck]").all():
+        field.fill("36.6")
+    page.locator("button[value=screened]").tap()
+    # then it goes straight to the server, as without a service worker; nothing waits
+    expect(page.locator("#saved")).to_be_visible()
+    expect(page.locator("#outbox-count")).to_have_text("0")
+    shot(page, "saved-online")
+    assert Visit.objects.filter(worker=worker, household=home).count() == 1
+
+
+def test_a_replay_after_the_campaign_closed_stays_on_the_phone_until_dismissed(
+    phone_browser, live_server, login, worker, campaign, ten_households, shot
+):
+    base = live_server.url
+    context, page = phone_browser()
+    login(page, worker)
+    page.goto(f"{base}/campaigns/{campaign.pk}/my/")
+    expect(page.locator("#outbox-state")).to_have_attribute("data-precached", re.compile(r"\d+"))
+    # given a visit recorded offline, and the campaign closed before the signal came back
+    context.set_offline(True)
+    home = ten_households[1]
+    record_offline(page, base, campaign, home)
+    expect(page.locator("#outbox-count")).to_have_text("1")
+    Campaign.objects.filter(pk=campaign.pk).update(closed_at=timezone.now())
+    # when the phone reconnects
+    context.set_offline(False)
+    # then the record is refused with the reason, nothing is written, and it stays shown
+    record = page.locator(f"#outbox-records li[data-household='{home.pk}']")
+    expect(record).to_have_attribute("data-status", "rejected")
+    expect(record).to_contain_text("排查任务")
+    expect(page.locator("#outbox-count")).to_have_text("0")
+    shot(page, "refused-after-close")
+    assert not Visit.objects.filter(household=home).exists()
+    # and logging out is refused until the worker has read it
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.locator("header form[action$='/logout/'] button").click(no_wait_after=True)
+    for _tick in range(100):
+        if asked:
+            break
+        page.wait_for_timeout(100)
+    assert asked and "拒绝" in asked[0]
+    # and once dismissed it is gone from the phone, and logging out works
+    record.locator(".outbox-dismiss").click()
+    expect(page.locator("#outbox-records li")).to_have_count(0)
+    page.reload()
+    expect(page.locator("#outbox-records li")).to_have_count(0)
+    page.locator("header form[action$='/logout/'] button").click()
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    assert page.evaluate("caches.keys()") == [
+        name for name in page.evaluate("caches.keys()") if "field-pages" not in name
+    ]
+
+
+def test_the_community_admin_accepts_a_held_visit_as_the_workers(
+    new_page, live_server, login, worker, campaign, ten_households, user_for, shot
+):
+    # given a record that arrived after the household was given to another worker of the grid
+    home = ten_households[6]
+    form = [["f", "all"], ["notes", ""]]
+    for person in home.persons.order_by("pk"):
+        form += [[f"p{person.pk}-presence", "present"], [f"p{person.pk}-temperature", "36.8"]]
+    form.append(["outcome", "screened"])
+    HouseholdProgress.objects.filter(household=home).update(
+        assigned_to=user_for(Role.GRID_WORKER, "G1")
+    )
+    answer = outbox_record(
+        user=worker,
+        campaign=campaign,
+        record=OutboxRecord(
+            client_uuid=uuid.uuid4(),
+            household_id=home.pk,
+            visited_at=timezone.now() - datetime.timedelta(hours=1),
+            form=[(name, value) for name, value in form],
+        ),
+    )
+    assert answer.status == "held"
+    # when the community admin opens the campaign and its holding list
+    admin = user_for(Role.COMMUNITY_ADMIN, "C1")
+    page = new_page(viewport={"width": 1280, "height": 900})
+    login(page, admin)
+    page.goto(f"{live_server.url}/campaigns/{campaign.pk}/")
+    page.locator("#held-link").click()
+    row = page.locator("#held-visits tbody tr").first
+    expect(row).to_contain_text(home.household_number)
+    expect(row).to_contain_text("36.8")
+    expect(row).to_contain_text("该户在此期间已分给他人")
+    shot(page, "held-list")
+    # and accepts it
+    row.locator("button[value=accept]").click()
+    expect(page.locator("main")).to_contain_text("已接收")
+    shot(page, "accepted")
+    # then it is the original worker's visit, at the time of the visit
+    visit = Visit.objects.get(household=home)
+    assert visit.worker == worker
+    assert HeldVisit.objects.get().state == "accepted"
