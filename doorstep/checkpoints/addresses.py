@@ -75,7 +75,9 @@ _STREET_WORD = re.compile(r"^[\u4e00-\u9fff]{2,6}?(?:街道办事处|街道办|�
 _COMMUNITY_WORD = re.compile(
     r"[\u4e00-\u9fff]{2,7}?\d{0,2}(?:社区居委会|社区居委|居委会|社区|村委会|村)"
 )
-_FILLER = re.compile(r"[,，。.、;；:：()（）\[\]【】\"'“”‘’ ]")
+# Punctuation, white space of every kind and control characters: none of them tells two
+# addresses apart (and a control character left at an end would be trimmed on the next pass).
+_FILLER = re.compile(r"[,，。.、;；:：()（）\[\]【】\"'“”‘’\s\x00-\x1f\x7f]")
 
 # The door: road and number, then building / unit / room in any of their spellings.
 _ROAD_NUMBER = re.compile(
