@@ -12,12 +12,15 @@ tree, copied from a template):
             and the child's peak RSS
 
 then the same for an M-row XLSX (floor read with python-calamine). Targets: doorstep/floor <= 2.0
-and peak RSS <= 400 MB. The database of the doorstep CSV import is kept (doorstep_bench_import_*)
-for bench/search_roster.py.
+and peak RSS <= 400 MB. Beside the wall times it prints the CPU seconds of each side (the floor's
+own process; the import and its reading process), which a loaded machine disturbs less; the
+database server's CPU (PostgreSQL) is in neither. The database of the doorstep CSV import is
+kept (doorstep_bench_import_*) for bench/search_roster.py.
 """
 
 import argparse
 import csv
+import resource
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -175,14 +178,21 @@ def write_xlsx(csv_path: Path, xlsx_path: Path, rows: int) -> None:
     partial.rename(xlsx_path)
 
 
+def _children_cpu() -> float:
+    """User + system CPU of this process's children that have ended (and theirs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 # -- one comparison ------------------------------------------------------------------------------
 def measure(kind: str, template: BenchDB, data: Path, expected: int, reader, label: str) -> dict:
     scratch = BenchDB(kind, "doorstep_bench")
     scratch.create_from(template)
     log(f"{kind} {label}: floor ...")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     inserted = floor_insert(scratch, reader(data))
     floor_s = time.perf_counter() - t0
+    floor_cpu = time.process_time() - c0
     floor_stats = import_stats(scratch)
     scratch.drop()
     log(f"{kind} {label}: floor {floor_s:.1f} s ({inserted} rows); doorstep ...")
@@ -190,9 +200,11 @@ def measure(kind: str, template: BenchDB, data: Path, expected: int, reader, lab
     # Keep the database of the CSV import: search_roster.py searches it.
     target = BenchDB(kind, f"doorstep_bench_import_{label}_{expected}")
     target.create_from(template)
+    before = _children_cpu()
     run = measure_manage(
         ["import_roster", str(data), "--area", DISTRICT_CODE, "--no-progress"], target.url
     )
+    doorstep_cpu = _children_cpu() - before  # the import and its reading process, both waited for
     clean_child_imports()
     stats = import_stats(target)
     if label != "csv":
@@ -210,6 +222,9 @@ def measure(kind: str, template: BenchDB, data: Path, expected: int, reader, lab
         "floor_households": floor_stats["households"],
         "doorstep_s": round(run.seconds, 2),
         "ratio": round(ratio, 2),
+        "floor_cpu_s": round(floor_cpu, 2),
+        "doorstep_cpu_s": round(doorstep_cpu, 2),
+        "cpu_ratio": round(doorstep_cpu / floor_cpu, 2),
         "peak_rss_mb": round(rss_mb, 1),
         "returncode": run.returncode,
         "doorstep_rows_per_s": round(expected / run.seconds),
@@ -221,6 +236,7 @@ def measure(kind: str, template: BenchDB, data: Path, expected: int, reader, lab
     print(
         f"{kind} {label}: floor {floor_s:.1f} s, doorstep {run.seconds:.1f} s, "
         f"ratio {ratio:.2f} (target <= {RATIO_TARGET}), "
+        f"CPU {floor_cpu:.1f} s / {doorstep_cpu:.1f} s = {doorstep_cpu / floor_cpu:.2f}, "
         f"peak RSS {rss_mb:.0f} MB (target <= {RSS_TARGET_MB}); "
         f"persons {stats['persons']} (expected {expected}), households {stats['households']}, "
         f"rejected {stats.get('rejected')}, exit {run.returncode} -> "

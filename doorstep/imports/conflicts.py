@@ -18,10 +18,11 @@ how a re-import stays stable.
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from doorstep.core.db import in_values_q, prefix_q
+from doorstep.core.db import prefix_q
 from doorstep.core.services import audit_write
 from doorstep.registry.models import Household, Person
 
+from .batchq import batch_in_q
 from .models import ImportJob
 
 MARK_CHUNK = 1000
@@ -54,7 +55,7 @@ class RowConflicts:
         if not id_numbers:
             return {}
         rows: QuerySet[Person] = (
-            Person.objects.filter(in_values_q("id_number_held", id_numbers))
+            Person.objects.filter(batch_in_q("id_number_held", id_numbers))
             .filter(prefix_q("household__grid__path", self.path))
             .select_related("household")
         )

@@ -25,7 +25,6 @@ from django.utils.translation import gettext as _
 from doorstep.areas.models import Area, AreaLevel
 from doorstep.areas.selectors import grid_lookup_under
 from doorstep.core.bulk import insert_rows
-from doorstep.core.db import in_values_q
 from doorstep.core.sheets.problems import SheetRow
 from doorstep.core.text import clean_text
 from doorstep.registry.models import (
@@ -48,6 +47,7 @@ from doorstep.registry.validation import (
     validate_phone,
 )
 
+from .batchq import batch_in_q
 from .conflicts import RowConflicts
 from .models import ImportJob, ImportRejection, ImportStatus
 from .words import (
@@ -328,7 +328,7 @@ class RosterImporter:
         existing = {
             h.household_number: h
             for h in Household.objects.filter(
-                in_values_q("household_number", first_plan)
+                batch_in_q("household_number", first_plan)
             ).select_related("grid")
         }
         fresh = [n for n in first_plan if n not in existing]
@@ -360,7 +360,7 @@ class RosterImporter:
         self._fresh_household_ids = []
         if fresh:
             for number, pk in Household.objects.filter(
-                in_values_q("household_number", fresh)
+                batch_in_q("household_number", fresh)
             ).values_list("household_number", "pk"):
                 resolved[number] = (pk, "", False)
                 self._fresh_household_ids.append(pk)
@@ -427,7 +427,7 @@ class RosterImporter:
         by_id = (
             {
                 person.id_number: person
-                for person in Person.objects.filter(in_values_q("id_number", ids)).select_related(
+                for person in Person.objects.filter(batch_in_q("id_number", ids)).select_related(
                     "household", "household__grid"
                 )
             }
