@@ -80,6 +80,7 @@ def _person(user: User, arrival: Arrival, community: Area) -> Person:
         phone=arrival.phone,
         address=arrival.destination,
         household=household,
+        household_matched=household is not None,
     )
 
 

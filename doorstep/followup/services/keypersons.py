@@ -131,9 +131,14 @@ def person_for_follow_up(
     phone: str = "",
     address: str = "",
     household: Household | None = None,
+    household_matched: bool = False,
     request: HttpRequest | None = None,
 ) -> Person:
-    """The person of the caller's jurisdiction this is (by ID number; without one by name +
+    """`household_matched`: the household was found by the checkpoint's destination matching
+    (system code, for an officer who has no jurisdiction), not chosen by the caller; only that
+    it lies in `community` is checked.
+
+    The person of the caller's jurisdiction this is (by ID number; without one by name +
     phone, or name + address, when exactly one person matches), or a new Person flagged "new"
     in `household` or bare. An uncertain match makes a new person; key_person_add puts it on
     the possible duplicates list. A number that a record outside the caller's jurisdiction
@@ -174,7 +179,7 @@ def person_for_follow_up(
         raise FollowupRefused("; ".join(error.messages), field) from None
     if household is not None and not (
         household.grid.path.startswith(community.path)
-        and households_visible_to(user).filter(pk=household.pk).exists()
+        and (household_matched or households_visible_to(user).filter(pk=household.pk).exists())
     ):
         raise FollowupRefused(_("the household is not in this community"), "household")
     with sqlite_writer_turn(), transaction.atomic():

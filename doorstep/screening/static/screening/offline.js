@@ -202,7 +202,9 @@
   // -- logging out --------------------------------------------------------------------------
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (!form.action || form.action.indexOf(cfg.logout) === -1 || form.dataset.outboxChecked) return;
+    // getAttribute: a form holding a field named "action" shadows the form's action property.
+    var target = form.getAttribute("action") || "";
+    if (target.indexOf(cfg.logout) === -1 || form.dataset.outboxChecked) return;
     event.preventDefault();
     records().then(function (rows) {
       var unsent = Outbox ? Outbox.unsent(rows).length : 0;
