@@ -352,7 +352,8 @@ class XlsxReader:
             parse(piece, False)
             if fast:
                 gap += piece
-                gap = gap[_GAP_TOKENS.match(gap).end() :]
+                tokens = _GAP_TOKENS.match(gap)  # always matches (it may match nothing)
+                gap = gap[tokens.end() :] if tokens is not None else gap
                 if gap.startswith((b"<!", b"<?")) or len(gap) > _MAX_GAP:
                     fast = False  # expat may be in a comment, a CDATA or a tag: it reads the rest
 
