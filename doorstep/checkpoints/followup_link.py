@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from doorstep.accounts.models import User
 from doorstep.areas.models import Area
+from doorstep.core.db import prefix_q
 from doorstep.followup.models import KeyPerson, Referral
 from doorstep.followup.services import (
     ReasonInput,
@@ -69,6 +70,17 @@ def _person(user: User, arrival: Arrival, community: Area) -> Person:
     household_of_roster = roster.household if roster is not None else None
     if household_of_roster is not None and household_of_roster.grid.path.startswith(community.path):
         return roster  # type: ignore[return-value]  # household set, so the person is too
+    if arrival.id_number:
+        # A resident of the destination community coming home: the system looks them up there,
+        # as the destination matching does (the officer, who has no jurisdiction, would find
+        # nobody, and the resident would be made twice with a reconciliation case).
+        resident = (
+            Person.objects.filter(id_number=arrival.id_number)
+            .filter(prefix_q("household__grid__path", community.path))
+            .first()
+        )
+        if resident is not None:
+            return resident
     household = arrival.household
     if household is not None and not household.grid.path.startswith(community.path):
         household = None
