@@ -130,3 +130,30 @@ def test_a_feverish_traveller_passing_through_is_nobodys_key_person(
     again = post_json(officer, url, body).json()["occupants"][0]
     assert again["status"] == "duplicate" and again["referral"] is False
     assert not KeyPerson.objects.exists() and not Referral.objects.exists()
+
+
+def test_a_resident_coming_home_with_a_fever_is_the_roster_person_not_a_new_one(
+    checkpoints, officer_for, roster
+):
+    from doorstep.registry.models import IdReconciliation, Person
+
+    resident = roster["C1"].persons.get()
+    persons_before = Person.objects.count()
+    officer = logged_in(officer_for("K1"))
+    # the road and number of C1's door, the building left out: the community is matched, the
+    # door (and so the person) is not
+    items = _submit(
+        officer,
+        checkpoints["K1"],
+        occupant(
+            name=resident.name,
+            id_number=resident.id_number,
+            destination="天生路12号",
+            temperature="38.6",
+        ),
+    )
+    assert items[0]["referral"] is True
+    referral = Referral.objects.get()
+    assert referral.key_person.person_id == resident.pk
+    assert Person.objects.count() == persons_before
+    assert not IdReconciliation.objects.exists()
