@@ -2,6 +2,8 @@
 nothing else; a password someone else chose (a first one from the sheet, an admin's reset) holds
 its account at the password change until the owner picks their own."""
 
+import re
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -56,7 +58,7 @@ def test_the_edit_form_never_shows_the_phone_in_full(admin, worker):
         ({"role": Role.COMMUNITY_ADMIN, "area_code": "C1"}, "role", "不能授予"),
         ({"role": Role.GRID_WORKER, "area_code": "G3"}, "area_code", "G3"),  # another community
         ({"role": Role.GRID_WORKER, "area_code": "C1"}, "area_code", "层级"),  # wrong level
-        ({"role": Role.GRID_WORKER, "area_code": "G1", "phone": "12345"}, "phone", ""),
+        ({"role": Role.GRID_WORKER, "area_code": "G1", "phone": "12345"}, "phone", "11位"),
     ],
 )
 def test_a_refused_edit_says_where_keeps_what_was_typed_and_changes_nothing(
@@ -66,10 +68,22 @@ def test_a_refused_edit_says_where_keeps_what_was_typed_and_changes_nothing(
     response = edit(admin, worker, full_name="改过的名字", **fields)
     assert response.status_code == 400
     body = response.content.decode()
-    assert f'id="{field}-error"' in body and error in body
+    # the message itself says what is wrong (not the typed value echoed in its input)
+    message = re.search(rf'id="{field}-error"[^>]*>([^<]*)<', body)
+    assert message is not None and error in message[1], body[-2000:]
     assert 'value="改过的名字"' in body  # what was typed is still there
     assert snapshot(worker) == before
     assert not AuditEvent.objects.filter(action="user.update").exists()
+
+
+def test_an_area_of_another_street_is_answered_as_one_that_does_not_exist(admin, worker):
+    answers = []
+    for code in ("G4", "NOPE"):  # G4 exists, in the other street
+        body = edit(admin, worker, role=Role.GRID_WORKER, area_code=code).content.decode()
+        message = re.search(r'id="area_code-error"[^>]*>([^<]*)<', body)
+        assert message is not None
+        answers.append(message[1].replace(code, "X"))
+    assert answers[0] == answers[1]
 
 
 def test_an_account_the_admin_does_not_manage_cannot_be_edited(admin, user_for, areas):

@@ -71,6 +71,7 @@ def test_an_account_sheet_past_the_limit_is_cut_off(size, small_limit, client_fo
     before = User.objects.count()
     response = client.post(reverse("accounts:users_import"), {"file": big_file(size)})
     body = response.content.decode()
+    assert response.status_code == 413
     assert 'role="alert"' in body and "文件超过 0.1 MB" in body
     assert CountingHandler.received <= LIMIT
     assert User.objects.count() == before
@@ -90,3 +91,14 @@ def test_the_command_lines_stream_is_not_copied_past_the_limit(small_limit):
     with pytest.raises(UnreadableFile, match=r"文件超过 0\.1 MB"):
         _store_file(stream=big_file(LIMIT * 3), original_name="roster.xlsx")
     assert list(small_limit.IMPORT_FILE_DIR.glob("*")) == []
+
+
+def test_a_field_after_the_cut_off_file_is_not_reported_missing(small_limit, client_for, areas):
+    client = client_for(Role.COMMUNITY_ADMIN, "C1")
+    # the file comes before the area in the body: the area is never read
+    response = client.post(
+        reverse("imports:roster_upload"), {"file": big_file(LIMIT + 20_000), "area": "G1"}
+    )
+    body = response.content.decode()
+    assert response.status_code == 413 and "文件超过 0.1 MB" in body
+    assert "必填" not in body

@@ -76,6 +76,19 @@ def may_manage_users(user) -> bool:
     )
 
 
+def area_in_reach(visible, area_code: str) -> Area | None:
+    """The area of a code among the areas the admin sees (None for no code). A code elsewhere
+    is answered as one that does not exist: the answer must not tell them apart."""
+    if not area_code:
+        return None
+    area = visible.filter(code=area_code).first()
+    if area is None:
+        raise ValidationError(
+            _("area code %(c)s does not exist in your jurisdiction") % {"c": area_code}
+        )
+    return area
+
+
 def check_jurisdiction_fits(role: str, area: Area | None) -> None:
     level = AREA_ROLE_LEVELS.get(role)
     if level is not None and (area is None or area.level != level):
@@ -107,13 +120,10 @@ def user_update(
     if role not in roles_assignable_by(admin):
         errors["role"] = _("you cannot give this role")
     area = None
-    area_code = compact_text(area_code)
-    if area_code:
-        area = areas_visible_to(admin).filter(code=area_code).first()
-        if area is None:
-            errors["area_code"] = _("area code %(c)s does not exist in your jurisdiction") % {
-                "c": area_code
-            }
+    try:
+        area = area_in_reach(areas_visible_to(admin), compact_text(area_code))
+    except ValidationError as error:
+        errors["area_code"] = "; ".join(error.messages)
     if "role" not in errors and "area_code" not in errors:
         try:
             check_jurisdiction_fits(role, area)
@@ -229,13 +239,7 @@ def _user_from_row(*, username, full_name, role_text, area_code, phone_raw, visi
     role = parse_role(role_text)
     if role is None:
         raise ValidationError(_("unknown role “%(r)s”") % {"r": role_text})
-    area = None
-    if area_code:
-        area = visible.filter(code=area_code).first()
-        if area is None:
-            raise ValidationError(
-                _("area code %(c)s does not exist in your jurisdiction") % {"c": area_code}
-            )
+    area = area_in_reach(visible, area_code)
     check_jurisdiction_fits(role, area)
     try:
         phone = validate_phone(phone_raw)

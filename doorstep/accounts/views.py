@@ -88,9 +88,10 @@ def users_import_view(request):
     context = {"result": None, "error": ""}
     if request.method == "POST":
         upload = request.FILES.get("file")
-        if upload_refusal(request):
-            context["error"] = upload_refusal(request)
-        elif upload is None:
+        if reason := upload_refusal(request):
+            context["error"] = reason
+            return render(request, "accounts/users_import.html", context, status=413)
+        if upload is None:
             context["error"] = _("choose a file")
         else:
             with tempfile.NamedTemporaryFile(suffix=Path(upload.name).suffix) as handle:

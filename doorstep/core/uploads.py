@@ -12,6 +12,10 @@ from .sheets.reading import refusal_message, sheet_limits
 
 # The multipart envelope around the file (boundaries, headers, the CSRF token and small fields).
 ENVELOPE_BYTES = 64 * 1024
+# A refused body up to this many times the limit is read to its end and thrown away, so that the
+# browser, still sending, gets the page that says why; a larger one is cut off (the connection
+# is reset: a browser shows its own error rather than wait for gigabytes to be drained).
+DRAIN_FACTOR = 4
 REFUSAL_ATTRIBUTE = "doorstep_upload_refused"
 
 
@@ -24,6 +28,7 @@ class SizeLimitedUploadHandler(FileUploadHandler):
 
     def new_file(self, *args, **kwargs):
         super().new_file(*args, **kwargs)
+        self.received = 0  # the limit is per file; the body's length caps them together
         if self.body_length and self.body_length > self.limit + ENVELOPE_BYTES:
             self._refuse()
 
@@ -43,7 +48,8 @@ class SizeLimitedUploadHandler(FileUploadHandler):
                 REFUSAL_ATTRIBUTE,
                 refusal_message("too_large", {"limit": self.limit}),
             )
-        raise StopUpload(connection_reset=True)
+        drain = bool(self.body_length) and self.body_length <= self.limit * DRAIN_FACTOR
+        raise StopUpload(connection_reset=not drain)
 
 
 def upload_refusal(request: HttpRequest) -> str:
@@ -57,6 +63,7 @@ def refuse_cut_off_upload(request: HttpRequest, form) -> bool:
     if not reason:
         return False
     form.is_valid()  # the errors exist only once the form was cleaned
-    form.errors.pop("file", None)
+    # Fields after the file in the body were never read: their "required" would be false.
+    form.errors.clear()
     form.add_error("file", reason)
     return True

@@ -53,7 +53,11 @@ def import_list_view(request):
 def roster_upload_view(request):
     if not request.user.manages_roster:
         raise PermissionDenied
-    form = RosterUploadForm(request.POST or None, request.FILES or None, user=request.user)
+    form = RosterUploadForm(
+        request.POST if request.method == "POST" else None,
+        request.FILES if request.method == "POST" else None,
+        user=request.user,
+    )
     if request.method == "POST" and refuse_cut_off_upload(request, form):
         return render(request, "imports/roster_upload.html", {"form": form}, status=413)
     if request.method == "POST" and form.is_valid():

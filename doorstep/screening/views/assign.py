@@ -306,7 +306,10 @@ def assignment_upload_view(request, campaign_id: int, assignment_id: int):
     user = request.user
     campaign = selectors.access_campaign(user, campaign_id)
     assignment, rows = _assignment(user, campaign, assignment_id)
-    form = SheetUploadForm(request.POST or None, request.FILES or None)
+    form = SheetUploadForm(
+        request.POST if request.method == "POST" else None,
+        request.FILES if request.method == "POST" else None,
+    )
     context = {"campaign": campaign, "assignment": assignment, "form": form}
     if request.method == "POST" and refuse_cut_off_upload(request, form):
         return render(request, "screening/assign/upload.html", context, status=413)
