@@ -30,8 +30,8 @@ from doorstep.core.purpose import purpose_or_answer
 from doorstep.core.routers import stale_ok_reads
 from doorstep.core.services import audit_write
 from doorstep.core.urlaccess import SCOPED, access
-from doorstep.registry.models import Person, PersonStatus
-from doorstep.registry.selectors import household_head_names
+from doorstep.registry.models import PersonStatus
+from doorstep.registry.selectors import household_head_names, persons_visible_to
 
 from .. import coverage, exports, selectors
 from ..models import (
@@ -217,7 +217,9 @@ def person_list_rows(request, campaign: Campaign, area: Area, which: str):
     households = list_rows(request, campaign, area, "")
     if which in ACCOUNTED_PRESENCE:
         return _checks_of_source_visits(campaign, households, ACCOUNTED_PRESENCE[which])
-    persons = Person.objects.filter(
+    # Through the access layer: the progress rows name the households, the roster's own
+    # scoping decides whose members the user may see.
+    persons = persons_visible_to(request.user).filter(
         status=PersonStatus.ACTIVE, household_id__in=households.values("household_id")
     )
     if which == "persons_unknown":
