@@ -14,10 +14,13 @@ from doorstep.areas.models import Area, AreaLevel
 from doorstep.checkpoints import services
 from doorstep.checkpoints.matching import forget_indexes
 from doorstep.checkpoints.models import (
+    Arrival,
     Checkpoint,
     CheckpointKind,
     CheckpointOfficer,
     Handoff,
+    HandoffAction,
+    HandoffEvent,
     HandoffStatus,
     NotFoundReason,
 )
@@ -186,8 +189,29 @@ def demo_checkpoints_create(*, district: Area, password: str, seed: int = 7) -> 
             ),
         )
         recorded += sum(1 for o in result.occupants if o.status == "created")
+    _typed_when_they_arrived()
     _close_some(community)
     return recorded
+
+
+def _typed_when_they_arrived() -> None:
+    """The demo records a day of arrivals in one go; as at a real checkpoint, each was typed
+    a few minutes after the car stopped and handed off then (the brief reads these times)."""
+    typed_after = datetime.timedelta(minutes=3)
+    for arrival in Arrival.objects.only("pk", "arrived_at"):
+        Arrival.objects.filter(pk=arrival.pk).update(created_at=arrival.arrived_at + typed_after)
+    for handoff in Handoff.objects.all():
+        first = handoff.arrivals.order_by("arrived_at").values_list("arrived_at", flat=True)[:1]
+        if not first:
+            continue
+        sent = first[0] + typed_after
+        hours = handoff.deadline - handoff.received_at
+        Handoff.objects.filter(pk=handoff.pk).update(received_at=sent, deadline=sent + hours)
+        for event in handoff.events.filter(action__in=[HandoffAction.SENT, HandoffAction.JOINED]):
+            at = sent
+            if event.action == HandoffAction.JOINED and event.arrival_id:
+                at = Arrival.objects.get(pk=event.arrival_id).arrived_at + typed_after
+            HandoffEvent.objects.filter(pk=event.pk).update(at=at)
 
 
 def _close_some(community: Area) -> None:
@@ -205,6 +229,7 @@ def _close_some(community: Area) -> None:
         Handoff.objects.filter(pk=handoff.pk).update(
             received_at=received, deadline=received + datetime.timedelta(hours=24)
         )
+        HandoffEvent.objects.filter(handoff=handoff, action=HandoffAction.SENT).update(at=received)
     services.handoff_accept(user=admin, handoff_id=pending[0].pk)  # late
     services.handoff_accept(user=admin, handoff_id=pending[10].pk)
     services.handoff_accept(user=admin, handoff_id=pending[11].pk)
