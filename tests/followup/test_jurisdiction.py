@@ -193,3 +193,27 @@ def test_a_bare_person_who_is_the_holder_folds_into_the_roster_record(households
     assert not Person.objects.filter(pk=bare.pk).exists()
     key_person.refresh_from_db()
     assert key_person.person_id == holder.pk
+
+
+def test_a_caller_cannot_put_a_new_person_in_a_household_they_do_not_see(
+    households, user_for, areas
+):
+    """person_for_follow_up (views, api) always checks that the caller sees the household:
+    there is no flag to skip it (the checkpoint flow has its own system lookup)."""
+    worker = user_for(Role.GRID_WORKER, "G1")
+    elsewhere = households["G2"]
+    assert elsewhere.grid.parent == areas["C1"]  # the same community, another grid
+    persons_before = Person.objects.count()
+    with pytest.raises(FollowupRefused) as refused:
+        person_for_follow_up(user=worker, community=areas["C1"], name="郑新", household=elsewhere)
+    assert refused.value.field == "household"
+    with pytest.raises(TypeError):
+        person_for_follow_up(  # type: ignore[call-arg]
+            user=worker,
+            community=areas["C1"],
+            name="郑新",
+            household=elsewhere,
+            household_matched=True,
+        )
+    assert Person.objects.count() == persons_before
+    assert not IdReconciliation.objects.exists()
