@@ -26,7 +26,7 @@ from doorstep.core.db import prefix_q, sqlite_writer_turn
 from doorstep.core.ratelimit import write_refused
 from doorstep.core.services import audit_write
 from doorstep.followup.services import FollowupRefused
-from doorstep.registry.models import IdType, Person
+from doorstep.registry.models import IdType, Person, PersonStatus
 from doorstep.registry.validation import (
     FieldError,
     normalize_id_number,
@@ -423,10 +423,11 @@ def _occupant_write(
 
 
 def _roster_person(clean: _CleanOccupant, match: Match) -> Person | None:
-    """The roster person at the matched door: by ID number, else by name."""
+    """The roster person at the matched door, living here (a moved-out or deceased record is
+    nobody coming home): by ID number, else by name."""
     if match.household_id is None:
         return None
-    members = Person.objects.filter(household_id=match.household_id)
+    members = Person.objects.filter(household_id=match.household_id, status=PersonStatus.ACTIVE)
     if clean.id_number:
         found = members.filter(id_number=clean.id_number).first()
         if found is not None:

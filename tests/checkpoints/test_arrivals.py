@@ -286,3 +286,20 @@ def test_batch_items_answer_each_on_their_own(checkpoints, officer_for):
     assert [i["status"] for i in items] == ["created", "rejected", "duplicate"]
     assert items[1]["field"] == "kind"
     assert VehiclePassage.objects.count() == 1
+
+
+def test_the_roster_person_at_the_door_is_only_one_living_here(checkpoints, officer_for, roster):
+    from doorstep.registry.models import PersonStatus
+
+    from ..factories import PersonFactory
+
+    for status in (PersonStatus.MOVED_OUT, PersonStatus.DECEASED):
+        gone = PersonFactory(household=roster["C1"], name=f"冯{status}", status=status)
+        for id_number in (gone.id_number, ""):  # by number, and by name alone
+            body = occupant(name=gone.name, id_number=id_number)
+            url = reverse("api:arrival_submit", args=[checkpoints["K1"].pk])
+            item = post_json(logged_in(officer_for("K1")), url, passage(body)).json()
+            assert item["occupants"][0]["status"] == "created"
+            arrival = Arrival.objects.get(client_uuid=body["client_uuid"])
+            assert arrival.household_id == roster["C1"].pk
+            assert arrival.person_id is None
