@@ -321,11 +321,13 @@ class CheckpointsProvider:
             .select_related("community")
             .order_by("deadline", "pk")[:2000]
         )
-        names = dict(
+        names: dict[int, str] = {}
+        for handoff_id, name in (
             Arrival.objects.filter(handoff_id__in=chosen)
-            .order_by("handoff_id", "arrived_at")
+            .order_by("handoff_id", "arrived_at", "pk")
             .values_list("handoff_id", "name")
-        )
+        ):
+            names.setdefault(handoff_id, name)  # the first arrival's name, as the handoff shows
         return [
             ListRow(
                 label=names.get(handoff.pk, ""),

@@ -2,10 +2,10 @@
 the reverse). Two moments:
 
 - an accepted handoff: the person (the roster person the destination matched, or one found or
-  made by `person_for_follow_up`) becomes a key person of the receiving community through
-  `key_person_add`: reasons from the arrival's risk flags (risk_area_arrival from the day the
-  person left the origin, or the arrival day), source kind "checkpoint" with the reference
-  "arrival:<uuid>", monitoring from the arrival date; the Handoff keeps the key person;
+  made by follow-up's `person_for_checkpoint_arrival`) becomes a key person of the receiving
+  community through `key_person_add`: reasons from the arrival's risk flags (risk_area_arrival
+  from the day the person left the origin, or the arrival day), source kind "checkpoint" with the
+  reference "arrival:<uuid>", monitoring from the arrival date; the Handoff keeps the key person;
 - a fever (or symptoms with a temperature at the threshold): `referral_open` at once, for the
   key person of the community the destination matched. Without a community (an unmatched or
   outside destination) there is nobody to follow up yet: the referral opens when command staff
@@ -21,16 +21,15 @@ from django.utils import timezone
 
 from doorstep.accounts.models import User
 from doorstep.areas.models import Area
-from doorstep.core.db import prefix_q
 from doorstep.followup.models import KeyPerson, Referral
 from doorstep.followup.services import (
     ReasonInput,
     SourceInput,
     key_person_add,
-    person_for_follow_up,
     referral_open,
 )
-from doorstep.registry.models import Person
+from doorstep.followup.services.keypersons import person_for_checkpoint_arrival
+from doorstep.registry.models import Person, PersonStatus
 
 from .models import Arrival, Handoff, Route
 
@@ -68,31 +67,23 @@ def _source(arrival: Arrival) -> SourceInput:
 def _person(user: User, arrival: Arrival, community: Area) -> Person:
     roster = arrival.person
     household_of_roster = roster.household if roster is not None else None
-    if household_of_roster is not None and household_of_roster.grid.path.startswith(community.path):
-        return roster  # type: ignore[return-value]  # household set, so the person is too
-    if arrival.id_number:
-        # A resident of the destination community coming home: the system looks them up there,
-        # as the destination matching does (the officer, who has no jurisdiction, would find
-        # nobody, and the resident would be made twice with a reconciliation case).
-        resident = (
-            Person.objects.filter(id_number=arrival.id_number)
-            .filter(prefix_q("household__grid__path", community.path))
-            .first()
-        )
-        if resident is not None:
-            return resident
-    household = arrival.household
-    if household is not None and not household.grid.path.startswith(community.path):
-        household = None
-    return person_for_follow_up(
+    if (
+        roster is not None
+        and roster.status == PersonStatus.ACTIVE
+        and household_of_roster is not None
+        and household_of_roster.grid.path.startswith(community.path)
+    ):
+        return roster
+    # The officer has no jurisdiction: follow-up's system lookup for the checkpoint flow
+    # searches the destination community (a resident coming home is not made twice).
+    return person_for_checkpoint_arrival(
         user=user,
         community=community,
         name=arrival.name,
         id_number=arrival.id_number or "",
         phone=arrival.phone,
         address=arrival.destination,
-        household=household,
-        household_matched=household is not None,
+        household=arrival.household,
     )
 
 

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,7 +27,7 @@ from doorstep.core.db import prefix_q, sqlite_writer_turn
 from doorstep.core.ratelimit import write_refused
 from doorstep.core.services import audit_write
 from doorstep.followup.services import FollowupRefused
-from doorstep.registry.models import IdType, Person
+from doorstep.registry.models import IdType, Person, PersonStatus
 from doorstep.registry.validation import (
     FieldError,
     normalize_id_number,
@@ -423,10 +424,11 @@ def _occupant_write(
 
 
 def _roster_person(clean: _CleanOccupant, match: Match) -> Person | None:
-    """The roster person at the matched door: by ID number, else by name."""
+    """The roster person at the matched door, living here (a moved-out or deceased record is
+    nobody coming home): by ID number, else by name."""
     if match.household_id is None:
         return None
-    members = Person.objects.filter(household_id=match.household_id)
+    members = Person.objects.filter(household_id=match.household_id, status=PersonStatus.ACTIVE)
     if clean.id_number:
         found = members.filter(id_number=clean.id_number).first()
         if found is not None:
@@ -617,7 +619,14 @@ def handoff_reroute(
     request: HttpRequest | None = None,
 ) -> Handoff:
     """Hand it on to the right community of the same district, which must accept in turn; its
-    deadline starts again. A community outside the district is refused."""
+    deadline starts again. A community outside the district is refused.
+
+    If the target already has a pending handoff of this person (one per person and community),
+    this handoff's arrivals and history join that one (a re-route event and one "joined" event
+    per arrival; the target's deadline stands) and this emptied handoff is removed, closed as
+    re-routed. The caller is answered alike either way (this handoff, waiting at the target
+    from now, with its own arrivals): whether the target has records of the person is not the
+    caller's to learn."""
     try:
         handoff = selectors.access_handoff_to_act(user, handoff_id)
         target = (
@@ -634,47 +643,87 @@ def handoff_reroute(
                 _("re-route only to another community of this district"), "community"
             )
         now = timezone.now()
-        hours = _handoff_hours(handoff)
+        deadline = now + datetime.timedelta(hours=_handoff_hours(handoff))
+        origin_id = handoff.community_id
         with sqlite_writer_turn(), transaction.atomic():
-            try:
-                with transaction.atomic():
-                    changed = Handoff.objects.filter(
-                        pk=handoff.pk,
-                        status=HandoffStatus.PENDING,
-                        community_id=handoff.community_id,
-                    ).update(
-                        community=target,
-                        received_at=now,
-                        deadline=now + datetime.timedelta(hours=hours),
-                        reroutes=handoff.reroutes + 1,
-                    )
-            except IntegrityError:  # one pending handoff per person and community
-                raise HandoffRejected(
-                    _(
-                        "%(community)s already has a waiting handoff of this person: "
-                        "report this one not found, with a note"
-                    )
-                    % {"community": target.name},
-                    "community",
-                ) from None
-            if not changed:
+            current = (
+                Handoff.objects.select_for_update()
+                .filter(pk=handoff.pk, status=HandoffStatus.PENDING, community_id=origin_id)
+                .first()
+            )
+            if current is None:
                 handoff.refresh_from_db()
                 raise HandoffClosed(handoff)
-            Arrival.objects.filter(handoff=handoff).update(community=target)
-            HandoffEvent.objects.create(
-                handoff=handoff,
-                action=HandoffAction.REROUTED,
-                user=user,
-                from_community_id=handoff.community_id,
-                to_community=target,
-                note=note.strip()[:300],
-            )
-            audit_write(user=user, action="handoff.rerouted", obj=handoff, request=request)
-        handoff.refresh_from_db()
+            # the answer's arrivals, read before they may move
+            prefetch_related_objects([handoff], "arrivals")
+            waiting = _pending_handoff_of(current.person_key, target)
+            if waiting is None:
+                try:
+                    with transaction.atomic():
+                        Handoff.objects.filter(pk=current.pk).update(
+                            community=target,
+                            received_at=now,
+                            deadline=deadline,
+                            reroutes=current.reroutes + 1,
+                        )
+                except IntegrityError:  # the target's handoff of the person made a moment ago
+                    waiting = _pending_handoff_of(current.person_key, target)
+                    if waiting is None:
+                        raise
+            event = {
+                "action": HandoffAction.REROUTED,
+                "user": user,
+                "from_community_id": origin_id,
+                "to_community": target,
+                "note": note.strip()[:300],
+            }
+            if waiting is None:
+                Arrival.objects.filter(handoff=current).update(community=target)
+                HandoffEvent.objects.create(handoff=current, **event)
+                audit_write(user=user, action="handoff.rerouted", obj=current, request=request)
+            else:
+                _handoff_join(user=user, handoff=current, into=waiting, event=event)
+                audit_write(
+                    user=user,
+                    action="handoff.rerouted",
+                    obj=current,
+                    request=request,
+                    detail={"joined": waiting.pk},
+                )
+                Handoff.objects.filter(pk=current.pk).delete()
+        # the same answer either way: waiting at the target from now, with its own arrivals
+        handoff.community, handoff.community_id = target, target.pk
+        handoff.received_at, handoff.deadline = now, deadline
+        handoff.reroutes = current.reroutes + 1
         return handoff
     except (Http404, HandoffClosed, HandoffRejected) as error:
         _refusing(request, error)
         raise
+
+
+def _pending_handoff_of(person_key: str, community: Area) -> Handoff | None:
+    return (
+        Handoff.objects.select_for_update()
+        .filter(person_key=person_key, community=community, status=HandoffStatus.PENDING)
+        .first()
+    )
+
+
+def _handoff_join(*, user: User, handoff: Handoff, into: Handoff, event: dict[str, object]) -> None:
+    """A re-routed handoff joins the target's pending handoff of the same person: its
+    arrivals and history move there, with the re-route and one "joined" event per arrival."""
+    arrivals = list(Arrival.objects.filter(handoff=handoff).order_by("pk"))
+    Arrival.objects.filter(handoff=handoff).update(handoff=into, community=into.community)
+    HandoffEvent.objects.filter(handoff=handoff).update(handoff=into)
+    HandoffEvent.objects.create(handoff=into, **event)
+    HandoffEvent.objects.bulk_create(
+        HandoffEvent(handoff=into, action=HandoffAction.JOINED, user=user, arrival=arrival)
+        for arrival in arrivals
+    )
+    if into.key_person_id is None and handoff.key_person_id is not None:
+        Handoff.objects.filter(pk=into.pk, key_person__isnull=True).update(
+            key_person_id=handoff.key_person_id
+        )
 
 
 def _handoff_hours(handoff: Handoff) -> int:

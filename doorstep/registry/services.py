@@ -354,7 +354,8 @@ def reconciliation_moved_here(*, user, case_id: int, request=None) -> Person:
 
 def _fold_into_holder(*, user, case, newcomer: Person, holder: Person, request=None) -> Person:
     """A person followed up before they were on any roster (no household) is the holder of the
-    number: the bare record folds into the holder, who stays where the roster has them."""
+    number: the bare record folds into the holder, who stays where the roster has them. The
+    holder is one the user sees (persons_visible_to), so always on a household roster."""
     _repoint_person(old=newcomer, new=holder)
     for field in ("phone",):
         if not getattr(holder, field) and getattr(newcomer, field):
@@ -362,17 +363,16 @@ def _fold_into_holder(*, user, case, newcomer: Person, holder: Person, request=N
     holder.save()
     newcomer_id = newcomer.pk
     newcomer.delete()
-    if holder.household_id is not None:
-        RecordChange.objects.create(
-            user=user,
-            household_id=holder.household_id,
-            person=holder,
-            source="reconcile",
-            changes={"merged": ["", str(newcomer_id)]},
-        )
+    RecordChange.objects.create(
+        user=user,
+        household_id=holder.household_id,
+        person=holder,
+        source="reconcile",
+        changes={"merged": ["", str(newcomer_id)]},
+    )
     audit_write(
         user=user,
-        action="reconciliation.moved",
+        action="reconciliation.folded",
         obj=case,
         request=request,
         detail={"person": holder.pk, "merged": newcomer_id, "from": None},

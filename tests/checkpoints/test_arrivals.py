@@ -241,22 +241,30 @@ def test_an_officer_reads_the_outcomes_but_not_another_checkpoints_arrival_in_a_
     assert [e.action for e in full] == ["sent", "joined", "accepted"]
 
 
-def test_a_reroute_to_a_community_already_waiting_for_the_person_is_refused(
+def test_a_reroute_to_a_community_already_waiting_for_the_person_joins_that_handoff(
     checkpoints, officer_for, user_for
 ):
+    """Not refused (a refusal naming the target's handoff told the caller about another
+    community's records): the arrivals join the target's pending handoff of the person."""
     person = occupant()
     post_json(logged_in(officer_for("K1")), _url(checkpoints["K1"]), passage(person))
     again = dict(person, client_uuid=str(uuid.uuid4()), destination=C2_ADDRESS)
     post_json(logged_in(officer_for("K2")), _url(checkpoints["K2"]), passage(again))
     to_c1 = Handoff.objects.get(community__code="C1")
+    to_c2 = Handoff.objects.get(community__code="C2")
     admin = logged_in(user_for(Role.COMMUNITY_ADMIN, "C1"))
     url = reverse("api:handoff_reroute", args=[to_c1.pk])
     answer = post_json(admin, url, {"community_code": "C2"})
-    assert answer.status_code == 422 and answer.json()["field"] == "community"
-    to_c1.refresh_from_db()
-    assert to_c1.community.code == "C1" and to_c1.reroutes == 0
-    assert Handoff.objects.filter(community__code="C2").count() == 1
-    assert list(to_c1.events.values_list("action", flat=True)) == ["sent"]
+    assert answer.status_code == 200
+    assert answer.json()["id"] == to_c1.pk and answer.json()["status"] == "pending"
+    assert list(Handoff.objects.values_list("pk", flat=True)) == [to_c2.pk]
+    assert to_c2.arrivals.count() == 2
+    assert sorted(to_c2.events.values_list("action", flat=True)) == [
+        "joined",
+        "rerouted",
+        "sent",
+        "sent",
+    ]
 
 
 def test_an_officer_cannot_enter_or_read_another_checkpoints_arrivals(checkpoints, officer_for):
@@ -286,3 +294,20 @@ def test_batch_items_answer_each_on_their_own(checkpoints, officer_for):
     assert [i["status"] for i in items] == ["created", "rejected", "duplicate"]
     assert items[1]["field"] == "kind"
     assert VehiclePassage.objects.count() == 1
+
+
+def test_the_roster_person_at_the_door_is_only_one_living_here(checkpoints, officer_for, roster):
+    from doorstep.registry.models import PersonStatus
+
+    from ..factories import PersonFactory
+
+    for status in (PersonStatus.MOVED_OUT, PersonStatus.DECEASED):
+        gone = PersonFactory(household=roster["C1"], name=f"冯{status}", status=status)
+        for id_number in (gone.id_number, ""):  # by number, and by name alone
+            body = occupant(name=gone.name, id_number=id_number)
+            url = reverse("api:arrival_submit", args=[checkpoints["K1"].pk])
+            item = post_json(logged_in(officer_for("K1")), url, passage(body)).json()
+            assert item["occupants"][0]["status"] == "created"
+            arrival = Arrival.objects.get(client_uuid=body["client_uuid"])
+            assert arrival.household_id == roster["C1"].pk
+            assert arrival.person_id is None

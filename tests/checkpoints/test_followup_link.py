@@ -157,3 +157,85 @@ def test_a_resident_coming_home_with_a_fever_is_the_roster_person_not_a_new_one(
     assert referral.key_person.person_id == resident.pk
     assert Person.objects.count() == persons_before
     assert not IdReconciliation.objects.exists()
+
+
+def _fever_home(officer_client, checkpoint, name, id_number):
+    """A feverish arrival whose destination matches C1 but not a door (the road and number
+    only): the person is found by follow-up's lookup in the community, not at a door."""
+    return _submit(
+        officer_client,
+        checkpoint,
+        occupant(name=name, id_number=id_number, destination="天生路12号", temperature="38.6"),
+    )
+
+
+def test_a_bare_person_the_community_follows_coming_home_is_that_person(
+    checkpoints, officer_for, user_for, areas
+):
+    from doorstep.followup.services import ReasonInput, SourceInput, key_person_add
+    from doorstep.registry.models import IdReconciliation, Person
+
+    from ..factories import PersonFactory
+
+    bare = PersonFactory(household=None, name="周来访")
+    followed = key_person_add(
+        user=user_for(Role.COMMUNITY_ADMIN, "C1"),
+        person=bare,
+        reasons=[ReasonInput(kind="other", exposure_date=timezone.localdate(), detail="来访")],
+        source=SourceInput(kind="manual"),
+        community=areas["C1"],
+    )
+    persons_before = Person.objects.count()
+    items = _fever_home(logged_in(officer_for("K1")), checkpoints["K1"], bare.name, bare.id_number)
+    assert items[0]["referral"] is True
+    assert Referral.objects.get().key_person == followed
+    assert KeyPerson.objects.count() == 1
+    assert Person.objects.count() == persons_before
+    assert not IdReconciliation.objects.exists()
+
+
+def test_a_resident_whose_number_is_held_for_reconciliation_is_that_resident(
+    checkpoints, officer_for, roster
+):
+    from doorstep.registry.models import IdReconciliation, Person
+
+    resident = roster["C1"].persons.get()
+    number = resident.id_number
+    Person.objects.filter(pk=resident.pk).update(id_number=None, id_number_held=number)
+    persons_before = Person.objects.count()
+    items = _fever_home(logged_in(officer_for("K1")), checkpoints["K1"], resident.name, number)
+    assert items[0]["referral"] is True
+    assert Referral.objects.get().key_person.person_id == resident.pk
+    assert Person.objects.count() == persons_before
+    assert not IdReconciliation.objects.exists()
+
+
+def test_a_moved_out_or_deceased_record_never_becomes_a_key_person(
+    checkpoints, officer_for, roster
+):
+    from doorstep.registry.models import PersonStatus
+
+    from ..factories import PersonFactory
+
+    # moved out: at the door (the full address); deceased: in the community (road and number)
+    for status, destination in (
+        (PersonStatus.MOVED_OUT, "天生路12号3栋2单元501"),
+        (PersonStatus.DECEASED, "天生路12号"),
+    ):
+        gone = PersonFactory(household=roster["C1"], name=f"吴{status}", status=status)
+        items = _submit(
+            logged_in(officer_for("K1")),
+            checkpoints["K1"],
+            occupant(
+                name=gone.name,
+                id_number=gone.id_number,
+                destination=destination,
+                temperature="38.6",
+            ),
+        )
+        assert items[0]["referral"] is True
+        referral = Referral.objects.latest("pk")
+        assert referral.key_person.person_id != gone.pk
+        assert not KeyPerson.objects.filter(person=gone).exists()
+        gone.refresh_from_db()
+        assert gone.status == status

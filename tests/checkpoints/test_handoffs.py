@@ -246,3 +246,65 @@ def test_handed_out_sheet_needs_a_purpose_and_masks_numbers(checkpoints, officer
     rows = book.get_sheet_by_index(0).to_python()
     assert rows[1][3] == "外区人"
     assert person["id_number"] not in str(rows) and "*" in rows[1][4]
+
+
+def test_a_reroute_to_a_community_waiting_for_the_person_joins_its_handoff_and_answers_alike(
+    checkpoints, officer_for, user_for
+):
+    """No oracle: the caller cannot tell whether the target has a handoff of the person; the
+    arrivals reach the target either way."""
+    from doorstep.checkpoints.models import HandoffEvent
+
+    url = reverse("api:arrival_submit", args=[checkpoints["K1"].pk])
+    officer = logged_in(officer_for("K1"))
+    alone = occupant(name="甲改派")
+    twice = occupant(name="乙改派")
+    post_json(officer, url, passage(alone))
+    post_json(officer, url, passage(twice))
+    post_json(
+        officer,
+        url,
+        passage(
+            dict(twice, client_uuid=occupant()["client_uuid"], destination="中山路8号1栋1单元101")
+        ),
+    )
+    assert Handoff.objects.count() == 3
+    first = Handoff.objects.get(community__code="C1", arrivals__name="甲改派")
+    second = Handoff.objects.get(community__code="C1", arrivals__name="乙改派")
+    waiting = Handoff.objects.get(community__code="C3")
+    deadline_before = waiting.deadline
+    admin = logged_in(user_for(Role.COMMUNITY_ADMIN, "C1"))
+    answers = []
+    for handoff, name in ((first, "甲改派"), (second, "乙改派")):
+        answer = _act(admin, handoff, "reroute", {"community_code": "C3", "note": "住新华"})
+        assert answer.status_code == 200
+        body = answer.json()
+        assert body.pop("id") == handoff.pk
+        assert body.pop("arrivals") == [name]  # its own arrivals, whatever the target holds
+        received, deadline = body.pop("received_at"), body.pop("deadline")
+        assert deadline > received
+        answers.append(body)
+        assert _act(admin, handoff, "accept").status_code == 404  # no longer theirs
+    assert (
+        answers[0]
+        == answers[1]
+        == {
+            "status": "pending",
+            "community": "新华社区",
+            "late_seconds": None,
+            "not_found_reason": "",
+            "note": "",
+        }
+    )
+    # the second joined the target's handoff: its arrival and history are there, it is gone
+    assert not Handoff.objects.filter(pk=second.pk).exists()
+    waiting.refresh_from_db()
+    assert waiting.status == HandoffStatus.PENDING and waiting.deadline == deadline_before
+    assert sorted(waiting.arrivals.values_list("community__code", flat=True)) == ["C3", "C3"]
+    actions = list(HandoffEvent.objects.filter(handoff=waiting).values_list("action", flat=True))
+    assert actions.count("sent") == 2 and "rerouted" in actions and "joined" in actions
+    receiver = logged_in(user_for(Role.COMMUNITY_ADMIN, "C3"))
+    assert _act(receiver, waiting, "accept").status_code == 200
+    waiting.refresh_from_db()
+    assert waiting.key_person.sources.count() == 2
+    assert Handoff.objects.filter(status=HandoffStatus.PENDING).count() == 1  # the first, at C3

@@ -142,3 +142,28 @@ def test_the_overdue_list_names_the_handoffs_of_the_area_only(
     assert "逾期甲" in body and "逾期乙" not in body
     page = command.get(reverse("command:brief"), {"area": "D"}).content.decode()
     assert "卡口与移交" in page and "移交逾期" in page
+
+
+@pytest.mark.django_db(transaction=True)  # committed rows: see tests/command/test_verify.py
+def test_a_handoff_in_the_list_bears_its_first_arrivals_name(
+    sweep, areas, user_for, checkpoints, officer_for, client_for
+):
+    first = occupant(name="首到者", destination=TO_C1)
+    _arrive(logged_in(officer_for("K1")), checkpoints["K1"], first)
+    later = occupant(name="后到者", destination=TO_C1, id_number=first["id_number"])
+    _arrive(logged_in(officer_for("K2")), checkpoints["K2"], later)
+    handoff = Handoff.objects.get()
+    assert handoff.arrivals.count() == 2
+    Arrival.objects.filter(name="后到者").update(
+        arrived_at=timezone.now() + datetime.timedelta(minutes=5)
+    )
+    _move_back(list(Arrival.objects.order_by("pk")), 1)
+    command = client_for(Role.COMMAND, "D")
+    query = {
+        "area": "C1",
+        "day": timezone.localdate().isoformat(),
+        "section": "checkpoints",
+        "list": "overdue",
+    }
+    body = command.get(reverse("command:brief_list"), query).content.decode()
+    assert "首到者" in body and "后到者" not in body

@@ -184,6 +184,8 @@ def test_a_bare_person_who_is_the_holder_folds_into_the_roster_record(households
     household_before = holder.household_id
     client = Client()
     client.force_login(street)
+    page = client.get(reverse("registry:reconciliation", args=[case.pk])).content.decode()
+    assert holder.household.household_number in page  # the holder is always on a roster
     response = client.post(
         reverse("registry:reconciliation", args=[case.pk]), {"decision": "moved"}
     )
@@ -193,3 +195,35 @@ def test_a_bare_person_who_is_the_holder_folds_into_the_roster_record(households
     assert not Person.objects.filter(pk=bare.pk).exists()
     key_person.refresh_from_db()
     assert key_person.person_id == holder.pk
+    # its own audit action (nobody moved), and the roster's history says who was merged
+    from doorstep.core.models import AuditEvent
+    from doorstep.registry.models import RecordChange
+
+    actions = set(AuditEvent.objects.filter(user=street).values_list("action", flat=True))
+    assert "reconciliation.folded" in actions and "reconciliation.moved" not in actions
+    change = RecordChange.objects.get(person=holder, source="reconcile")
+    assert change.changes == {"merged": ["", str(bare.pk)]}
+
+
+def test_a_caller_cannot_put_a_new_person_in_a_household_they_do_not_see(
+    households, user_for, areas
+):
+    """person_for_follow_up (views, api) always checks that the caller sees the household:
+    there is no flag to skip it (the checkpoint flow has its own system lookup)."""
+    worker = user_for(Role.GRID_WORKER, "G1")
+    elsewhere = households["G2"]
+    assert elsewhere.grid.parent == areas["C1"]  # the same community, another grid
+    persons_before = Person.objects.count()
+    with pytest.raises(FollowupRefused) as refused:
+        person_for_follow_up(user=worker, community=areas["C1"], name="郑新", household=elsewhere)
+    assert refused.value.field == "household"
+    with pytest.raises(TypeError):
+        person_for_follow_up(  # type: ignore[call-arg]
+            user=worker,
+            community=areas["C1"],
+            name="郑新",
+            household=elsewhere,
+            household_matched=True,
+        )
+    assert Person.objects.count() == persons_before
+    assert not IdReconciliation.objects.exists()

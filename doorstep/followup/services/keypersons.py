@@ -18,7 +18,7 @@ from doorstep.areas.models import Area, AreaLevel
 from doorstep.core.db import prefix_q, sqlite_writer_turn
 from doorstep.core.masking import mask_id_number
 from doorstep.core.services import audit_write
-from doorstep.registry.models import Household, Person
+from doorstep.registry.models import Household, Person, PersonStatus
 from doorstep.registry.selectors import households_visible_to, persons_visible_to
 from doorstep.registry.services import person_data_clean, person_found_at_door
 from doorstep.screening.models import PersonCheck, Visit
@@ -122,6 +122,16 @@ def _persons_in_reach(user: User, community: Area) -> QuerySet[Person]:
     return (persons_visible_to(user) | followed).filter(in_community)
 
 
+def _persons_of_community(community: Area) -> QuerySet[Person]:
+    """The system's scope for the checkpoint flow (whose officer has no jurisdiction): the
+    community's roster and the bare persons it follows, living here only (a moved-out or
+    deceased record never becomes a key person again)."""
+    in_community = prefix_q("household__grid__path", community.path) | Q(
+        household__isnull=True, key_person__community=community
+    )
+    return Person.objects.filter(in_community, status=PersonStatus.ACTIVE)
+
+
 def person_for_follow_up(
     *,
     user: User,
@@ -131,26 +141,83 @@ def person_for_follow_up(
     phone: str = "",
     address: str = "",
     household: Household | None = None,
-    household_matched: bool = False,
     request: HttpRequest | None = None,
 ) -> Person:
-    """`household_matched`: the household was found by the checkpoint's destination matching
-    (system code, for an officer who has no jurisdiction), not chosen by the caller; only that
-    it lies in `community` is checked.
-
-    The person of the caller's jurisdiction this is (by ID number; without one by name +
+    """The person of the caller's jurisdiction this is (by ID number; without one by name +
     phone, or name + address, when exactly one person matches), or a new Person flagged "new"
-    in `household` or bare. An uncertain match makes a new person; key_person_add puts it on
-    the possible duplicates list. A number that a record outside the caller's jurisdiction
-    carries is answered like an unknown one: the new person holds it and the registry opens a
-    reconciliation case for the community admins (registry.services.person_found_at_door)."""
+    in `household` (one the caller sees, in `community`) or bare. An uncertain match makes a
+    new person; key_person_add puts it on the possible duplicates list. A number that a record
+    outside the caller's jurisdiction carries is answered like an unknown one: the new person
+    holds it and the registry opens a reconciliation case for the community admins
+    (registry.services.person_found_at_door)."""
+    household_ok = household is None or (
+        household.grid.path.startswith(community.path)
+        and households_visible_to(user).filter(pk=household.pk).exists()
+    )
+    return _person_found_or_made(
+        user=user,
+        community=community,
+        in_reach=_persons_in_reach(user, community),
+        name=name,
+        id_number=id_number,
+        phone=phone,
+        address=address,
+        household=household,
+        household_ok=household_ok,
+        request=request,
+    )
+
+
+def person_for_checkpoint_arrival(
+    *,
+    user: User,
+    community: Area,
+    name: str,
+    id_number: str = "",
+    phone: str = "",
+    address: str = "",
+    household: Household | None = None,
+) -> Person:
+    """As person_for_follow_up, for the checkpoint flow only (checkpoints.followup_link): the
+    officer has no jurisdiction, so the system looks the arrival up in the destination
+    community (its roster and the bare persons it follows, living here only, by ID number or
+    one held for reconciliation). `household` is the one the destination matching found; it
+    is taken only if it lies in `community`, else the new person is bare."""
+    if household is not None and not household.grid.path.startswith(community.path):
+        household = None
+    return _person_found_or_made(
+        user=user,
+        community=community,
+        in_reach=_persons_of_community(community),
+        name=name,
+        id_number=id_number,
+        phone=phone,
+        address=address,
+        household=household,
+        household_ok=True,
+        request=None,
+    )
+
+
+def _person_found_or_made(
+    *,
+    user: User,
+    community: Area,
+    in_reach: QuerySet[Person],
+    name: str,
+    id_number: str,
+    phone: str,
+    address: str,
+    household: Household | None,
+    household_ok: bool,
+    request: HttpRequest | None,
+) -> Person:
     name = name.strip()
     if not name:
         raise FollowupRefused(_("a name is needed"), "name")
     if community.level != AreaLevel.COMMUNITY:
         raise FollowupRefused(_("choose a community"), "community")
     number = id_number.replace(" ", "").upper()
-    in_reach = _persons_in_reach(user, community)
     if number:
         found = in_reach.filter(Q(id_number=number) | Q(id_number_held=number)).first()
         if found is not None:
@@ -177,10 +244,7 @@ def person_for_follow_up(
     except ValidationError as error:
         field = next(iter(error.message_dict), "")
         raise FollowupRefused("; ".join(error.messages), field) from None
-    if household is not None and not (
-        household.grid.path.startswith(community.path)
-        and (household_matched or households_visible_to(user).filter(pk=household.pk).exists())
-    ):
+    if not household_ok:
         raise FollowupRefused(_("the household is not in this community"), "household")
     with sqlite_writer_turn(), transaction.atomic():
         # The registry's one way in for a person not on the roster: a number held elsewhere
