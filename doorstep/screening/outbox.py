@@ -180,7 +180,8 @@ class _Known:
     """What a batch's records need to know, read once for the batch instead of per record."""
 
     held: dict[uuid.UUID, HeldVisit]
-    visits: dict[uuid.UUID, tuple[int, int, int | None]]  # uuid → (visit, campaign, worker)
+    # uuid → (visit, campaign, worker, visited_at)
+    visits: dict[uuid.UUID, tuple[int, int, int | None, datetime.datetime]]
     progress: dict[int, HouseholdProgress]  # the caller's own rows, by household
     members: dict[int, list]
     # The latest screening of each household by someone else, as it reached the server.
@@ -208,9 +209,9 @@ def _known(user: User, campaign: Campaign, records: Sequence[OutboxRecord]) -> _
     return _Known(
         held={h.client_uuid: h for h in HeldVisit.objects.filter(client_uuid__in=uuids)},
         visits={
-            u: (pk, c, w)
-            for u, pk, c, w in Visit.objects.filter(client_uuid__in=uuids).values_list(
-                "client_uuid", "pk", "campaign_id", "worker_id"
+            u: (pk, c, w, at)
+            for u, pk, c, w, at in Visit.objects.filter(client_uuid__in=uuids).values_list(
+                "client_uuid", "pk", "campaign_id", "worker_id", "visited_at"
             )
         },
         progress=progress,
@@ -250,7 +251,7 @@ def _outbox_record(
     progress = known.progress.get(record.household_id)
     stored = known.visits.get(record.client_uuid)
     if progress is None:
-        if stored is not None and stored[1:] == (campaign.pk, user.pk):
+        if stored is not None and stored[1:3] == (campaign.pk, user.pk):
             # recorded before the household was moved: its first answer
             return BatchItemResult(index, uuid_text, "duplicate", stored[0])
         if _campaign_closed_for(campaign, record.visited_at):
@@ -286,6 +287,16 @@ def _outbox_record(
             request=request,
         )
         return _held_answer(index, held)
+    if stored is not None and stored[1:3] == (campaign.pk, user.pk) and stored[3] is not None:
+        # The visit form's own post reached the server but its answer was lost, so the phone
+        # kept it (with the form's UUID and the phone's time): the server's first time is the
+        # visit's, as when the page itself retries, so the same form is the same visit.
+        record = OutboxRecord(
+            client_uuid=record.client_uuid,
+            household_id=record.household_id,
+            visited_at=stored[3],
+            form=record.form,
+        )
     try:
         item = _visit_input(
             campaign=campaign, members=known.members.get(record.household_id, []), record=record

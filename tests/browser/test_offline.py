@@ -353,3 +353,31 @@ def test_the_community_admin_accepts_a_held_visit_as_the_workers(
     visit = Visit.objects.get(household=home)
     assert visit.worker == worker
     assert HeldVisit.objects.get().state == "accepted"
+
+
+def test_a_visit_kept_offline_keeps_the_forms_client_uuid(
+    phone_browser, live_server, login, worker, campaign, ten_households
+):
+    base = live_server.url
+    context, page = phone_browser()
+    login(page, worker)
+    page.goto(f"{base}/campaigns/{campaign.pk}/my/")
+    expect(page.locator("#outbox-state")).to_have_attribute("data-precached", re.compile(r"\d+"))
+    home = ten_households[3]
+    page.goto(f"{base}/campaigns/{campaign.pk}/households/{home.pk}/visit/")
+    form_uuid = page.locator("#visit-form input[name=client_uuid]").input_value()
+    assert form_uuid
+    # when the post gets no answer, the outbox keeps it under the form's own UUID (a post
+    # that did land is then answered as the same visit, not recorded twice)
+    context.set_offline(True)
+    for field in page.locator(".member:not(.is-new) input[data-recheck]").all():
+        field.fill("36.6")
+    page.locator("button[value=screened]").tap()
+    expect(page).to_have_url(re.compile(rf"/my/\?queued={home.pk}"))
+    expect(page.locator(f"#outbox-records li[data-household='{home.pk}']")).to_have_attribute(
+        "data-uuid", form_uuid
+    )
+    context.set_offline(False)
+    record = page.locator(f"#outbox-records li[data-household='{home.pk}']")
+    expect(record).to_have_attribute("data-status", "created")
+    assert str(Visit.objects.get(household=home).client_uuid) == form_uuid

@@ -213,3 +213,22 @@ def test_the_campaign_page_leads_admins_to_the_holding_list(client_for, phone, c
     admin = client_for(Role.COMMUNITY_ADMIN, "C1")
     assert 'id="held-link"' in admin.get(page).content.decode()
     assert 'id="held-link"' not in phone.get(page).content.decode()
+
+
+def test_a_form_whose_post_landed_but_whose_answer_was_lost_is_not_a_second_visit(
+    phone, campaign, households
+):
+    # given the visit form was posted online and saved, but the answer never reached the
+    # phone (a proxy's 502, the signal gone), so the service worker kept it with the form's UUID
+    home = households["G1"]
+    sent = record(home, minutes_ago=0)
+    data = {name: value for name, value in sent["form"]}
+    data["client_uuid"] = sent["client_uuid"]
+    response = phone.post(f"/campaigns/{campaign.pk}/households/{home.pk}/visit/", data)
+    assert response.status_code in (200, 302, 303)
+    first = Visit.objects.get()
+    # when the outbox sends it (with the phone's later time)
+    answer = send(phone, campaign, sent)
+    # then it is that visit, not a second one and not a conflict
+    assert answer[0]["status"] == "duplicate" and answer[0]["visit_id"] == first.pk
+    assert Visit.objects.count() == 1 and not HeldVisit.objects.exists()
