@@ -381,3 +381,57 @@ def test_a_visit_kept_offline_keeps_the_forms_client_uuid(
     record = page.locator(f"#outbox-records li[data-household='{home.pk}']")
     expect(record).to_have_attribute("data-status", "created")
     assert str(Visit.objects.get(household=home).client_uuid) == form_uuid
+
+
+def phone_record(campaign_id: int, home, **extra) -> dict:
+    form = [["f", "all"], ["notes", ""]]
+    for person in home.persons.order_by("pk"):
+        form += [[f"p{person.pk}-presence", "present"], [f"p{person.pk}-temperature", "36.7"]]
+    form.append(["outcome", "screened"])
+    return {
+        "client_uuid": str(uuid.uuid4()),
+        "campaign_id": campaign_id,
+        "household_id": home.pk,
+        "visited_at": (timezone.now() - datetime.timedelta(minutes=5)).isoformat(),
+        "form": form,
+        "label": home.household_number,
+        "status": "unsent",
+        "message": "",
+        "created_at": 1,
+        **extra,
+    }
+
+
+def put_records(page, *records) -> None:
+    page.evaluate(
+        "records => Promise.all(records.map(r => window.DoorstepOutbox.put(r)))", list(records)
+    )
+
+
+def test_a_chunk_the_server_refuses_is_kept_as_refused_and_the_next_chunk_is_sent(
+    phone_browser, live_server, login, worker, campaign, ten_households
+):
+    _context, page = phone_browser()
+    login(page, worker)
+    page.goto(f"{live_server.url}/campaigns/{campaign.pk}/my/")
+    expect(page.locator("#outbox-state")).to_have_attribute("data-precached", re.compile(r"\d+"))
+    # given a record of a campaign the server no longer has (sent first) and a good one
+    gone = phone_record(0, ten_households[0])
+    good = phone_record(campaign.pk, ten_households[1])
+    put_records(page, gone, good)
+    # when the phone sends them
+    page.evaluate("window.DoorstepOffline.sync()")
+    page.reload()
+    # then the refused one is kept, refused with the reason, and the good one still landed
+    refused = page.locator(f"#outbox-records li[data-uuid='{gone['client_uuid']}']")
+    expect(refused).to_have_attribute("data-status", "rejected")
+    expect(refused.locator(".why")).to_contain_text("服务器拒绝")
+    landed = page.locator(f"#outbox-records li[data-uuid='{good['client_uuid']}']")
+    expect(landed).to_have_attribute("data-status", "created")
+    expect(page.locator("#outbox-count")).to_have_text("0")
+    assert Visit.objects.filter(client_uuid=good["client_uuid"]).count() == 1
+    # and once dismissed, nothing stops the worker from logging out
+    refused.locator(".outbox-dismiss").click()
+    landed.locator(".outbox-dismiss").click()
+    page.locator("header form[action$='/logout/'] button").click()
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))

@@ -62,7 +62,11 @@
       var list = document.getElementById("outbox-records");
       list.textContent = "";
       var campaign = Number(panel.dataset.campaign);
-      rows.filter(function (r) { return r.campaign_id === campaign; }).forEach(function (r) {
+      // This campaign's records, and refused ones of any campaign (one whose campaign is gone
+      // has no page of its own where the worker could read and dismiss it).
+      rows.filter(function (r) {
+        return r.campaign_id === campaign || (r.status !== "unsent" && !Outbox.landed(r));
+      }).forEach(function (r) {
         var li = document.createElement("li");
         li.className = "outbox-record s-" + r.status;
         li.dataset.uuid = r.client_uuid;
@@ -159,6 +163,32 @@
     return Outbox.putAll(answered);
   }
 
+  // Answers refusing a whole chunk for good (sending it again gets the same answer).
+  var REFUSED_BATCH = [400, 404, 413, 422];
+
+  function refusal(response) {
+    var fallback = (words.tRefusedBatch || "服务器拒绝了这批记录") + " (" + response.status + ")";
+    return response.json().then(function (body) {
+      var detail = body && body.detail;
+      if (typeof detail === "string") return fallback + ": " + detail;
+      if (detail && detail.length) {
+        var first = detail[0] || {};
+        var why = (first.ctx && first.ctx.error) || first.msg || "";
+        return why ? fallback + ": " + String(why).slice(0, 200) : fallback;
+      }
+      return fallback;
+    }).catch(function () { return fallback; });
+  }
+
+  function reject(chunk, message) {
+    chunk.forEach(function (r) {
+      r.status = "rejected";
+      r.message = message;
+      r.answered_at = Date.now();
+    });
+    return Outbox.putAll(chunk);
+  }
+
   function sync() {
     if (!canStore) return Promise.resolve();
     if (syncing) return syncing;
@@ -183,6 +213,14 @@
           }
           if (response.status === 401 || response.status === 403) {
             note(words.tLogin || "请重新登录后同步"); return;
+          }
+          if (REFUSED_BATCH.indexOf(response.status) >= 0) {
+            // The server refused the whole chunk (the campaign is gone, a record it cannot
+            // read): those records are never sent again as they are, so each is kept as
+            // refused with the server's reason until the worker dismisses it, and the next
+            // chunk goes on.
+            return refusal(response).then(function (message) { return reject(job[1], message); })
+              .then(function () { return next(i + 1); });
           }
           if (!response.ok) { note((words.tFailed || "发送失败") + " (" + response.status + ")"); return; }
           return response.json().then(function (answers) { return apply(job[1], answers); })
