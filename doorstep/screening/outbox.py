@@ -9,7 +9,9 @@ A record that cannot simply be recorded as sent is never dropped:
 - its household was assigned to someone else meanwhile (still in the worker's jurisdiction):
   held ("held") for the community admin;
 - someone else screened the household after the record was made: held too, and answered
-  "conflict" (the worker sees that someone else was there);
+  "conflict" with field "held" (the worker sees that someone else was there). Every answer
+  of a held record carries field "held"; a refused "conflict" (the UUID reused for another
+  body) carries field "client_uuid" and nothing of it is kept;
 - the campaign closed before the record arrived: "rejected" with the reason (the phone keeps
   it until the worker dismisses it).
 The community admin accepts a held record (it becomes the original worker's visit) or rejects
@@ -246,7 +248,8 @@ def _outbox_record(
         if held.body_hash != record.digest():
             write_refused(request, reason="conflict")
             message = _("this client UUID was already used for a different visit")
-            return BatchItemResult(index, uuid_text, "conflict", None, message)
+            # Refused (field "client_uuid"), unlike a held record's "conflict" (field "held").
+            return BatchItemResult(index, uuid_text, "conflict", None, message, "client_uuid")
         return _held_answer(index, held)
     progress = known.progress.get(record.household_id)
     stored = known.visits.get(record.client_uuid)
@@ -303,7 +306,9 @@ def _outbox_record(
         )
         visit, created = visit_record(user=user, campaign=campaign, visit=item, request=request)
     except VisitConflict as conflict:
-        return BatchItemResult(index, uuid_text, "conflict", conflict.visit.pk, str(conflict))
+        return BatchItemResult(
+            index, uuid_text, "conflict", conflict.visit.pk, str(conflict), "client_uuid"
+        )
     except VisitTaken as taken:
         return BatchItemResult(index, uuid_text, "taken", None, str(taken))
     except VisitRejected as rejected:

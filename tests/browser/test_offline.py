@@ -435,3 +435,42 @@ def test_a_chunk_the_server_refuses_is_kept_as_refused_and_the_next_chunk_is_sen
     landed.locator(".outbox-dismiss").click()
     page.locator("header form[action$='/logout/'] button").click()
     expect(page).to_have_url(re.compile(r"/accounts/login/"))
+
+
+def test_a_refused_conflict_is_not_taken_for_landed_and_logout_waits_for_it(
+    phone_browser, live_server, login, worker, campaign, ten_households
+):
+    _context, page = phone_browser()
+    login(page, worker)
+    page.goto(f"{live_server.url}/campaigns/{campaign.pk}/my/")
+    expect(page.locator("#outbox-state")).to_have_attribute("data-precached", re.compile(r"\d+"))
+    # given a record whose UUID the server already has for another visit of the worker's
+    home = ten_households[2]
+    first = phone_record(campaign.pk, home)
+    outbox_record(
+        user=worker,
+        campaign=campaign,
+        record=OutboxRecord(
+            client_uuid=uuid.UUID(first["client_uuid"]),
+            household_id=home.pk,
+            visited_at=timezone.now() - datetime.timedelta(minutes=30),
+            form=[(n, v) for n, v in first["form"]],
+        ),
+    )
+    reused = {**first, "form": [[n, "36.9" if "temperature" in n else v] for n, v in first["form"]]}
+    put_records(page, reused)
+    page.evaluate("window.DoorstepOffline.sync()")
+    page.reload()
+    row = page.locator(f"#outbox-records li[data-uuid='{first['client_uuid']}']")
+    expect(row).to_have_attribute("data-status", "conflict")
+    # then logging out is refused until the worker has read it (it is not on the server)
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.locator("header form[action$='/logout/'] button").click(no_wait_after=True)
+    for _tick in range(100):
+        if asked:
+            break
+        page.wait_for_timeout(100)
+    assert asked and "拒绝" in asked[0]
+    assert page.evaluate("window.DoorstepOutbox.all().then(rows => rows.length)") == 1
+    assert Visit.objects.filter(household=home).count() == 1 and not HeldVisit.objects.exists()

@@ -232,3 +232,19 @@ def test_a_form_whose_post_landed_but_whose_answer_was_lost_is_not_a_second_visi
     # then it is that visit, not a second one and not a conflict
     assert answer[0]["status"] == "duplicate" and answer[0]["visit_id"] == first.pk
     assert Visit.objects.count() == 1 and not HeldVisit.objects.exists()
+
+
+def test_a_uuid_reused_for_another_body_is_a_refused_conflict_not_a_held_one(
+    phone, campaign, households
+):
+    home = households["G1"]
+    sent = record(home)
+    assert send(phone, campaign, sent)[0]["status"] == "created"
+    other = {
+        **sent,
+        "form": [[n, "36.9" if n.endswith("temperature") else v] for n, v in sent["form"]],
+    }
+    answer = send(phone, campaign, other)[0]
+    # refused: told apart from a held record's conflict (field "held"), and nothing kept
+    assert answer["status"] == "conflict" and answer["field"] == "client_uuid"
+    assert Visit.objects.count() == 1 and not HeldVisit.objects.exists()

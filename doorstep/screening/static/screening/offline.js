@@ -155,6 +155,7 @@
       var a = byUuid[r.client_uuid];
       if (!a || a.status === "throttled") return false; // stays unsent: sent again later
       r.status = a.status;
+      r.held = a.field === "held" && a.status !== "rejected";
       r.message = a.error || "";
       r.visit_id = a.visit_id;
       r.answered_at = Date.now();
