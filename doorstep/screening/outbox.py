@@ -351,11 +351,17 @@ def outbox_batch_record(
 def held_visit_accept(*, user: User, held: HeldVisit, request=None) -> Visit:
     """Record a held visit as the original worker's. The deciding user must reach the
     household (the access layer: Http404 otherwise); a campaign closed since refuses it
-    (VisitRejected, nothing written). Accepting twice answers with the same visit."""
-    if held.state == HeldState.REJECTED:
-        raise VisitRejected(_("this record was rejected already"), "state")
+    (VisitRejected, nothing written), as does a UUID another visit holds (VisitConflict,
+    VisitTaken). Accepting again (a double submit, a second admin) answers with the visit of
+    the first accept. The visit, its move to the worker and the decision are one transaction:
+    nobody ever sees the visit as the admin's, and a refusal leaves the record held."""
     campaign = held.campaign
     progress = access_progress(user, campaign, held.household_id)
+    held.refresh_from_db()  # the caller's copy may be older than another admin's decision
+    if held.state == HeldState.ACCEPTED and held.visit is not None:
+        return held.visit
+    if held.state == HeldState.REJECTED:
+        raise VisitRejected(_("this record was rejected already"), "state")
     record = OutboxRecord(
         client_uuid=held.client_uuid,
         household_id=held.household_id,
@@ -364,15 +370,36 @@ def held_visit_accept(*, user: User, held: HeldVisit, request=None) -> Visit:
     )
     members = list(household_members(user, progress.household).filter(status=PersonStatus.ACTIVE))
     item = _visit_input(campaign=campaign, members=members, record=record)
-    visit, _created = visit_record(user=user, campaign=campaign, visit=item, request=request)
+    refusal: Exception | None = None
+    visit: Visit | None = None
     with sqlite_writer_turn(), transaction.atomic():
-        # The visit is the worker's, made at the door; the admin only let it in.
-        Visit.objects.filter(pk=visit.pk, worker=user).update(worker=held.worker)
-        decided = HeldVisit.objects.filter(pk=held.pk, state=HeldState.HELD).update(
-            state=HeldState.ACCEPTED, decided_by=user, decided_at=timezone.now(), visit=visit
-        )
-        if decided:
-            audit_write(user=user, action="visit.held.accept", obj=held, request=request)
+        current = HeldVisit.objects.select_for_update().get(pk=held.pk)
+        if current.state == HeldState.ACCEPTED and current.visit_id is not None:
+            visit = current.visit
+        elif current.state == HeldState.REJECTED:
+            refusal = VisitRejected(_("this record was rejected already"), "state")
+        else:
+            try:
+                # The visit service counts and audits its own refusals; they are caught here
+                # so that the refusal's audit is kept (nothing else was written).
+                visit, _created = visit_record(
+                    user=user, campaign=campaign, visit=item, request=request
+                )
+            except (VisitConflict, VisitTaken, VisitRejected, Http404) as refused:
+                refusal = refused
+            else:
+                # The visit is the worker's, made at the door; the admin only let it in.
+                Visit.objects.filter(pk=visit.pk, worker=user).update(worker=held.worker)
+                HeldVisit.objects.filter(pk=held.pk, state=HeldState.HELD).update(
+                    state=HeldState.ACCEPTED,
+                    decided_by=user,
+                    decided_at=timezone.now(),
+                    visit=visit,
+                )
+                audit_write(user=user, action="visit.held.accept", obj=held, request=request)
+    if refusal is not None:
+        raise refusal
+    assert visit is not None
     held.refresh_from_db()
     visit.refresh_from_db()
     return visit

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from doorstep.accounts.models import Role
 from doorstep.core.models import AuditEvent
+from doorstep.screening import outbox
 from doorstep.screening.models import HeldState, HeldVisit, HouseholdProgress, Visit
 from doorstep.screening.services import visit_record
 from tests.factories import HouseholdFactory, PersonFactory
@@ -248,3 +249,47 @@ def test_a_uuid_reused_for_another_body_is_a_refused_conflict_not_a_held_one(
     # refused: told apart from a held record's conflict (field "held"), and nothing kept
     assert answer["status"] == "conflict" and answer["field"] == "client_uuid"
     assert Visit.objects.count() == 1 and not HeldVisit.objects.exists()
+
+
+def test_accepting_a_held_visit_twice_answers_with_the_same_visit(
+    client_for, phone, campaign, held, user_for
+):
+    row, _sent = held
+    decide = reverse("screening:held_visit_decide", args=[campaign.pk, row.pk])
+    first_admin = client_for(Role.COMMUNITY_ADMIN, "C1")
+    # when the admin double-submits, and a second admin of the community accepts it too
+    assert first_admin.post(decide, {"decision": "accept"}).status_code == 302
+    assert first_admin.post(decide, {"decision": "accept"}).status_code == 302
+    second = user_for(Role.COMMUNITY_ADMIN, "C1")
+    accepted = outbox.held_visit_accept(user=second, held=row)  # row: read before the accepts
+    # then there is one visit, the worker's, accepted once
+    visit = Visit.objects.get()
+    assert accepted == visit and visit.worker == phone.user
+    row.refresh_from_db()
+    assert row.state == HeldState.ACCEPTED and row.visit == visit
+    assert AuditEvent.objects.filter(action="visit.held.accept").count() == 1
+
+
+def test_a_refused_accept_is_shown_and_changes_nothing(client_for, phone, campaign, held):
+    row, _sent = held
+    # given another visit already holds the record's UUID (another worker's, say)
+    other = Visit.objects.create(
+        campaign=campaign,
+        household=row.household,
+        worker=None,
+        outcome="not_home",
+        source="field",
+        visited_at=timezone.now(),
+        entered_at=timezone.now(),
+        client_uuid=row.client_uuid,
+        body_hash="x",
+    )
+    admin = client_for(Role.COMMUNITY_ADMIN, "C1")
+    decide = reverse("screening:held_visit_decide", args=[campaign.pk, row.pk])
+    response = admin.post(decide, {"decision": "accept"}, follow=True)
+    # then the admin is told, not a 500, and nothing changed
+    assert response.status_code == 200
+    assert list(Visit.objects.all()) == [other]
+    row.refresh_from_db()
+    assert row.state == HeldState.HELD and row.visit is None
+    assert not AuditEvent.objects.filter(action="visit.held.accept").exists()
