@@ -474,3 +474,45 @@ def test_a_refused_conflict_is_not_taken_for_landed_and_logout_waits_for_it(
     assert asked and "拒绝" in asked[0]
     assert page.evaluate("window.DoorstepOutbox.all().then(rows => rows.length)") == 1
     assert Visit.objects.filter(household=home).count() == 1 and not HeldVisit.objects.exists()
+
+
+def test_a_second_user_on_the_phone_neither_sends_nor_sees_the_firsts_records_or_pages(
+    phone_browser, live_server, login, worker, campaign, ten_households, user_for
+):
+    base = live_server.url
+    context, page = phone_browser()
+    login(page, worker)
+    page.goto(f"{base}/campaigns/{campaign.pk}/my/")
+    expect(page.locator("#outbox-state")).to_have_attribute("data-precached", re.compile(r"\d+"))
+    # given a visit recorded offline by the worker, whose session then ends without logout
+    context.set_offline(True)
+    home = ten_households[5]
+    record_offline(page, base, campaign, home)
+    expect(page.locator("#outbox-count")).to_have_text("1")
+    context.set_offline(False)
+    context.clear_cookies()
+    # when another worker logs in on the same phone
+    other = user_for(Role.GRID_WORKER, "G1")
+    login(page, other)
+    page.goto(f"{base}/campaigns/{campaign.pk}/my/")
+    expect(page.locator("#outbox-state")).to_have_attribute("data-precached", re.compile(r"\d+"))
+    page.evaluate("window.DoorstepOffline.sync()")
+    # then the first worker's record is neither sent under their session nor shown to them
+    expect(page.locator("#outbox-count")).to_have_text("0")
+    expect(page.locator("#outbox-records li")).to_have_count(0)
+    assert not Visit.objects.filter(household=home).exists()
+    stored = page.evaluate("window.DoorstepOutbox.all()")
+    assert [(r["user_id"], r["status"]) for r in stored] == [(worker.pk, "unsent")]
+    # and the pages kept for the first worker (residents' names) are gone
+    page.wait_for_function(
+        "caches.open('doorstep-field-pages-v1').then(c => c.keys())"
+        ".then(keys => !keys.some(k => k.url.includes('/households/')))"
+    )
+    # and once the first worker logs in again, their record is sent as theirs
+    context.clear_cookies()
+    login(page, worker)
+    page.goto(f"{base}/campaigns/{campaign.pk}/my/")
+    record = page.locator(f"#outbox-records li[data-household='{home.pk}']")
+    # (sent from the first page after the login; this page may have sent it again)
+    expect(record).to_have_attribute("data-status", re.compile("created|duplicate"))
+    assert Visit.objects.get(household=home).worker == worker

@@ -29,9 +29,42 @@
     try { return JSON.parse(headers)["X-CSRFToken"]; } catch (e) { return ""; }
   }
 
+  // The logged-in user: a phone shared by two workers keeps each one's records apart (a
+  // session that ended without logging out leaves its records for its own user's next login).
+  var me = Number(cfg.user) || 0;
+
   function records() {
-    return canStore ? Outbox.all().catch(function () { return []; }) : Promise.resolve([]);
+    if (!canStore) return Promise.resolve([]);
+    return Outbox.all().then(function (rows) { return Outbox.mine(rows, me); })
+      .catch(function () { return []; });
   }
+
+  // The pages kept for offline use carry residents' names: another user's login drops them
+  // (their owner is kept beside them), and the service worker is told to forget them too.
+  var OWNER_KEY = "doorstep-field-pages-user";
+
+  function forgetPages() {
+    var worker = navigator.serviceWorker && navigator.serviceWorker.controller;
+    if (worker) worker.postMessage({ type: "forget" });
+    return window.caches ? caches.keys().then(function (names) {
+      return Promise.all(names.filter(function (n) { return n.indexOf("doorstep-field-pages") === 0; })
+        .map(function (n) { return caches.delete(n); }));
+    }) : Promise.resolve();
+  }
+
+  function pagesOwner() {
+    try { return window.localStorage.getItem(OWNER_KEY); } catch (e) { return null; }
+  }
+
+  function setPagesOwner(value) {
+    try {
+      if (value) window.localStorage.setItem(OWNER_KEY, value); else window.localStorage.removeItem(OWNER_KEY);
+    } catch (e) { /* private mode: the pages are dropped on every change of user anyway */ }
+  }
+
+  var pagesChecked = (me && pagesOwner() !== String(me))
+    ? forgetPages().catch(function () {}).then(function () { setPagesOwner(String(me)); })
+    : Promise.resolve();
 
   // -- the header's count and the panel ---------------------------------------------------
   function badge() {
@@ -257,10 +290,7 @@
         return;
       }
       // Nothing waits: the pages kept for offline use (residents' names) go with the session.
-      var forget = window.caches ? caches.keys().then(function (names) {
-        return Promise.all(names.filter(function (n) { return n.indexOf("doorstep-field-pages") === 0; })
-          .map(function (n) { return caches.delete(n); }));
-      }) : Promise.resolve();
+      var forget = forgetPages().then(function () { setPagesOwner(""); });
       var clear = Promise.all(rows.map(function (r) { return Outbox.remove(r.client_uuid); }));
       Promise.all([forget, clear]).catch(function () {}).then(function () {
         form.dataset.outboxChecked = "1";
@@ -280,6 +310,8 @@
     if (state) state.textContent = navigator.onLine === false ? (words.tOffline || "离线") : (words.tOnline || "在线");
     navigator.serviceWorker.register(cfg.sw, { scope: cfg.swScope }).then(function () {
       return navigator.serviceWorker.ready;
+    }).then(function (registration) {
+      return pagesChecked.then(function () { return registration; });
     }).then(function (registration) {
       if (state && navigator.onLine !== false) state.textContent = words.tReady || "可离线使用";
       if (panel.dataset.list && navigator.onLine !== false && registration.active) {
@@ -303,7 +335,8 @@
           window.alert(words.tUnavailable || "离线不可用");
           return;
         }
-        // The address the outbox shows for this record (kept on the phone only).
+        // The address the outbox shows for this record, and whose record it is (kept on the
+        // phone only).
         if (visitForm.querySelector("input[name=offline_label]")) return;
         var label = document.createElement("input");
         label.type = "hidden";
@@ -311,6 +344,11 @@
         var heading = document.querySelector("main h1");
         label.value = heading ? heading.textContent.trim().slice(0, 80) : "";
         visitForm.appendChild(label);
+        var owner = document.createElement("input");
+        owner.type = "hidden";
+        owner.name = "offline_user";
+        owner.value = String(me);
+        visitForm.appendChild(owner);
       }, true);
     }
     var queued = new URLSearchParams(location.search).get("queued");

@@ -3,7 +3,8 @@
 // service worker (sw.js), so both read and write the same records.
 //
 // A record: {client_uuid, campaign_id, household_id, visited_at (ISO), form: [[name, value]...]
-// (the visit form's fields as the page posts them), label (the address shown), status
+// (the visit form's fields as the page posts them), label (the address shown), user_id (who
+// recorded it: only that user's pages send and show it), status
 // ("unsent" until the server answered; then its answer: created, duplicate, held, conflict,
 // taken, rejected, not_found), held (true when the server keeps it for the community: the
 // answer's field "held"), message (the server's reason), answered_at, created_at}.
@@ -71,6 +72,10 @@
       });
     },
     remove: function (uuid) { return run("readwrite", function (s) { return s.delete(uuid); }); },
+    // The records of this user (one made before records carried their user counts as theirs).
+    mine: function (rows, userId) {
+      return rows.filter(function (r) { return !r.user_id || r.user_id === userId; });
+    },
     unsent: function (rows) { return rows.filter(function (r) { return r.status === "unsent"; }); },
     landed: function (r) {
       return LANDED.indexOf(r.status) >= 0 || (r.status === "conflict" && r.held === true);

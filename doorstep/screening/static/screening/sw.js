@@ -86,9 +86,11 @@ function queueVisit(request, match) {
     var pairs = [];
     var label = "";
     var clientUuid = "";
+    var userId = 0; // whose record: only their pages send and show it (offline.js)
     form.forEach(function (value, name) {
       if (typeof value !== "string") return;
       if (name === "offline_label") { label = value; return; }
+      if (name === "offline_user") { userId = Number(value) || 0; return; }
       // The form's own UUID: if the post did reach the server (only its answer was lost), the
       // replay is the same visit, answered "duplicate", never a second one.
       if (name === "client_uuid") { clientUuid = value.trim(); return; }
@@ -102,6 +104,7 @@ function queueVisit(request, match) {
       visited_at: new Date().toISOString(),
       form: pairs,
       label: label,
+      user_id: userId,
       status: "unsent",
       message: "",
       created_at: Date.now(),
