@@ -9,7 +9,9 @@ A record that cannot simply be recorded as sent is never dropped:
 - its household was assigned to someone else meanwhile (still in the worker's jurisdiction):
   held ("held") for the community admin;
 - someone else screened the household after the record was made: held too, and answered
-  "conflict" (the worker sees that someone else was there);
+  "conflict" with field "held" (the worker sees that someone else was there). Every answer
+  of a held record carries field "held"; a refused "conflict" (the UUID reused for another
+  body) carries field "client_uuid" and nothing of it is kept;
 - the campaign closed before the record arrived: "rejected" with the reason (the phone keeps
   it until the worker dismisses it).
 The community admin accepts a held record (it becomes the original worker's visit) or rejects
@@ -180,7 +182,8 @@ class _Known:
     """What a batch's records need to know, read once for the batch instead of per record."""
 
     held: dict[uuid.UUID, HeldVisit]
-    visits: dict[uuid.UUID, tuple[int, int, int | None]]  # uuid → (visit, campaign, worker)
+    # uuid → (visit, campaign, worker, visited_at)
+    visits: dict[uuid.UUID, tuple[int, int, int | None, datetime.datetime]]
     progress: dict[int, HouseholdProgress]  # the caller's own rows, by household
     members: dict[int, list]
     # The latest screening of each household by someone else, as it reached the server.
@@ -208,9 +211,9 @@ def _known(user: User, campaign: Campaign, records: Sequence[OutboxRecord]) -> _
     return _Known(
         held={h.client_uuid: h for h in HeldVisit.objects.filter(client_uuid__in=uuids)},
         visits={
-            u: (pk, c, w)
-            for u, pk, c, w in Visit.objects.filter(client_uuid__in=uuids).values_list(
-                "client_uuid", "pk", "campaign_id", "worker_id"
+            u: (pk, c, w, at)
+            for u, pk, c, w, at in Visit.objects.filter(client_uuid__in=uuids).values_list(
+                "client_uuid", "pk", "campaign_id", "worker_id", "visited_at"
             )
         },
         progress=progress,
@@ -245,12 +248,13 @@ def _outbox_record(
         if held.body_hash != record.digest():
             write_refused(request, reason="conflict")
             message = _("this client UUID was already used for a different visit")
-            return BatchItemResult(index, uuid_text, "conflict", None, message)
+            # Refused (field "client_uuid"), unlike a held record's "conflict" (field "held").
+            return BatchItemResult(index, uuid_text, "conflict", None, message, "client_uuid")
         return _held_answer(index, held)
     progress = known.progress.get(record.household_id)
     stored = known.visits.get(record.client_uuid)
     if progress is None:
-        if stored is not None and stored[1:] == (campaign.pk, user.pk):
+        if stored is not None and stored[1:3] == (campaign.pk, user.pk):
             # recorded before the household was moved: its first answer
             return BatchItemResult(index, uuid_text, "duplicate", stored[0])
         if _campaign_closed_for(campaign, record.visited_at):
@@ -286,13 +290,25 @@ def _outbox_record(
             request=request,
         )
         return _held_answer(index, held)
+    if stored is not None and stored[1:3] == (campaign.pk, user.pk) and stored[3] is not None:
+        # The visit form's own post reached the server but its answer was lost, so the phone
+        # kept it (with the form's UUID and the phone's time): the server's first time is the
+        # visit's, as when the page itself retries, so the same form is the same visit.
+        record = OutboxRecord(
+            client_uuid=record.client_uuid,
+            household_id=record.household_id,
+            visited_at=stored[3],
+            form=record.form,
+        )
     try:
         item = _visit_input(
             campaign=campaign, members=known.members.get(record.household_id, []), record=record
         )
         visit, created = visit_record(user=user, campaign=campaign, visit=item, request=request)
     except VisitConflict as conflict:
-        return BatchItemResult(index, uuid_text, "conflict", conflict.visit.pk, str(conflict))
+        return BatchItemResult(
+            index, uuid_text, "conflict", conflict.visit.pk, str(conflict), "client_uuid"
+        )
     except VisitTaken as taken:
         return BatchItemResult(index, uuid_text, "taken", None, str(taken))
     except VisitRejected as rejected:
@@ -335,11 +351,17 @@ def outbox_batch_record(
 def held_visit_accept(*, user: User, held: HeldVisit, request=None) -> Visit:
     """Record a held visit as the original worker's. The deciding user must reach the
     household (the access layer: Http404 otherwise); a campaign closed since refuses it
-    (VisitRejected, nothing written). Accepting twice answers with the same visit."""
-    if held.state == HeldState.REJECTED:
-        raise VisitRejected(_("this record was rejected already"), "state")
+    (VisitRejected, nothing written), as does a UUID another visit holds (VisitConflict,
+    VisitTaken). Accepting again (a double submit, a second admin) answers with the visit of
+    the first accept. The visit, its move to the worker and the decision are one transaction:
+    nobody ever sees the visit as the admin's, and a refusal leaves the record held."""
     campaign = held.campaign
     progress = access_progress(user, campaign, held.household_id)
+    held.refresh_from_db()  # the caller's copy may be older than another admin's decision
+    if held.state == HeldState.ACCEPTED and held.visit is not None:
+        return held.visit
+    if held.state == HeldState.REJECTED:
+        raise VisitRejected(_("this record was rejected already"), "state")
     record = OutboxRecord(
         client_uuid=held.client_uuid,
         household_id=held.household_id,
@@ -348,15 +370,36 @@ def held_visit_accept(*, user: User, held: HeldVisit, request=None) -> Visit:
     )
     members = list(household_members(user, progress.household).filter(status=PersonStatus.ACTIVE))
     item = _visit_input(campaign=campaign, members=members, record=record)
-    visit, _created = visit_record(user=user, campaign=campaign, visit=item, request=request)
+    refusal: Exception | None = None
+    visit: Visit | None = None
     with sqlite_writer_turn(), transaction.atomic():
-        # The visit is the worker's, made at the door; the admin only let it in.
-        Visit.objects.filter(pk=visit.pk, worker=user).update(worker=held.worker)
-        decided = HeldVisit.objects.filter(pk=held.pk, state=HeldState.HELD).update(
-            state=HeldState.ACCEPTED, decided_by=user, decided_at=timezone.now(), visit=visit
-        )
-        if decided:
-            audit_write(user=user, action="visit.held.accept", obj=held, request=request)
+        current = HeldVisit.objects.select_for_update().get(pk=held.pk)
+        if current.state == HeldState.ACCEPTED and current.visit_id is not None:
+            visit = current.visit
+        elif current.state == HeldState.REJECTED:
+            refusal = VisitRejected(_("this record was rejected already"), "state")
+        else:
+            try:
+                # The visit service counts and audits its own refusals; they are caught here
+                # so that the refusal's audit is kept (nothing else was written).
+                visit, _created = visit_record(
+                    user=user, campaign=campaign, visit=item, request=request
+                )
+            except (VisitConflict, VisitTaken, VisitRejected, Http404) as refused:
+                refusal = refused
+            else:
+                # The visit is the worker's, made at the door; the admin only let it in.
+                Visit.objects.filter(pk=visit.pk, worker=user).update(worker=held.worker)
+                HeldVisit.objects.filter(pk=held.pk, state=HeldState.HELD).update(
+                    state=HeldState.ACCEPTED,
+                    decided_by=user,
+                    decided_at=timezone.now(),
+                    visit=visit,
+                )
+                audit_write(user=user, action="visit.held.accept", obj=held, request=request)
+    if refusal is not None:
+        raise refusal
+    assert visit is not None
     held.refresh_from_db()
     visit.refresh_from_db()
     return visit

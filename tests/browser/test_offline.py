@@ -353,3 +353,166 @@ def test_the_community_admin_accepts_a_held_visit_as_the_workers(
     visit = Visit.objects.get(household=home)
     assert visit.worker == worker
     assert HeldVisit.objects.get().state == "accepted"
+
+
+def test_a_visit_kept_offline_keeps_the_forms_client_uuid(
+    phone_browser, live_server, login, worker, campaign, ten_households
+):
+    base = live_server.url
+    context, page = phone_browser()
+    login(page, worker)
+    page.goto(f"{base}/campaigns/{campaign.pk}/my/")
+    expect(page.locator("#outbox-state")).to_have_attribute("data-precached", re.compile(r"\d+"))
+    home = ten_households[3]
+    page.goto(f"{base}/campaigns/{campaign.pk}/households/{home.pk}/visit/")
+    form_uuid = page.locator("#visit-form input[name=client_uuid]").input_value()
+    assert form_uuid
+    # when the post gets no answer, the outbox keeps it under the form's own UUID (a post
+    # that did land is then answered as the same visit, not recorded twice)
+    context.set_offline(True)
+    for field in page.locator(".member:not(.is-new) input[data-recheck]").all():
+        field.fill("36.6")
+    page.locator("button[value=screened]").tap()
+    expect(page).to_have_url(re.compile(rf"/my/\?queued={home.pk}"))
+    expect(page.locator(f"#outbox-records li[data-household='{home.pk}']")).to_have_attribute(
+        "data-uuid", form_uuid
+    )
+    context.set_offline(False)
+    record = page.locator(f"#outbox-records li[data-household='{home.pk}']")
+    expect(record).to_have_attribute("data-status", "created")
+    assert str(Visit.objects.get(household=home).client_uuid) == form_uuid
+
+
+def phone_record(campaign_id: int, home, **extra) -> dict:
+    form = [["f", "all"], ["notes", ""]]
+    for person in home.persons.order_by("pk"):
+        form += [[f"p{person.pk}-presence", "present"], [f"p{person.pk}-temperature", "36.7"]]
+    form.append(["outcome", "screened"])
+    return {
+        "client_uuid": str(uuid.uuid4()),
+        "campaign_id": campaign_id,
+        "household_id": home.pk,
+        "visited_at": (timezone.now() - datetime.timedelta(minutes=5)).isoformat(),
+        "form": form,
+        "label": home.household_number,
+        "status": "unsent",
+        "message": "",
+        "created_at": 1,
+        **extra,
+    }
+
+
+def put_records(page, *records) -> None:
+    page.evaluate(
+        "records => Promise.all(records.map(r => window.DoorstepOutbox.put(r)))", list(records)
+    )
+
+
+def test_a_chunk_the_server_refuses_is_kept_as_refused_and_the_next_chunk_is_sent(
+    phone_browser, live_server, login, worker, campaign, ten_households
+):
+    _context, page = phone_browser()
+    login(page, worker)
+    page.goto(f"{live_server.url}/campaigns/{campaign.pk}/my/")
+    expect(page.locator("#outbox-state")).to_have_attribute("data-precached", re.compile(r"\d+"))
+    # given a record of a campaign the server no longer has (sent first) and a good one
+    gone = phone_record(0, ten_households[0])
+    good = phone_record(campaign.pk, ten_households[1])
+    put_records(page, gone, good)
+    # when the phone sends them
+    page.evaluate("window.DoorstepOffline.sync()")
+    page.reload()
+    # then the refused one is kept, refused with the reason, and the good one still landed
+    refused = page.locator(f"#outbox-records li[data-uuid='{gone['client_uuid']}']")
+    expect(refused).to_have_attribute("data-status", "rejected")
+    expect(refused.locator(".why")).to_contain_text("服务器拒绝")
+    landed = page.locator(f"#outbox-records li[data-uuid='{good['client_uuid']}']")
+    expect(landed).to_have_attribute("data-status", "created")
+    expect(page.locator("#outbox-count")).to_have_text("0")
+    assert Visit.objects.filter(client_uuid=good["client_uuid"]).count() == 1
+    # and once dismissed, nothing stops the worker from logging out
+    refused.locator(".outbox-dismiss").click()
+    landed.locator(".outbox-dismiss").click()
+    page.locator("header form[action$='/logout/'] button").click()
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+
+
+def test_a_refused_conflict_is_not_taken_for_landed_and_logout_waits_for_it(
+    phone_browser, live_server, login, worker, campaign, ten_households
+):
+    _context, page = phone_browser()
+    login(page, worker)
+    page.goto(f"{live_server.url}/campaigns/{campaign.pk}/my/")
+    expect(page.locator("#outbox-state")).to_have_attribute("data-precached", re.compile(r"\d+"))
+    # given a record whose UUID the server already has for another visit of the worker's
+    home = ten_households[2]
+    first = phone_record(campaign.pk, home)
+    outbox_record(
+        user=worker,
+        campaign=campaign,
+        record=OutboxRecord(
+            client_uuid=uuid.UUID(first["client_uuid"]),
+            household_id=home.pk,
+            visited_at=timezone.now() - datetime.timedelta(minutes=30),
+            form=[(n, v) for n, v in first["form"]],
+        ),
+    )
+    reused = {**first, "form": [[n, "36.9" if "temperature" in n else v] for n, v in first["form"]]}
+    put_records(page, reused)
+    page.evaluate("window.DoorstepOffline.sync()")
+    page.reload()
+    row = page.locator(f"#outbox-records li[data-uuid='{first['client_uuid']}']")
+    expect(row).to_have_attribute("data-status", "conflict")
+    # then logging out is refused until the worker has read it (it is not on the server)
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.locator("header form[action$='/logout/'] button").click(no_wait_after=True)
+    for _tick in range(100):
+        if asked:
+            break
+        page.wait_for_timeout(100)
+    assert asked and "拒绝" in asked[0]
+    assert page.evaluate("window.DoorstepOutbox.all().then(rows => rows.length)") == 1
+    assert Visit.objects.filter(household=home).count() == 1 and not HeldVisit.objects.exists()
+
+
+def test_a_second_user_on_the_phone_neither_sends_nor_sees_the_firsts_records_or_pages(
+    phone_browser, live_server, login, worker, campaign, ten_households, user_for
+):
+    base = live_server.url
+    context, page = phone_browser()
+    login(page, worker)
+    page.goto(f"{base}/campaigns/{campaign.pk}/my/")
+    expect(page.locator("#outbox-state")).to_have_attribute("data-precached", re.compile(r"\d+"))
+    # given a visit recorded offline by the worker, whose session then ends without logout
+    context.set_offline(True)
+    home = ten_households[5]
+    record_offline(page, base, campaign, home)
+    expect(page.locator("#outbox-count")).to_have_text("1")
+    context.set_offline(False)
+    context.clear_cookies()
+    # when another worker logs in on the same phone
+    other = user_for(Role.GRID_WORKER, "G1")
+    login(page, other)
+    page.goto(f"{base}/campaigns/{campaign.pk}/my/")
+    expect(page.locator("#outbox-state")).to_have_attribute("data-precached", re.compile(r"\d+"))
+    page.evaluate("window.DoorstepOffline.sync()")
+    # then the first worker's record is neither sent under their session nor shown to them
+    expect(page.locator("#outbox-count")).to_have_text("0")
+    expect(page.locator("#outbox-records li")).to_have_count(0)
+    assert not Visit.objects.filter(household=home).exists()
+    stored = page.evaluate("window.DoorstepOutbox.all()")
+    assert [(r["user_id"], r["status"]) for r in stored] == [(worker.pk, "unsent")]
+    # and the pages kept for the first worker (residents' names) are gone
+    page.wait_for_function(
+        "caches.open('doorstep-field-pages-v1').then(c => c.keys())"
+        ".then(keys => !keys.some(k => k.url.includes('/households/')))"
+    )
+    # and once the first worker logs in again, their record is sent as theirs
+    context.clear_cookies()
+    login(page, worker)
+    page.goto(f"{base}/campaigns/{campaign.pk}/my/")
+    record = page.locator(f"#outbox-records li[data-household='{home.pk}']")
+    # (sent from the first page after the login; this page may have sent it again)
+    expect(record).to_have_attribute("data-status", re.compile("created|duplicate"))
+    assert Visit.objects.get(household=home).worker == worker

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from doorstep.accounts.models import Role
 from doorstep.core.models import AuditEvent
+from doorstep.screening import outbox
 from doorstep.screening.models import HeldState, HeldVisit, HouseholdProgress, Visit
 from doorstep.screening.services import visit_record
 from tests.factories import HouseholdFactory, PersonFactory
@@ -213,3 +214,82 @@ def test_the_campaign_page_leads_admins_to_the_holding_list(client_for, phone, c
     admin = client_for(Role.COMMUNITY_ADMIN, "C1")
     assert 'id="held-link"' in admin.get(page).content.decode()
     assert 'id="held-link"' not in phone.get(page).content.decode()
+
+
+def test_a_form_whose_post_landed_but_whose_answer_was_lost_is_not_a_second_visit(
+    phone, campaign, households
+):
+    # given the visit form was posted online and saved, but the answer never reached the
+    # phone (a proxy's 502, the signal gone), so the service worker kept it with the form's UUID
+    home = households["G1"]
+    sent = record(home, minutes_ago=0)
+    data = {name: value for name, value in sent["form"]}
+    data["client_uuid"] = sent["client_uuid"]
+    response = phone.post(f"/campaigns/{campaign.pk}/households/{home.pk}/visit/", data)
+    assert response.status_code in (200, 302, 303)
+    first = Visit.objects.get()
+    # when the outbox sends it (with the phone's later time)
+    answer = send(phone, campaign, sent)
+    # then it is that visit, not a second one and not a conflict
+    assert answer[0]["status"] == "duplicate" and answer[0]["visit_id"] == first.pk
+    assert Visit.objects.count() == 1 and not HeldVisit.objects.exists()
+
+
+def test_a_uuid_reused_for_another_body_is_a_refused_conflict_not_a_held_one(
+    phone, campaign, households
+):
+    home = households["G1"]
+    sent = record(home)
+    assert send(phone, campaign, sent)[0]["status"] == "created"
+    other = {
+        **sent,
+        "form": [[n, "36.9" if n.endswith("temperature") else v] for n, v in sent["form"]],
+    }
+    answer = send(phone, campaign, other)[0]
+    # refused: told apart from a held record's conflict (field "held"), and nothing kept
+    assert answer["status"] == "conflict" and answer["field"] == "client_uuid"
+    assert Visit.objects.count() == 1 and not HeldVisit.objects.exists()
+
+
+def test_accepting_a_held_visit_twice_answers_with_the_same_visit(
+    client_for, phone, campaign, held, user_for
+):
+    row, _sent = held
+    decide = reverse("screening:held_visit_decide", args=[campaign.pk, row.pk])
+    first_admin = client_for(Role.COMMUNITY_ADMIN, "C1")
+    # when the admin double-submits, and a second admin of the community accepts it too
+    assert first_admin.post(decide, {"decision": "accept"}).status_code == 302
+    assert first_admin.post(decide, {"decision": "accept"}).status_code == 302
+    second = user_for(Role.COMMUNITY_ADMIN, "C1")
+    accepted = outbox.held_visit_accept(user=second, held=row)  # row: read before the accepts
+    # then there is one visit, the worker's, accepted once
+    visit = Visit.objects.get()
+    assert accepted == visit and visit.worker == phone.user
+    row.refresh_from_db()
+    assert row.state == HeldState.ACCEPTED and row.visit == visit
+    assert AuditEvent.objects.filter(action="visit.held.accept").count() == 1
+
+
+def test_a_refused_accept_is_shown_and_changes_nothing(client_for, phone, campaign, held):
+    row, _sent = held
+    # given another visit already holds the record's UUID (another worker's, say)
+    other = Visit.objects.create(
+        campaign=campaign,
+        household=row.household,
+        worker=None,
+        outcome="not_home",
+        source="field",
+        visited_at=timezone.now(),
+        entered_at=timezone.now(),
+        client_uuid=row.client_uuid,
+        body_hash="x",
+    )
+    admin = client_for(Role.COMMUNITY_ADMIN, "C1")
+    decide = reverse("screening:held_visit_decide", args=[campaign.pk, row.pk])
+    response = admin.post(decide, {"decision": "accept"}, follow=True)
+    # then the admin is told, not a 500, and nothing changed
+    assert response.status_code == 200
+    assert list(Visit.objects.all()) == [other]
+    row.refresh_from_db()
+    assert row.state == HeldState.HELD and row.visit is None
+    assert not AuditEvent.objects.filter(action="visit.held.accept").exists()

@@ -24,7 +24,7 @@ from doorstep.registry.selectors import persons_visible_to
 from .. import outbox, selectors
 from ..models import HeldState, Presence
 from ..rules import SYMPTOMS
-from ..services import VisitRejected
+from ..services import VisitConflict, VisitRejected, VisitTaken
 
 # What the field pages load: kept by the service worker at install, so a page read from the
 # cache offline finds its styles and scripts.
@@ -142,6 +142,8 @@ def held_visit_decide_view(request, campaign_id: int, held_id: int):
         if refused.field in ("form", "state"):  # the visit service counts its own refusals
             write_refused(request, reason=f"held {refused.field}")
         messages.error(request, refused.message)
+    except (VisitConflict, VisitTaken) as refused:  # counted by the visit service
+        messages.error(request, str(refused))
     except ValidationError as invalid:
         write_refused(request, reason="held")
         messages.error(request, " ".join(invalid.messages))

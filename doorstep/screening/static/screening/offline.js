@@ -29,9 +29,42 @@
     try { return JSON.parse(headers)["X-CSRFToken"]; } catch (e) { return ""; }
   }
 
+  // The logged-in user: a phone shared by two workers keeps each one's records apart (a
+  // session that ended without logging out leaves its records for its own user's next login).
+  var me = Number(cfg.user) || 0;
+
   function records() {
-    return canStore ? Outbox.all().catch(function () { return []; }) : Promise.resolve([]);
+    if (!canStore) return Promise.resolve([]);
+    return Outbox.all().then(function (rows) { return Outbox.mine(rows, me); })
+      .catch(function () { return []; });
   }
+
+  // The pages kept for offline use carry residents' names: another user's login drops them
+  // (their owner is kept beside them), and the service worker is told to forget them too.
+  var OWNER_KEY = "doorstep-field-pages-user";
+
+  function forgetPages() {
+    var worker = navigator.serviceWorker && navigator.serviceWorker.controller;
+    if (worker) worker.postMessage({ type: "forget" });
+    return window.caches ? caches.keys().then(function (names) {
+      return Promise.all(names.filter(function (n) { return n.indexOf("doorstep-field-pages") === 0; })
+        .map(function (n) { return caches.delete(n); }));
+    }) : Promise.resolve();
+  }
+
+  function pagesOwner() {
+    try { return window.localStorage.getItem(OWNER_KEY); } catch (e) { return null; }
+  }
+
+  function setPagesOwner(value) {
+    try {
+      if (value) window.localStorage.setItem(OWNER_KEY, value); else window.localStorage.removeItem(OWNER_KEY);
+    } catch (e) { /* private mode: the pages are dropped on every change of user anyway */ }
+  }
+
+  var pagesChecked = (me && pagesOwner() !== String(me))
+    ? forgetPages().catch(function () {}).then(function () { setPagesOwner(String(me)); })
+    : Promise.resolve();
 
   // -- the header's count and the panel ---------------------------------------------------
   function badge() {
@@ -62,7 +95,11 @@
       var list = document.getElementById("outbox-records");
       list.textContent = "";
       var campaign = Number(panel.dataset.campaign);
-      rows.filter(function (r) { return r.campaign_id === campaign; }).forEach(function (r) {
+      // This campaign's records, and refused ones of any campaign (one whose campaign is gone
+      // has no page of its own where the worker could read and dismiss it).
+      rows.filter(function (r) {
+        return r.campaign_id === campaign || (r.status !== "unsent" && !Outbox.landed(r));
+      }).forEach(function (r) {
         var li = document.createElement("li");
         li.className = "outbox-record s-" + r.status;
         li.dataset.uuid = r.client_uuid;
@@ -151,12 +188,39 @@
       var a = byUuid[r.client_uuid];
       if (!a || a.status === "throttled") return false; // stays unsent: sent again later
       r.status = a.status;
+      r.held = a.field === "held" && a.status !== "rejected";
       r.message = a.error || "";
       r.visit_id = a.visit_id;
       r.answered_at = Date.now();
       return true;
     });
     return Outbox.putAll(answered);
+  }
+
+  // Answers refusing a whole chunk for good (sending it again gets the same answer).
+  var REFUSED_BATCH = [400, 404, 413, 422];
+
+  function refusal(response) {
+    var fallback = (words.tRefusedBatch || "服务器拒绝了这批记录") + " (" + response.status + ")";
+    return response.json().then(function (body) {
+      var detail = body && body.detail;
+      if (typeof detail === "string") return fallback + ": " + detail;
+      if (detail && detail.length) {
+        var first = detail[0] || {};
+        var why = (first.ctx && first.ctx.error) || first.msg || "";
+        return why ? fallback + ": " + String(why).slice(0, 200) : fallback;
+      }
+      return fallback;
+    }).catch(function () { return fallback; });
+  }
+
+  function reject(chunk, message) {
+    chunk.forEach(function (r) {
+      r.status = "rejected";
+      r.message = message;
+      r.answered_at = Date.now();
+    });
+    return Outbox.putAll(chunk);
   }
 
   function sync() {
@@ -183,6 +247,14 @@
           }
           if (response.status === 401 || response.status === 403) {
             note(words.tLogin || "请重新登录后同步"); return;
+          }
+          if (REFUSED_BATCH.indexOf(response.status) >= 0) {
+            // The server refused the whole chunk (the campaign is gone, a record it cannot
+            // read): those records are never sent again as they are, so each is kept as
+            // refused with the server's reason until the worker dismisses it, and the next
+            // chunk goes on.
+            return refusal(response).then(function (message) { return reject(job[1], message); })
+              .then(function () { return next(i + 1); });
           }
           if (!response.ok) { note((words.tFailed || "发送失败") + " (" + response.status + ")"); return; }
           return response.json().then(function (answers) { return apply(job[1], answers); })
@@ -218,10 +290,7 @@
         return;
       }
       // Nothing waits: the pages kept for offline use (residents' names) go with the session.
-      var forget = window.caches ? caches.keys().then(function (names) {
-        return Promise.all(names.filter(function (n) { return n.indexOf("doorstep-field-pages") === 0; })
-          .map(function (n) { return caches.delete(n); }));
-      }) : Promise.resolve();
+      var forget = forgetPages().then(function () { setPagesOwner(""); });
       var clear = Promise.all(rows.map(function (r) { return Outbox.remove(r.client_uuid); }));
       Promise.all([forget, clear]).catch(function () {}).then(function () {
         form.dataset.outboxChecked = "1";
@@ -241,6 +310,8 @@
     if (state) state.textContent = navigator.onLine === false ? (words.tOffline || "离线") : (words.tOnline || "在线");
     navigator.serviceWorker.register(cfg.sw, { scope: cfg.swScope }).then(function () {
       return navigator.serviceWorker.ready;
+    }).then(function (registration) {
+      return pagesChecked.then(function () { return registration; });
     }).then(function (registration) {
       if (state && navigator.onLine !== false) state.textContent = words.tReady || "可离线使用";
       if (panel.dataset.list && navigator.onLine !== false && registration.active) {
@@ -264,7 +335,8 @@
           window.alert(words.tUnavailable || "离线不可用");
           return;
         }
-        // The address the outbox shows for this record (kept on the phone only).
+        // The address the outbox shows for this record, and whose record it is (kept on the
+        // phone only).
         if (visitForm.querySelector("input[name=offline_label]")) return;
         var label = document.createElement("input");
         label.type = "hidden";
@@ -272,6 +344,11 @@
         var heading = document.querySelector("main h1");
         label.value = heading ? heading.textContent.trim().slice(0, 80) : "";
         visitForm.appendChild(label);
+        var owner = document.createElement("input");
+        owner.type = "hidden";
+        owner.name = "offline_user";
+        owner.value = String(me);
+        visitForm.appendChild(owner);
       }, true);
     }
     var queued = new URLSearchParams(location.search).get("queued");

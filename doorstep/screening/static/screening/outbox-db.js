@@ -3,9 +3,11 @@
 // service worker (sw.js), so both read and write the same records.
 //
 // A record: {client_uuid, campaign_id, household_id, visited_at (ISO), form: [[name, value]...]
-// (the visit form's fields as the page posts them), label (the address shown), status
+// (the visit form's fields as the page posts them), label (the address shown), user_id (who
+// recorded it: only that user's pages send and show it), status
 // ("unsent" until the server answered; then its answer: created, duplicate, held, conflict,
-// taken, rejected, not_found), message (the server's reason), answered_at, created_at}.
+// taken, rejected, not_found), held (true when the server keeps it for the community: the
+// answer's field "held"), message (the server's reason), answered_at, created_at}.
 (function (root) {
   "use strict";
   var NAME = "doorstep-outbox";
@@ -51,8 +53,11 @@
   }
 
   // Landed on the server (a visit, or a record the community keeps to decide on): nothing
-  // more to send. Refused ones stay on the device until the worker dismisses them.
-  var LANDED = ["created", "duplicate", "held", "conflict"];
+  // more to send. Refused ones stay on the device until the worker dismisses them. A
+  // "conflict" has landed only when the server holds it (r.held, from the answer's field
+  // "held": someone else screened meanwhile); a conflict without it is a refusal (the UUID
+  // was used for another visit) and nothing of it is on the server.
+  var LANDED = ["created", "duplicate", "held"];
 
   root.DoorstepOutbox = {
     LANDED: LANDED,
@@ -67,8 +72,14 @@
       });
     },
     remove: function (uuid) { return run("readwrite", function (s) { return s.delete(uuid); }); },
+    // The records of this user (one made before records carried their user counts as theirs).
+    mine: function (rows, userId) {
+      return rows.filter(function (r) { return !r.user_id || r.user_id === userId; });
+    },
     unsent: function (rows) { return rows.filter(function (r) { return r.status === "unsent"; }); },
-    landed: function (r) { return LANDED.indexOf(r.status) >= 0; },
+    landed: function (r) {
+      return LANDED.indexOf(r.status) >= 0 || (r.status === "conflict" && r.held === true);
+    },
     newUuid: function () {
       if (root.crypto && root.crypto.randomUUID) return root.crypto.randomUUID();
       var b = new Uint8Array(16);

@@ -8,8 +8,8 @@
 // - "precache" (a message from the list page): the list and the visit form of every
 //   household of the worker's own assignment, one at a time, so that they work offline after
 //   one online visit.
-// - A visit form POSTed without network is not lost: it goes to the outbox (IndexedDB) with a
-//   new client UUID and the page is sent back to the list, which shows it as waiting. The
+// - A visit form POSTed without network is not lost: it goes to the outbox (IndexedDB) with the
+//   form's client UUID and the page is sent back to the list, which shows it as waiting. The
 //   pages send the outbox (offline.js); this worker never relies on Background Sync.
 /* global DOORSTEP_STATIC, DOORSTEP_OUTBOX_DB, DoorstepOutbox */
 "use strict";
@@ -85,19 +85,26 @@ function queueVisit(request, match) {
   return request.formData().then(function (form) {
     var pairs = [];
     var label = "";
+    var clientUuid = "";
+    var userId = 0; // whose record: only their pages send and show it (offline.js)
     form.forEach(function (value, name) {
       if (typeof value !== "string") return;
       if (name === "offline_label") { label = value; return; }
-      if (name === "csrfmiddlewaretoken" || name === "client_uuid") return;
+      if (name === "offline_user") { userId = Number(value) || 0; return; }
+      // The form's own UUID: if the post did reach the server (only its answer was lost), the
+      // replay is the same visit, answered "duplicate", never a second one.
+      if (name === "client_uuid") { clientUuid = value.trim(); return; }
+      if (name === "csrfmiddlewaretoken") return;
       pairs.push([name, value]);
     });
     var record = {
-      client_uuid: DoorstepOutbox.newUuid(),
+      client_uuid: clientUuid || DoorstepOutbox.newUuid(),
       campaign_id: Number(match[1]),
       household_id: Number(match[2]),
       visited_at: new Date().toISOString(),
       form: pairs,
       label: label,
+      user_id: userId,
       status: "unsent",
       message: "",
       created_at: Date.now(),
@@ -128,7 +135,13 @@ self.addEventListener("fetch", function (event) {
   var visit = request.method === "POST" && VISIT_FORM.exec(url.pathname);
   if (visit) {
     var copy = request.clone();
-    event.respondWith(fetch(request).catch(function () { return queueVisit(copy, visit); }));
+    // Kept on the phone without network, and also when a proxy answers 502/503/504 for a
+    // server it could not reach: the replay carries the form's UUID, so a post that did land is
+    // answered as a duplicate.
+    event.respondWith(fetch(request).then(function (response) {
+      if (response.status >= 502) return queueVisit(copy, visit);
+      return response;
+    }, function () { return queueVisit(copy, visit); }));
   }
 });
 
