@@ -396,7 +396,8 @@ def submit_visit_outbox(request, campaign_id: RowId, body: OutboxIn):
     answered like a batch item (created, duplicate, conflict, taken, rejected, not_found,
     throttled), plus "held": the household was assigned to someone else meanwhile, and the
     record waits for the community admin's decision (never dropped). A record whose household
-    someone else screened after it was made is held too, and answered "conflict"."""
+    someone else screened after it was made is held too, and answered "conflict" with field
+    "held"; a "conflict" with field "client_uuid" is a refusal (the UUID names another body)."""
     campaign = selectors.access_campaign(request.user, campaign_id)
     results = outbox.outbox_batch_record(
         user=request.user,
