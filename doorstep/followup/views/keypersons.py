@@ -26,7 +26,7 @@ from doorstep.core.urlaccess import SCOPED, access
 from doorstep.registry.selectors import households_visible_to
 from doorstep.screening.models import PersonCheck
 
-from .. import schedule, selectors, services
+from .. import schedule, selectors, services, sweep_link
 from ..models import (
     FacilityKind,
     KeyPerson,
@@ -365,33 +365,6 @@ def flagged_not_followed(user: User, area: Area | None) -> Any:
     )
 
 
-def _reasons_of(check: PersonCheck) -> list[services.ReasonInput]:
-    visited = schedule.local_date(check.visit.visited_at)
-    reasons = []
-    if {"fever", "symptoms"} & set(check.flags):
-        reasons.append(
-            services.ReasonInput(
-                kind="fever_symptoms", exposure_date=visited, detail=",".join(check.symptoms)[:200]
-            )
-        )
-    if "risk_area" in check.flags:
-        reasons.append(
-            services.ReasonInput(
-                kind="risk_area_arrival",
-                exposure_date=min(check.returned_on or visited, visited),
-                detail=check.travel_from,
-                arrival_date=check.returned_on,
-            )
-        )
-    if "contact" in check.flags:
-        reasons.append(services.ReasonInput(kind="close_contact", exposure_date=visited))
-    return reasons or [
-        services.ReasonInput(
-            kind="other", exposure_date=visited, detail=",".join(check.flags) or "sweep"
-        )
-    ]
-
-
 @access(SCOPED)
 def from_flags_view(request: HttpRequest) -> HttpResponse:
     """The sweep's flagged persons not yet followed up: one click each, or all of an area."""
@@ -413,13 +386,8 @@ def from_flags_view(request: HttpRequest) -> HttpResponse:
                 services.key_person_add(
                     user=user,
                     person=person,
-                    reasons=_reasons_of(check),
-                    source=services.SourceInput(
-                        kind="sweep",
-                        reference=f"visit:{check.visit.client_uuid}",
-                        visit=check.visit,
-                        person_check=check,
-                    ),
+                    reasons=sweep_link.reasons_of(check),
+                    source=sweep_link.sweep_source(check),
                     request=request,
                 )
                 made += 1
