@@ -2,7 +2,7 @@
 """Issue 10 point 5 for the sweep: a visit saved with a fever or a listed symptom makes the person
 a key person and opens a referral at once, on every path that records visits (through the
 visit consumers registry, DESIGN.md §7), once however often the visit is replayed; the worker is
-told per person what follow-up did (issue 14 point 2)."""
+told per person what follow-up did (issue 14 point 2); the self-check link's QR (point 3)."""
 
 import datetime
 import logging
@@ -19,13 +19,14 @@ from doorstep.accounts.services import api_token_create
 from doorstep.core import visit_consumers
 from doorstep.followup import schedule, sweep_link
 from doorstep.followup.models import KeyPerson, Referral, Source
+from doorstep.followup.services import check_record, monitoring_release, self_check_token_for
 from doorstep.screening.models import HeldVisit, HouseholdProgress, PersonCheck, Visit
 from doorstep.screening.services import visit_record
 from tests.sheets import write_xlsx
 
 from ..screening.conftest import campaign, screened, worker  # noqa: F401
 from ..screening.test_assign_pages import block, sheet_rows  # noqa: F401
-from .conftest import add_key_person
+from .conftest import add_key_person, check_input
 
 CALLS: list[list[int]] = []
 
@@ -527,3 +528,57 @@ def test_a_batch_collects_nested_calls_and_survives_an_exception(db, on_commit, 
             visit_consumers.visits_saved([2, 3])
         raise ValueError
     assert CALLS == [[1, 2, 3]]
+
+
+# -- the self-check QR ---------------------------------------------------------------------------
+def test_the_record_page_and_the_card_carry_the_qr_while_the_monitoring_runs(
+    phone, households, client_for
+):
+    person = head(households["G1"])
+    key_person = add_key_person(phone.user, person)
+    detail = reverse("followup:key_person", args=[key_person.pk])
+    assert 'id="self-qr"' not in phone.get(detail).content.decode()  # no link made yet
+    card_url = reverse("followup:self_check_card", args=[key_person.pk])
+    asked = phone.get(card_url)
+    assert asked.status_code == 200 and b"purpose" in asked.content  # a printout asks why
+    card = phone.post(card_url, {"purpose": "发放自测卡"})
+    text = card.content.decode()
+    token = key_person.monitorings.get().self_check_token.token
+    assert card.status_code == 200 and 'id="self-check-qr"><svg' in text
+    assert token in text and person.name not in text and person.name[:1] + "*" in text
+    end = key_person.monitorings.get().end_date
+    assert f"Valid until the end of {end:%Y-%m-%d}" in text
+    page = phone.get(detail).content.decode()
+    assert re.search(r'id="self-qr"[^>]*><svg', page)
+    # the QR is inside the page: no URL of the site carries the token but the link itself
+    assert not any(token in u for u in re.findall(r'(?:src|href)="([^"]+)"', page))
+
+
+def test_the_card_of_a_released_monitoring_has_no_qr_and_says_the_link_ended(
+    phone, households, client_for, user_for
+):
+    key_person = add_key_person(phone.user, head(households["G1"]), days_ago=1)
+    monitoring = key_person.monitorings.get()
+    token = self_check_token_for(monitoring=monitoring).token
+    check_record(user=phone.user, key_person=key_person, data=check_input())
+    monitoring_release(
+        user=user_for(Role.COMMUNITY_ADMIN, "C1"), monitoring=monitoring, reason="阴性"
+    )
+    card = phone.post(
+        reverse("followup:self_check_card", args=[key_person.pk]), {"purpose": "补发"}
+    )
+    text = card.content.decode()
+    assert card.status_code == 200 and "<svg" not in text and token not in text
+    assert 'id="self-check-ended"' in text and "no longer works" in text
+    detail = phone.get(reverse("followup:key_person", args=[key_person.pk])).content.decode()
+    assert "<svg" not in detail
+
+
+def test_another_grids_worker_gets_no_card(phone, households, user_for):
+    key_person = add_key_person(phone.user, head(households["G1"]))
+    stranger = login(user_for(Role.GRID_WORKER, "G3"))
+    answer = stranger.post(
+        reverse("followup:self_check_card", args=[key_person.pk]), {"purpose": "看看"}
+    )
+    assert answer.status_code == 404
+    assert not hasattr(key_person.monitorings.get(), "self_check_token")
