@@ -582,3 +582,25 @@ def test_another_grids_worker_gets_no_card(phone, households, user_for):
     )
     assert answer.status_code == 404
     assert not hasattr(key_person.monitorings.get(), "self_check_token")
+
+
+# -- a resident's self-report --------------------------------------------------------------------
+def test_a_self_report_opens_follow_up_when_the_worker_verifies_it(
+    phone, campaign, households, on_commit
+):
+    from doorstep.screening.services import (
+        self_report_submit,
+        self_report_token_for,
+        visit_verify,
+    )
+
+    household = households["G1"]
+    token = self_report_token_for(campaign=campaign, household_id=household.pk)
+    with on_commit():
+        visit, _created = self_report_submit(
+            token=token.token, visit=screened(household, symptoms=["cough"])
+        )
+    assert not KeyPerson.objects.exists()  # a resident's word alone is not acted on
+    with on_commit():
+        visit_verify(user=phone.user, campaign=campaign, visit_id=visit.pk)
+    assert_followed(head(household), visit=visit, user=phone.user)
