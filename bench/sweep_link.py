@@ -9,7 +9,10 @@ and a referral for each person with a fever. Households of two, `--fever` of the
 with 38.5 °C. Prints both times, visits/s, the ratio (consumers / baseline), the key persons
 and referrals made, and the load average before and after (the machine may be shared).
 
-    .venv/bin/python bench/sweep_link.py [--visits 2000] [--fever 0.03]
+    .venv/bin/python bench/sweep_link.py [--visits 2000] [--fever 0.03] [--consumers-first]
+
+`--consumers-first` runs the batch with the consumer before the baseline (the second batch
+writes into a fuller database: run both orders to see that bias).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--visits", type=int, default=2000)
     parser.add_argument("--fever", type=float, default=0.03)
+    parser.add_argument("--consumers-first", action="store_true")
     args = parser.parse_args()
     var = Path(os.environ.get("DOORSTEP_VAR_DIR", ROOT / "var")) / "bench"
     var.mkdir(parents=True, exist_ok=True)
@@ -117,21 +121,25 @@ def main() -> None:
 
     load_before = os.getloadavg()
     listed = list(settings.DOORSTEP_VISIT_CONSUMERS)
-    settings.DOORSTEP_VISIT_CONSUMERS = []
-    first = batch(homes[:n])
-    started = time.perf_counter()
-    results = visit_batch_record(user=worker, campaign=campaign, visits=first)
-    baseline = time.perf_counter() - started
-    assert all(r.status == "created" for r in results), {r.status for r in results}
+    halves = [("baseline", []), ("consumers", listed)]
+    if args.consumers_first:
+        halves.reverse()
+    seconds: dict[str, float] = {}
+    fevers = 0
+    for index, (name, consumers) in enumerate(halves):
+        settings.DOORSTEP_VISIT_CONSUMERS = consumers
+        visits = batch(homes[index * n : (index + 1) * n])
+        if name == "consumers":
+            fevers = sum(1 for v in visits for c in v.person_checks if c.temperature == "38.5")
+        started = time.perf_counter()
+        results = visit_batch_record(user=worker, campaign=campaign, visits=visits)
+        seconds[name] = time.perf_counter() - started
+        assert all(r.status == "created" for r in results), {r.status for r in results}
     settings.DOORSTEP_VISIT_CONSUMERS = listed
-    second = batch(homes[n:])
-    fevers = sum(1 for v in second for c in v.person_checks if c.temperature == "38.5")
-    started = time.perf_counter()
-    results = visit_batch_record(user=worker, campaign=campaign, visits=second)
-    with_consumers = time.perf_counter() - started
-    assert all(r.status == "created" for r in results), {r.status for r in results}
+    baseline, with_consumers = seconds["baseline"], seconds["consumers"]
     load_after = os.getloadavg()
-    print(f"visits per batch: {n}, persons with a fever in the second batch: {fevers}")
+    order = " then ".join(name for name, _consumers in halves)
+    print(f"visits per batch: {n} ({order}), fevers in the consumers' batch: {fevers}")
     print(f"baseline (no consumers): {baseline:.2f} s, {n / baseline:.0f} visits/s")
     print(f"with follow-up's consumer: {with_consumers:.2f} s, {n / with_consumers:.0f} visits/s")
     print(f"ratio: {with_consumers / baseline:.2f}")
