@@ -211,3 +211,47 @@ def test_a_typo_never_outweighs_a_community_named_otherwise(close_roads):
     match = close_roads.match("文星社区天乙路30号1栋1单元101")
     assert match.status == "uncertain"
     assert {c.community_id for c in match.candidates} == {2, 3}
+
+
+ROADS = ["天生路", "中山路", "北京路", "云清路", "嘉陵路", "正码头路", "双元大道", "同兴路"]
+ROADS += ["蔡家大道", "歇马路", "金华路", "澄江路", "缙云大道", "龙凤大道", "碚峡路", "文星路"]
+
+
+@pytest.fixture(scope="module")
+def demo_roads():
+    """The demo's roads, five numbers each, each number a household of its own community."""
+    households = []
+    for r, road in enumerate(ROADS):
+        for number in range(10, 15):
+            pk = r * 100 + number
+            households.append((road, f"{number}号", "1", "1", "101", pk, (r * 5 + number) % 7 + 1))
+    return DestinationIndex.build(
+        district_name="北碚区",
+        streets=[],
+        communities=[(pk, f"社区{pk}") for pk in range(1, 8)],
+        households=households,
+    )
+
+
+@given(
+    road=st.sampled_from(ROADS),
+    number=st.integers(min_value=10, max_value=14),
+    where=st.integers(min_value=0, max_value=3),
+    typed=st.sampled_from(["", "乙", "犇", "龘"]),
+    door=st.booleans(),
+)
+def test_a_typo_in_the_road_is_never_matched_elsewhere(
+    demo_roads, road, number, where, typed, door
+):
+    # one character of the road's name left out ("") or mistyped, never its road word
+    i = where % (len(road) - 1)
+    written = road[:i] + typed + road[i + 1 :] + f"{number}号" + ("1栋1单元101" if door else "")
+    expected = (ROADS.index(road) * 5 + number) % 7 + 1
+    match = demo_roads.match(written)
+    if match.status == "matched":
+        assert match.community_id == expected, written
+        if door:
+            assert match.household_id == ROADS.index(road) * 100 + number
+    else:
+        assert match.status == "uncertain", written
+        assert expected in {c.community_id for c in match.candidates}, written
