@@ -236,7 +236,8 @@ class DestinationIndex:
         found = process.extract(
             typed, self.road_names, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=8
         )
-        tails = [typed[start:] for start in range(1, len(typed) - 1)]
+        # tails of three characters or more: "大道" or "路" alone is every road's word
+        tails = [typed[start:] for start in range(1, len(typed) - 2)]
         for tail in tails:
             found += process.extract(
                 tail, self.road_names, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=8

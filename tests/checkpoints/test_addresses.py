@@ -255,3 +255,11 @@ def test_a_typo_in_the_road_is_never_matched_elsewhere(
     else:
         assert match.status == "uncertain", written
         assert expected in {c.community_id for c in match.candidates}, written
+
+
+def test_the_road_word_alone_makes_no_rival(demo_roads):
+    # "蔡乙大道": 蔡家大道 one character off; the other 大道 share only the road word, and the
+    # tail "大道" alone once made each of them a rival (uncertain)
+    match = demo_roads.match("蔡乙大道10号1栋1单元101")
+    assert (match.status, match.method) == ("matched", "fuzzy_door")
+    assert match.household_id == ROADS.index("蔡家大道") * 100 + 10
