@@ -98,7 +98,6 @@ _WHOLE_DOOR = re.compile(
     r"([\u4e00-\u9fff]{1,12}?(?:大道|大街|路|街|巷|道|弄))(\d+)号"
     r"(?:(\d+)(?:号楼|栋|幢|座)(\d+)(?:单元|单)(\d{3,4})(?:室|号|房)?|(\d+)-(\d+)-(\d{3,4}))"
 )
-_PLACE_WORD = re.compile(r"[省市区县镇村]|街道|居委会")
 
 
 class AddressParts(NamedTuple):
@@ -162,18 +161,35 @@ def normalise_address(raw: object) -> AddressParts:
 def _whole_door(text: str) -> AddressParts | None:
     """The parts of "天生路12号3栋2单元501" (or …12号3-2-501) in one regex, or None."""
     m = _WHOLE_DOOR.fullmatch(text)
-    if m is None or _PLACE_WORD.search(text):
+    if m is None:
+        return None
+    # a place word anywhere (the general parse would take it off the front): not this shape
+    if (
+        "区" in text
+        or "市" in text
+        or "县" in text
+        or "省" in text
+        or "镇" in text
+        or "村" in text
+        or "街道" in text
+        or "居委会" in text
+    ):
         return None
     road, number, building, unit, room, d_building, d_unit, d_room = m.groups()
     if building is None:
         building, unit, room = d_building, d_unit, d_room
     return AddressParts(
         text,
-        road=road,
-        number=_strip_zeros(number),
-        building=_strip_zeros(building),
-        unit=_strip_zeros(unit),
-        room=_strip_zeros(room),
+        "",
+        "",
+        "",
+        "",
+        road,
+        _strip_zeros(number),
+        _strip_zeros(building),
+        _strip_zeros(unit),
+        _strip_zeros(room),
+        "",
     )
 
 

@@ -158,6 +158,16 @@ class DestinationIndex:
         if outside:
             return Match("outside", "declared", 1.0)
         parts = normalise_address(address)
+        if parts.number and not (parts.region or parts.community or parts.rest):
+            # the common case, a known road's door and nothing else: the answer of the general
+            # path (`_match_parts`), without its steps
+            door = self.roads.get(parts.road, {}).get(parts.number)
+            found = self._household_at(door, parts) if door is not None else None
+            if found is not None:
+                return Match("matched", "roster_door", 1.0, found[1], found[0])
+        return self._match_parts(parts)
+
+    def _match_parts(self, parts: AddressParts) -> Match:
         if not parts.text:
             return Match("unmatched", "empty", 0.0)
         if parts.district and not parts.district.endswith(self.district_names):

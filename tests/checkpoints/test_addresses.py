@@ -263,3 +263,14 @@ def test_the_road_word_alone_makes_no_rival(demo_roads):
     match = demo_roads.match("蔡乙大道10号1栋1单元101")
     assert (match.status, match.method) == ("matched", "fuzzy_door")
     assert match.household_id == ROADS.index("蔡家大道") * 100 + 10
+
+
+@given(
+    st.one_of(
+        door_shapes, st.text(alphabet="天生路北京中山滨江号栋单元室区-0123456789", max_size=30)
+    )
+)
+@example("天生路12号3栋2单元501")
+@example("滨江路9号2栋1单元101")
+def test_the_short_way_to_a_known_door_answers_as_the_general_path(index, written):
+    assert index.match(written) == index._match_parts(normalise_address(written))
