@@ -37,8 +37,19 @@ def test_today_page_lists_due_overdue_ending_and_new(key_person, fworker, client
     page = client.get(reverse("followup:today"))
     assert page.status_code == 200
     assert key_person.person.name in page.content.decode()
-    assert page.context["due"] == [key_person.monitorings.get()]
-    assert [kp.pk for kp in page.context["new"]] == [key_person.pk]
+    # the rows come made by the view: name and link
+    check_url = reverse("followup:check", args=[key_person.pk])
+    assert page.context["due"] == [
+        {
+            "name": key_person.person.name,
+            "url": check_url,
+            "measure": key_person.monitorings.get().get_measure_display(),
+            "end_date": f"{key_person.monitorings.get().end_date:%m-%d}",
+        }
+    ]
+    assert f'href="{check_url}"' in page.content.decode()
+    new_url = reverse("followup:key_person", args=[key_person.pk])
+    assert page.context["new"] == [{"name": key_person.person.name, "url": new_url}]
 
 
 def test_the_phone_check_form_records_and_refuses_clearly(key_person, fworker, client):
