@@ -70,19 +70,36 @@ class CheckResult:
     referral: Referral | None = None
 
 
-def _monitoring_for(key_person: KeyPerson, slot: schedule.Slot) -> Monitoring:
+def _monitorings_locked(key_person: KeyPerson) -> list[Monitoring]:
+    """The key person's monitorings (merged ones aside), latest first, locked for this
+    transaction: one read both chooses the check's monitoring and holds its tally."""
+    return list(
+        Monitoring.objects.select_for_update()
+        .filter(key_person_id=key_person.pk)
+        .exclude(status=MonitoringStatus.MERGED)
+        .order_by("-started_at")
+    )
+
+
+def _monitoring_for(monitorings: Sequence[Monitoring], slot: schedule.Slot) -> Monitoring:
     """The monitoring whose span holds the slot (the latest that started by then)."""
-    for monitoring in key_person.monitorings.exclude(status=MonitoringStatus.MERGED).order_by(
-        "-started_at"
-    ):
+    for monitoring in monitorings:
         if schedule.first_slot(monitoring.started_at).ordinal <= slot.ordinal:
             return monitoring
     raise FollowupRefused(_("the check is dated before the monitoring started"), "measured_at")
 
 
-def _validate(
-    key_person: KeyPerson, data: CheckInput, now: datetime.datetime
-) -> tuple[Monitoring, schedule.Slot, Decimal | None, list[str]]:
+@dataclass(frozen=True)
+class _Checked:
+    """A check's input as the rules read it (before its monitoring is known)."""
+
+    slot: schedule.Slot
+    temperature: Decimal | None
+    symptoms: list[str]
+
+
+def _validate_input(data: CheckInput, now: datetime.datetime) -> _Checked:
+    """The rules that need no database: outcome, method, time, slot, temperature, symptoms."""
     if data.outcome not in CheckOutcome.values:
         raise FollowupRefused(_("unknown outcome"), "outcome")
     if data.method not in CheckMethod.values:
@@ -115,7 +132,14 @@ def _validate(
         raise FollowupRefused(_("a measured check needs a temperature"), "temperature")
     if data.outcome == CheckOutcome.UNREACHABLE and (temperature is not None or symptoms):
         raise FollowupRefused(_("a person not reached has no temperature"), "outcome")
-    monitoring = _monitoring_for(key_person, slot)
+    return _Checked(slot, temperature, sorted(set(symptoms)))
+
+
+def _validate_monitoring(
+    monitorings: Sequence[Monitoring], data: CheckInput, slot: schedule.Slot
+) -> Monitoring:
+    """The rules of the monitoring the slot belongs to: its first and last day, its release."""
+    monitoring = _monitoring_for(monitorings, slot)
     if monitoring.start_date > slot.day:
         raise FollowupRefused(_("the check is dated before the monitoring started"), "measured_at")
     if slot.day > monitoring.end_date:
@@ -132,7 +156,7 @@ def _validate(
             % {"t": timezone.localtime(monitoring.released_at).strftime("%Y-%m-%d %H:%M")},
             "measured_at",
         )
-    return monitoring, slot, temperature, sorted(set(symptoms))
+    return monitoring
 
 
 def _existing(client_uuid: uuid.UUID, digest: str, key_person: KeyPerson) -> CheckResult | None:
@@ -177,32 +201,57 @@ def _check_record(*, user: User | None, key_person: KeyPerson, data: CheckInput)
     now = timezone.now()
     digest = data.digest()
     try:
-        monitoring, slot, temperature, symptoms = _validate(key_person, data, now)
+        checked = _validate_input(data, now)
     except FollowupRefused:
-        # A retry that the rules would refuse now (released since) still gets its first answer.
+        # A retry that the rules would refuse now still gets its first answer.
         existing = _existing(data.client_uuid, digest, key_person)
         if existing is not None:
             return existing
         raise
-    late = slot.has_ended(now)
-    try:
-        with sqlite_writer_turn(), transaction.atomic():
-            return _check_write(
-                user=user,
-                monitoring=monitoring,
-                slot=slot,
-                data=data,
-                digest=digest,
-                temperature=temperature,
-                symptoms=symptoms,
-                late=late,
-                now=now,
-            )
-    except IntegrityError:
-        existing = _existing(data.client_uuid, digest, key_person)
-        if existing is None:
+    late = checked.slot.has_ended(now)
+    # The slot's check is found from the monitoring's tally when the tally says there is none
+    # (the usual case: no read of the checks); should the tally be wrong, the insert meets the
+    # one-check-per-slot rule and the write runs again, reading the checks.
+    for trust_tally in (True, False):
+        try:
+            with sqlite_writer_turn(), transaction.atomic():
+                monitoring = _validate_monitoring(
+                    _monitorings_locked(key_person), data, checked.slot
+                )
+                return _check_write(
+                    user=user,
+                    monitoring=monitoring,
+                    slot=checked.slot,
+                    data=data,
+                    digest=digest,
+                    temperature=checked.temperature,
+                    symptoms=checked.symptoms,
+                    late=late,
+                    now=now,
+                    trust_tally=trust_tally,
+                )
+        except FollowupRefused:
+            # Released since the first answer (a retry): that answer again.
+            existing = _existing(data.client_uuid, digest, key_person)
+            if existing is not None:
+                return existing
             raise
-        return existing
+        except IntegrityError:
+            existing = _existing(data.client_uuid, digest, key_person)
+            if existing is not None:
+                return existing
+            if not trust_tally:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _slot_is_free(monitoring: Monitoring, slot: schedule.Slot) -> bool:
+    """The tally says no check holds the slot (it knows only its latest day's slots)."""
+    if monitoring.checked_on is None or slot.day > monitoring.checked_on:
+        return True
+    if slot.day == monitoring.checked_on:
+        return not monitoring.checked_mask & (1 << slot.index)
+    return False
 
 
 def _check_write(
@@ -216,8 +265,9 @@ def _check_write(
     symptoms: list[str],
     late: bool,
     now: datetime.datetime,
+    trust_tally: bool = False,
 ) -> CheckResult:
-    monitoring = Monitoring.objects.select_for_update().get(pk=monitoring.pk)
+    """Inside the transaction that locked `monitoring` (read with its tally)."""
     entered_by = user if user is not None and user.is_authenticated else None
     values = {
         "outcome": data.outcome,
@@ -229,7 +279,12 @@ def _check_write(
         "entered_by": entered_by,
         "late": late,
     }
-    check = Check.objects.filter(monitoring=monitoring, slot_date=slot.day, slot=slot.index).first()
+    if trust_tally and _slot_is_free(monitoring, slot):
+        check = None
+    else:
+        check = Check.objects.filter(
+            monitoring=monitoring, slot_date=slot.day, slot=slot.index
+        ).first()
     if check is None:
         check = Check.objects.create(
             monitoring=monitoring, slot_date=slot.day, slot=slot.index, **values
