@@ -93,13 +93,16 @@ def key_persons_visible_to(user: User) -> QuerySet[KeyPerson]:
     return KeyPerson.objects.filter(scope)
 
 
-def access_key_person(user: User, key_person_id: int | str) -> KeyPerson:
+KEY_PERSON_RELATED = ("person", "person__household", "community", "worker", "transfer_to")
+
+
+def access_key_person(
+    user: User, key_person_id: int | str, *, related: tuple[str, ...] = KEY_PERSON_RELATED
+) -> KeyPerson:
+    """The key person, if the user sees it (else Http404), with `related` read in the same
+    query (a check submission needs none of them)."""
     try:
-        return (
-            key_persons_visible_to(user)
-            .select_related("person", "person__household", "community", "worker", "transfer_to")
-            .get(pk=key_person_id)
-        )
+        return key_persons_visible_to(user).select_related(*related).get(pk=key_person_id)
     except (KeyPerson.DoesNotExist, ValueError, TypeError, OverflowError):
         raise Http404 from None
 
