@@ -54,14 +54,22 @@ def in_area_q(area: Area, via: str = "") -> Q:
     return prefix_q(f"{via}community__path", area.path)
 
 
-def _areas_under(path: str) -> list[int]:
-    """The ids of the areas at or under a jurisdiction's path (a short indexed read).
+def _communities_under(path: str) -> list[int]:
+    """The ids of the communities at or under a jurisdiction's path (a short indexed read). A key
+    person's community and the community it is transferred to are always communities (the
+    services refuse any other level), so these are all the ids its columns can hold there.
 
     Read first and passed as a literal array: the planner then knows how few key persons they
     hold and reads their monitorings through the key-person index. Asked as a sub-select
     (`IN (SELECT ...)` or `= ANY(ARRAY(SELECT ...))`) it guessed thousands and scanned every
-    monitoring; asked by path through the join, it scanned every key person."""
-    return [pk for pk in Area.objects.filter(prefix_q("path", path)).values_list("pk", flat=True)]
+    monitoring; asked by path through the join, it scanned every key person; with the grids'
+    ids in the array (no key person) it guessed ten times the rows."""
+    return [
+        pk
+        for pk in Area.objects.filter(
+            prefix_q("path", path), level=AreaLevel.COMMUNITY
+        ).values_list("pk", flat=True)
+    ]
 
 
 def key_person_scope_q(user: User, via: str = "") -> Q | None:
@@ -82,8 +90,22 @@ def key_person_scope_q(user: User, via: str = "") -> Q | None:
         return None
     # "the community's (or the transfer's) path starts with the jurisdiction's", asked as "the
     # community is one of the areas under the jurisdiction": the same rows.
-    areas = _areas_under(path)
+    areas = _communities_under(path)
     return in_values_q(f"{via}community_id", areas) | in_values_q(f"{via}transfer_to_id", areas)
+
+
+def area_scope_covers(user: User, area: Area) -> bool:
+    """Whether every key person that in_area_q(area) finds is one the user sees: an admin or
+    command user, an area at community level or above inside their jurisdiction (in_area_q
+    then asks for the responsible community's path under the area's, which lies under the
+    jurisdiction's)."""
+    path = _path(user)
+    return (
+        path is not None
+        and user.role in (Role.COMMAND, Role.STREET_ADMIN, Role.COMMUNITY_ADMIN)
+        and area.level < AreaLevel.GRID
+        and area.path.startswith(path)
+    )
 
 
 def key_persons_visible_to(user: User) -> QuerySet[KeyPerson]:
