@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 from doorstep.accounts.models import User
@@ -55,6 +56,33 @@ def _hours(value: float) -> int:
     return int(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+# The today page's rows (the name and the texts are escaped by format_html).
+ROW_DUE = (
+    '<li><a class="row" href="{url}"><span><span class="addr">{name}</span><br>'
+    '<span class="muted">{} · {} {}</span></span><span class="badge">{}</span></a></li>'
+)
+ROW_MISSED = (
+    '<li><a class="row" href="{url}"><span><span class="addr">{name}</span><br>'
+    '<span class="muted">{} {} · {}</span></span><span class="badge s-{}">{}</span></a></li>'
+)
+ROW_ENDING = (
+    '<li><a class="row" href="{url}"><span class="addr">{name}</span>'
+    '<span class="badge s-screened">{}</span></a></li>'
+)
+ROW_NEW = (
+    '<li><a class="row" href="{url}"><span class="addr">{name}</span>'
+    '<span class="badge">{}</span></a></li>'
+)
+ROW_UNREACHABLE = (
+    '<li><a class="row" href="{url}"><span class="addr">{name}</span>'
+    '<span class="badge s-refused">{}</span></a></li>'
+)
+
+
+def _row(name: str, url: str, html: str, *texts: object) -> dict[str, object]:
+    return {"name": name, "url": url, "html": format_html(html, *texts, url=url, name=name)}
+
+
 @access(SCOPED)
 def today_view(request: HttpRequest) -> HttpResponse:
     """Checks due now, missed ones (with their escalation), monitorings ending today, key
@@ -68,34 +96,57 @@ def today_view(request: HttpRequest) -> HttpResponse:
     check_url = _url_of_id("followup:check")
     key_person_url = _url_of_id("followup:key_person")
     lists = selectors.today_lists(user, now, limit=LIST_LIMIT)
+    # Each row's HTML is made here with format_html (names escaped): a page of hundreds of rows
+    # spent more in the template engine, node by node, than in reading them.
+    t_check, t_until = _("check"), _("until")
     due = [
-        {
-            "name": m.name,
-            "url": check_url(m.key_person_id),
-            "measure": measures.get(m.measure, m.measure),
-            "end_date": f"{m.end_date:%m-%d}",
-        }
+        _row(
+            m.name,
+            check_url(m.key_person_id),
+            ROW_DUE,
+            measures.get(m.measure, m.measure),
+            t_until,
+            f"{m.end_date:%m-%d}",
+            t_check,
+        )
         for m in lists.due
     ]
-    missed = [
-        {
-            "name": x.monitoring.name,
-            "url": check_url(x.monitoring.key_person_id),
-            "day": f"{x.slot.day:%m-%d}",
-            "slot": labels[x.slot.index] if x.slot.index < len(labels) else "",
-            "hours": _hours(x.hours_late),
-            "escalation": x.escalation,
-        }
-        for x in lists.missed
+    escalated = {
+        "street": ("escalated", _("escalated to the street")),
+        "community": ("escalated", _("escalated to the community")),
+        "": ("revisit", _("missed")),
+    }
+    missed = []
+    for x in lists.missed:
+        badge, badge_text = escalated.get(x.escalation, escalated[""])
+        missed.append(
+            _row(
+                x.monitoring.name,
+                check_url(x.monitoring.key_person_id),
+                ROW_MISSED,
+                f"{x.slot.day:%m-%d}",
+                labels[x.slot.index] if x.slot.index < len(labels) else "",
+                _("%(h)s h late") % {"h": _hours(x.hours_late)},
+                badge,
+                badge_text,
+            )
+        )
+    t_release = _("release after the last check")
+    ending = [
+        _row(m.name, key_person_url(m.key_person_id), ROW_ENDING, t_release) for m in lists.ending
     ]
-    ending = [{"name": m.name, "url": key_person_url(m.key_person_id)} for m in lists.ending]
+    t_new = _("new")
     new = [
-        {"name": name, "url": key_person_url(pk)}
+        _row(name, key_person_url(pk), ROW_NEW, t_new)
         for pk, name in selectors.new_assigned(user, now).values_list("pk", "person__name")[
             :LIST_LIMIT
         ]
     ]
-    unreachable = [{"name": m.name, "url": check_url(m.key_person_id)} for m in lists.unreachable]
+    t_unreached = _("not reached")
+    unreachable = [
+        _row(m.name, check_url(m.key_person_id), ROW_UNREACHABLE, t_unreached)
+        for m in lists.unreachable
+    ]
     overdue_referrals = [
         {"name": name, "url": key_person_url(key_person_id), "opened_at": opened_at}
         for key_person_id, name, opened_at in selectors.referrals_overdue(user, now)
