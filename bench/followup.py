@@ -321,6 +321,20 @@ def reused(monitored: int) -> dict | None:
         "bench_worker",
     } <= set(users):
         return None
+    # the checks an earlier run submitted through the API (the build writes none with a
+    # submission) go, and their monitorings' tallies are folded again: the worker's checks are
+    # due again
+    from doorstep.followup.services.checks import tally_of_checks
+
+    submitted = Check.objects.filter(submissions__isnull=False)
+    touched = set(submitted.values_list("monitoring_id", flat=True))
+    submitted.delete()
+    for monitoring in Monitoring.objects.filter(pk__in=touched):
+        monitoring.last_check_at, monitoring.checked_on, monitoring.checked_mask = tally_of_checks(
+            monitoring
+        )
+        monitoring.save(update_fields=["last_check_at", "checked_on", "checked_mask"])
+    log(f"{len(touched)} checks of an earlier run's submissions removed")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     return {
