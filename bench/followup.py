@@ -8,9 +8,11 @@ Prints, each beside a baseline measured in the same run on the same database:
 - check submission through the API (in process, Django's full request stack) — checks/s,
   against the bare one-row insert endpoint on the same stack (/api/bench/insert-one); lost = 0.
 
-    .venv/bin/python bench/followup.py [--monitored 50000] [--rounds 30] [--submissions 300]
+    .venv/bin/python bench/followup.py [--monitored 50000] [--rounds 30] [--submissions 300] \
+        [--db-name doorstep_bench_followup] [--reuse]
 
-PostgreSQL only (database doorstep_bench_followup, dropped and made again each run).
+PostgreSQL only (database --db-name, default doorstep_bench_followup, or $DOORSTEP_BENCH_DB_NAME;
+dropped and made again each run unless --reuse finds it built for the same --monitored).
 """
 
 from __future__ import annotations
@@ -56,6 +58,23 @@ def timed(fn, rounds: int) -> tuple[float, float]:
         fn()
         times.append((time.perf_counter() - t0) * 1000)
     return round(statistics.median(times), 2), round(percentile(times, 0.95), 2)
+
+
+def timed_pair(fn, bare, rounds: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """fn and its baseline in turns (fn, bare, fn, bare, ...): on a machine whose load moves
+    during the run, both sides see the same load. ((median, p95) of fn, of bare)."""
+    fn()
+    bare()  # one untimed call of each first: connections, caches, plans
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(rounds):
+        for side, call in ((0, fn), (1, bare)):
+            t0 = time.perf_counter()
+            call()
+            times[side].append((time.perf_counter() - t0) * 1000)
+    return (
+        (round(statistics.median(times[0]), 2), round(percentile(times[0], 0.95), 2)),
+        (round(statistics.median(times[1]), 2), round(percentile(times[1], 0.95), 2)),
+    )
 
 
 def build(monitored: int) -> dict:
@@ -288,7 +307,47 @@ def build(monitored: int) -> dict:
     }
 
 
+def reused(monitored: int) -> dict | None:
+    """The context of a database built by an earlier run for the same size, or None."""
+    from django.db import connection
+
+    from doorstep.accounts.models import User
+    from doorstep.followup.models import Check, Monitoring
+
+    users = {u.username: u for u in User.objects.filter(username__startswith="bench_")}
+    if Monitoring.objects.count() != monitored or not {
+        "bench_command",
+        "bench_admin",
+        "bench_worker",
+    } <= set(users):
+        return None
+    # the checks an earlier run submitted through the API (the build writes none with a
+    # submission) go, and their monitorings' tallies are folded again: the worker's checks are
+    # due again
+    from doorstep.followup.services.checks import tally_of_checks
+
+    submitted = Check.objects.filter(submissions__isnull=False)
+    touched = set(submitted.values_list("monitoring_id", flat=True))
+    submitted.delete()
+    for monitoring in Monitoring.objects.filter(pk__in=touched):
+        monitoring.last_check_at, monitoring.checked_on, monitoring.checked_mask = tally_of_checks(
+            monitoring
+        )
+        monitoring.save(update_fields=["last_check_at", "checked_on", "checked_mask"])
+    log(f"{len(touched)} checks of an earlier run's submissions removed")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return {
+        "command": users["bench_command"],
+        "admin": users["bench_admin"],
+        "worker": users["bench_worker"],
+        "district": users["bench_command"].jurisdiction_area,
+        "checks": Check.objects.count(),
+    }
+
+
 def measure(ctx: dict, rounds: int, submissions: int) -> dict:
+    from django.conf import settings
     from django.db import connection
     from django.test import Client
     from django.utils import timezone
@@ -334,8 +393,9 @@ def measure(ctx: dict, rounds: int, submissions: int) -> dict:
             )
             assert len(cursor.fetchall()) == due_rows
 
-    result["due_median_ms"], result["due_p95_ms"] = timed(due_orm, rounds)
-    result["due_bare_median_ms"], _ = timed(due_bare, rounds)
+    (result["due_median_ms"], result["due_p95_ms"]), (result["due_bare_median_ms"], _) = timed_pair(
+        due_orm, due_bare, rounds
+    )
     result["due_ratio"] = round(result["due_median_ms"] / result["due_bare_median_ms"], 2)
 
     client = Client()
@@ -347,9 +407,32 @@ def measure(ctx: dict, rounds: int, submissions: int) -> dict:
         response = client.get("/followup/today/")
         assert response.status_code == 200
 
+    arrival_hours = settings.FOLLOWUP_REFERRAL_ARRIVAL_HOURS
+
     def today_bare():
-        # the same rows the page reads: the worker's active monitorings with their person, and
-        # the last two days' checks of them
+        # the same rows the page reads: the worker's active monitorings with their person, the
+        # last two days' checks of them, the key persons given to them in the last day with
+        # their names, and their open referrals not arrived in time (the page's two short
+        # lists; until 2026-11-30 the bare side read only the first two)
+        today_bare_lists()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT k.*, p.* FROM followup_keyperson k "
+                "JOIN registry_person p ON p.id = k.person_id "
+                "WHERE k.worker_id = %s AND k.created_at >= %s",
+                [worker.pk, now - datetime.timedelta(days=1)],
+            )
+            cursor.fetchall()
+            cursor.execute(
+                "SELECT r.*, p.name FROM followup_referral r "
+                "JOIN followup_keyperson k ON k.id = r.key_person_id "
+                "JOIN registry_person p ON p.id = k.person_id "
+                "WHERE k.worker_id = %s AND r.status = 'open' AND r.opened_at < %s LIMIT 50",
+                [worker.pk, now - datetime.timedelta(hours=arrival_hours)],
+            )
+            cursor.fetchall()
+
+    def today_bare_lists():
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT m.*, k.*, p.* FROM followup_monitoring m "
@@ -368,9 +451,17 @@ def measure(ctx: dict, rounds: int, submissions: int) -> dict:
             )
             cursor.fetchall()
 
-    result["today_median_ms"], result["today_p95_ms"] = timed(today_page, rounds)
-    result["today_bare_median_ms"], _ = timed(today_bare, rounds)
+    (result["today_median_ms"], result["today_p95_ms"]), (result["today_bare_median_ms"], _) = (
+        timed_pair(today_page, today_bare, rounds)
+    )
     result["today_ratio"] = round(result["today_median_ms"] / result["today_bare_median_ms"], 2)
+    # the baseline of the runs before 2026-11-30's (the two lists only), for comparison
+    _page, (result["today_bare_two_lists_median_ms"], _) = timed_pair(
+        today_page, today_bare_lists, max(5, rounds // 3)
+    )
+    result["today_ratio_vs_two_lists"] = round(
+        result["today_median_ms"] / result["today_bare_two_lists_median_ms"], 2
+    )
 
     district = command.jurisdiction_area
     total, streets = counts.counts_by_child_area(command, district, now)
@@ -410,25 +501,28 @@ def measure(ctx: dict, rounds: int, submissions: int) -> dict:
         selectors.due_now(worker, now).values_list("key_person_id", flat=True)[:submissions]
     )
     before = CheckSubmission.objects.count()
-    t0 = time.perf_counter()
+    assert api.post("/api/bench/insert-one").status_code == 200  # untimed: the token's first use
+    # one check, then one bare insert, in turns (the same load on both sides)
+    api_s = bare_s = 0.0
     for kp in targets:
         body = {
             "client_uuid": str(uuid.uuid4()),
             "measured_at": now.isoformat(),
             "temperature": "36.6",
         }
+        t0 = time.perf_counter()
         response = api.post(
             f"/api/followup/key-persons/{kp}/checks",
             json.dumps(body),
             content_type="application/json",
         )
+        api_s += time.perf_counter() - t0
         assert response.status_code in (200, 201), response.content
-    api_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        bare_response = api.post("/api/bench/insert-one")
+        bare_s += time.perf_counter() - t0
+        assert bare_response.status_code == 200
     stored = CheckSubmission.objects.count() - before
-    t0 = time.perf_counter()
-    for _ in targets:
-        assert api.post("/api/bench/insert-one").status_code == 200
-    bare_s = time.perf_counter() - t0
     n = max(1, len(targets))
     result["submissions"] = len(targets)
     result["checks_per_s"] = round(n / api_s, 1)
@@ -444,11 +538,24 @@ def main() -> int:
     parser.add_argument("--monitored", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--submissions", type=int, default=300)
+    parser.add_argument(
+        "--db-name",
+        default=os.environ.get("DOORSTEP_BENCH_DB_NAME", "doorstep_bench_followup"),
+        help="the PostgreSQL database of the run (one per person benching on a shared server)",
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the database of an earlier run with the same --monitored (migrated again, "
+        "not rebuilt): for iterating on the code; the data's 'now' is then that run's",
+    )
     args = parser.parse_args()
-    db = BenchDB("postgres", "doorstep_bench_followup")
-    if db.exists():
-        db.drop()
-    db.create_empty()
+    db = BenchDB("postgres", args.db_name)
+    reuse = args.reuse and db.exists()
+    if not reuse:
+        if db.exists():
+            db.drop()
+        db.create_empty()
     manage(["migrate", "-v0"], db.url)
     os.environ.update(child_env(db.url))
     os.environ["DOORSTEP_DEBUG"] = "0"
@@ -460,8 +567,12 @@ def main() -> int:
 
     django.setup()
     t0 = time.perf_counter()
-    ctx = build(args.monitored)
-    log(f"built in {time.perf_counter() - t0:.0f} s")
+    ctx = reused(args.monitored) if reuse else None
+    if ctx is None:
+        ctx = build(args.monitored)
+        log(f"built in {time.perf_counter() - t0:.0f} s")
+    else:
+        log("reusing the database of an earlier run")
     result = {"monitored": args.monitored, **measure(ctx, args.rounds, args.submissions)}
     print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
     checks = [

@@ -10,7 +10,9 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from django.conf import settings
 from django.db.models import F, Q, QuerySet
@@ -19,7 +21,7 @@ from django.utils import timezone
 
 from doorstep.accounts.models import Role, User
 from doorstep.areas.models import Area, AreaLevel
-from doorstep.core.db import prefix_q
+from doorstep.core.db import in_values_q, prefix_q
 from doorstep.registry.models import Person, PersonStatus
 
 from . import schedule
@@ -52,40 +54,97 @@ def in_area_q(area: Area, via: str = "") -> Q:
     return prefix_q(f"{via}community__path", area.path)
 
 
-def key_persons_visible_to(user: User) -> QuerySet[KeyPerson]:
+def _communities_under(path: str) -> list[int]:
+    """The ids of the communities at or under a jurisdiction's path (a short indexed read). A key
+    person's community and the community it is transferred to are always communities (the
+    services refuse any other level), so these are all the ids its columns can hold there.
+
+    Read first and passed as a literal array: the planner then knows how few key persons they
+    hold and reads their monitorings through the key-person index. Asked as a sub-select
+    (`IN (SELECT ...)` or `= ANY(ARRAY(SELECT ...))`) it guessed thousands and scanned every
+    monitoring; asked by path through the join, it scanned every key person; with the grids'
+    ids in the array (no key person) it guessed ten times the rows."""
+    return [
+        pk
+        for pk in Area.objects.filter(
+            prefix_q("path", path), level=AreaLevel.COMMUNITY
+        ).values_list("pk", flat=True)
+    ]
+
+
+def key_person_scope_q(user: User, via: str = "") -> Q | None:
+    """The key persons the user sees, as a condition on the key person reached through `via`
+    (e.g. "key_person__"); None: nothing. Written on the key person's own columns (its worker,
+    its community's and transfer's ids) so that a list joins and filters in one pass on their
+    indexes: a community admin's rows are read through the community's index, a worker's
+    through the worker's, never by scanning every key person for a sub-select."""
+    if not user.is_authenticated or not user.is_active or user.jurisdiction_area_id is None:
+        return None
+    if user.role == Role.GRID_WORKER:
+        # while they hold a jurisdiction (its id is enough: no read of the area)
+        return Q(**{f"{via}worker_id": user.pk})
+    if user.role not in (Role.COMMAND, Role.STREET_ADMIN, Role.COMMUNITY_ADMIN):
+        return None
     path = _path(user)
     if path is None:
-        return KeyPerson.objects.none()
-    if user.role == Role.GRID_WORKER:
-        return KeyPerson.objects.filter(worker=user)
-    if user.role not in (Role.COMMAND, Role.STREET_ADMIN, Role.COMMUNITY_ADMIN):
-        return KeyPerson.objects.none()
-    return KeyPerson.objects.filter(
-        prefix_q("community__path", path) | prefix_q("transfer_to__path", path)
+        return None
+    # "the community's (or the transfer's) path starts with the jurisdiction's", asked as "the
+    # community is one of the areas under the jurisdiction": the same rows.
+    areas = _communities_under(path)
+    return in_values_q(f"{via}community_id", areas) | in_values_q(f"{via}transfer_to_id", areas)
+
+
+def area_scope_covers(user: User, area: Area) -> bool:
+    """Whether every key person that in_area_q(area) finds is one the user sees: an admin or
+    command user, an area at community level or above inside their jurisdiction (in_area_q
+    then asks for the responsible community's path under the area's, which lies under the
+    jurisdiction's)."""
+    path = _path(user)
+    return (
+        path is not None
+        and user.role in (Role.COMMAND, Role.STREET_ADMIN, Role.COMMUNITY_ADMIN)
+        and area.level < AreaLevel.GRID
+        and area.path.startswith(path)
     )
 
 
-def access_key_person(user: User, key_person_id: int | str) -> KeyPerson:
+def key_persons_visible_to(user: User) -> QuerySet[KeyPerson]:
+    scope = key_person_scope_q(user)
+    if scope is None:
+        return KeyPerson.objects.none()
+    return KeyPerson.objects.filter(scope)
+
+
+KEY_PERSON_RELATED = ("person", "person__household", "community", "worker", "transfer_to")
+
+
+def access_key_person(
+    user: User, key_person_id: int | str, *, related: tuple[str, ...] = KEY_PERSON_RELATED
+) -> KeyPerson:
+    """The key person, if the user sees it (else Http404), with `related` read in the same
+    query (a check submission needs none of them)."""
     try:
-        return (
-            key_persons_visible_to(user)
-            .select_related("person", "person__household", "community", "worker", "transfer_to")
-            .get(pk=key_person_id)
-        )
+        return key_persons_visible_to(user).select_related(*related).get(pk=key_person_id)
     except (KeyPerson.DoesNotExist, ValueError, TypeError, OverflowError):
         raise Http404 from None
 
 
+def _monitorings_in_scope(user: User) -> QuerySet[Monitoring]:
+    scope = key_person_scope_q(user, "key_person__")
+    if scope is None:
+        return Monitoring.objects.none()
+    return Monitoring.objects.filter(scope)
+
+
 def monitorings_visible_to(user: User) -> QuerySet[Monitoring]:
-    return Monitoring.objects.filter(key_person__in=key_persons_visible_to(user))
+    return _monitorings_in_scope(user)
 
 
 def active_monitorings(user: User) -> QuerySet[Monitoring]:
     return (
-        Monitoring.objects.filter(
-            status=MonitoringStatus.ACTIVE, key_person__in=key_persons_visible_to(user)
-        )
-        .select_related("key_person", "key_person__person", "key_person__community")
+        _monitorings_in_scope(user)
+        .filter(status=MonitoringStatus.ACTIVE)
+        .select_related("key_person", "key_person__person")
         .order_by("key_person__community__path", "key_person_id")
     )
 
@@ -141,7 +200,10 @@ def referrals_for_clinic(user: User) -> QuerySet[Referral]:
 def referrals_visible_to(user: User) -> QuerySet[Referral]:
     if user.is_authenticated and user.role == Role.CLINIC_STAFF:
         return referrals_for_clinic(user)
-    return Referral.objects.filter(key_person__in=key_persons_visible_to(user))
+    scope = key_person_scope_q(user, "key_person__")
+    if scope is None:
+        return Referral.objects.none()
+    return Referral.objects.filter(scope)
 
 
 def access_referral(user: User, referral_id: int | str) -> Referral:
@@ -192,8 +254,30 @@ def access_duplicate(user: User, case_id: int | str) -> PossibleDuplicate:
 
 
 # -- what is due, missed, ending ---------------------------------------------------------------
+# The columns a due list shows or tests (anything else loads on access, one read per row).
+DUE_COLUMNS = (
+    "key_person_id",
+    "measure",
+    "status",
+    "started_at",
+    "start_date",
+    "end_date",
+    "checked_on",
+    "checked_mask",
+    "last_check_at",
+    "key_person__person_id",
+    "key_person__community_id",
+    "key_person__worker_id",
+    "key_person__transfer_to_id",
+    "key_person__person__name",
+    "key_person__person__household_id",
+)
+
+
 def due_now(user: User, now: datetime.datetime | None = None) -> QuerySet[Monitoring]:
-    """Active monitorings owing the current slot and without a check for it."""
+    """Active monitorings owing the current slot and without a check for it (with the key
+    person and the person's name: a list of hundreds spent more on making objects of every
+    column than on reading the rows)."""
     now = now or timezone.now()
     current = schedule.slot_of(now)
     bit = 1 << current.index
@@ -206,12 +290,30 @@ def due_now(user: User, now: datetime.datetime | None = None) -> QuerySet[Monito
             | Q(checked_on__lt=current.day)
             | Q(checked_on=current.day, current_bit=0)
         )
+        .only(*DUE_COLUMNS)
     )
 
 
 @dataclass(frozen=True)
-class Missed:
-    monitoring: Monitoring
+class TodayRow:
+    """An active monitoring as the worker's page shows it: the columns it needs, no model."""
+
+    pk: int
+    key_person_id: int
+    name: str
+    measure: str
+    started_at: datetime.datetime
+    end_date: datetime.date
+    checked_on: datetime.date | None
+    checked_mask: int
+
+
+M = TypeVar("M", Monitoring, TodayRow)
+
+
+@dataclass(frozen=True)
+class Missed(Generic[M]):
+    monitoring: M
     slot: schedule.Slot
     hours_late: float
     escalation: str  # "" | "community" | "street"
@@ -219,7 +321,7 @@ class Missed:
 
 def missed_slots(
     user: User, now: datetime.datetime | None = None, *, days: int = 1
-) -> list[Missed]:
+) -> list[Missed[Monitoring]]:
     """Slots of the last `days` days (today included) that ended without a check, in the
     user's scope; each with its escalation (community admin after
     FOLLOWUP_ESCALATE_ADMIN_HOURS, the street after FOLLOWUP_ESCALATE_STREET_HOURS). Read from
@@ -227,56 +329,92 @@ def missed_slots(
     now = now or timezone.now()
     since = schedule.local_date(now) - datetime.timedelta(days=days)
     monitorings = list(active_monitorings(user).filter(end_date__gte=since))
-    return _missed(monitorings, _recent_checks(monitorings, since), now, since)
+    return _missed(monitorings, _recent_checks([m.pk for m in monitorings], since), now, since)
 
 
 def _recent_checks(
-    monitorings: list[Monitoring], since: datetime.date
+    monitoring_ids: list[int], since: datetime.date
 ) -> dict[tuple[int, datetime.date, int], str]:
     """{(monitoring, day, slot): outcome} of these monitorings' checks since `since`."""
     rows = Check.objects.filter(
-        monitoring__in=[m.pk for m in monitorings], slot_date__gte=since
+        in_values_q("monitoring_id", monitoring_ids), slot_date__gte=since
     ).values_list("monitoring_id", "slot_date", "slot", "outcome")
     return {(m, d, s): outcome for m, d, s, outcome in rows}
 
 
 def _missed(
-    monitorings: list[Monitoring],
+    monitorings: Sequence[M],
     checked: dict[tuple[int, datetime.date, int], str],
     now: datetime.datetime,
     since: datetime.date,
-) -> list[Missed]:
+) -> list[Missed[M]]:
     admin_after = settings.FOLLOWUP_ESCALATE_ADMIN_HOURS
     street_after = settings.FOLLOWUP_ESCALATE_STREET_HOURS
+    per_day = schedule.slots_per_day()
+    # The slots from `since` that have ended by now, each with its lateness, worked out once for
+    # all the monitorings (each monitoring then owes those between its first and last slot).
+    ended = []
+    for slot in schedule.monitoring_slots(
+        started_at=schedule.local_moment(since, datetime.time(0)),
+        end_date=schedule.local_date(now),
+        until=now,
+    ):
+        if not slot.has_ended(now):
+            continue
+        late = (now - slot.ends_at).total_seconds() / 3600
+        level = "street" if late >= street_after else "community" if late >= admin_after else ""
+        ended.append((slot, slot.ordinal, late, level))
     result = []
+    firsts: dict[datetime.datetime, int] = {}
     for monitoring in monitorings:
-        for slot in schedule.monitoring_slots(
-            started_at=monitoring.started_at, end_date=monitoring.end_date, until=now, since=since
-        ):
-            if not slot.has_ended(now) or (monitoring.pk, slot.day, slot.index) in checked:
-                continue
-            late = (now - slot.ends_at).total_seconds() / 3600
-            level = "street" if late >= street_after else "community" if late >= admin_after else ""
-            result.append(Missed(monitoring, slot, late, level))
+        first = firsts.get(monitoring.started_at)
+        if first is None:
+            first = firsts[monitoring.started_at] = schedule.first_slot(
+                monitoring.started_at
+            ).ordinal
+        last = monitoring.end_date.toordinal() * per_day + per_day - 1
+        for slot, ordinal, late, level in ended:
+            if first <= ordinal <= last and (monitoring.pk, slot.day, slot.index) not in checked:
+                result.append(Missed[M](monitoring, slot, late, level))
     return result
 
 
 @dataclass(frozen=True)
 class Today:
-    due: list[Monitoring]
-    missed: list[Missed]
-    ending: list[Monitoring]
-    unreachable: list[Monitoring]
+    due: list[TodayRow]
+    missed: list[Missed[TodayRow]]
+    ending: list[TodayRow]
+    unreachable: list[TodayRow]
 
 
 def today_lists(user: User, now: datetime.datetime, *, limit: int = 300) -> Today:
     """The worker's page in two reads (the active monitorings, their last two days' checks):
-    the same answers as due_now, missed_slots, ending_today and unreachable_today."""
+    the same rows as due_now, missed_slots, ending_today and unreachable_today, read as plain
+    columns (a page of hundreds of rows spent more on making model objects than on reading)."""
     today = schedule.local_date(now)
     since = today - datetime.timedelta(days=1)
     current = schedule.slot_of(now)
-    monitorings = list(active_monitorings(user).filter(end_date__gte=since)[: limit * 10])
-    checked = _recent_checks(monitorings, since)
+    scope = key_person_scope_q(user, "key_person__")
+    if scope is None:
+        return Today([], [], [], [])
+    monitorings = [
+        TodayRow(*row)
+        for row in Monitoring.objects.filter(
+            scope, status=MonitoringStatus.ACTIVE, end_date__gte=since
+        )
+        .order_by("key_person__community__path", "key_person_id")
+        .values_list(
+            "pk",
+            "key_person_id",
+            "key_person__person__name",
+            "measure",
+            "started_at",
+            "end_date",
+            "checked_on",
+            "checked_mask",
+        )[: limit * 10]
+    ]
+    checked = _recent_checks([m.pk for m in monitorings], since)
     bit = 1 << current.index
     due = [
         m
@@ -310,8 +448,8 @@ def new_assigned(user: User, now: datetime.datetime | None = None) -> QuerySet[K
     """Key persons given to this worker in the last day."""
     since = (now or timezone.now()) - datetime.timedelta(days=1)
     return (
-        KeyPerson.objects.filter(worker=user, created_at__gte=since)
-        .filter(pk__in=key_persons_visible_to(user).values("pk"))
+        key_persons_visible_to(user)
+        .filter(worker=user, created_at__gte=since)
         .select_related("person")
     )
 

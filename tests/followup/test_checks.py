@@ -232,9 +232,12 @@ def test_due_and_missed_are_read_from_checks_and_schedule(key_person, fworker, a
     with freeze_time(schedule.local_moment(tomorrow, datetime.time(17))):
         now = timezone.now()
         lists = selectors.today_lists(fworker, now)  # the page's two reads, the same answers
-        assert lists.due == list(selectors.due_now(fworker, now))
-        assert lists.missed == selectors.missed_slots(fworker, now)
-        assert lists.ending == list(selectors.ending_today(fworker, now))
+        assert [m.pk for m in lists.due] == [m.pk for m in selectors.due_now(fworker, now)]
+        assert [(x.monitoring.pk, x.slot, x.hours_late, x.escalation) for x in lists.missed] == [
+            (x.monitoring.pk, x.slot, x.hours_late, x.escalation)
+            for x in selectors.missed_slots(fworker, now)
+        ]
+        assert [m.pk for m in lists.ending] == [m.pk for m in selectors.ending_today(fworker, now)]
         # tomorrow's morning slot ended at 12:00: 5 hours late, past the community's 4
         assert [(m.slot, m.escalation) for m in selectors.missed_slots(admin)] == [
             (schedule.Slot(tomorrow, 0), "community")

@@ -37,8 +37,27 @@ def test_today_page_lists_due_overdue_ending_and_new(key_person, fworker, client
     page = client.get(reverse("followup:today"))
     assert page.status_code == 200
     assert key_person.person.name in page.content.decode()
-    assert page.context["due"] == [key_person.monitorings.get()]
-    assert [kp.pk for kp in page.context["new"]] == [key_person.pk]
+    # the rows come made by the view: name, link and the row's HTML
+    check_url = reverse("followup:check", args=[key_person.pk])
+    monitoring = key_person.monitorings.get()
+    [due] = page.context["due"]
+    assert (due["name"], due["url"]) == (key_person.person.name, check_url)
+    assert due["html"].startswith(f'<li><a class="row" href="{check_url}">')
+    assert f"{monitoring.get_measure_display()} · 至 {monitoring.end_date:%m-%d}" in due["html"]
+    assert due["html"] in page.content.decode()
+    new_url = reverse("followup:key_person", args=[key_person.pk])
+    assert [(r["name"], r["url"]) for r in page.context["new"]] == [
+        (key_person.person.name, new_url)
+    ]
+
+
+def test_today_page_escapes_names(key_person, fworker, client):
+    person = key_person.person
+    person.name = "<b>甲</b>"
+    person.save(update_fields=["name"])
+    client.force_login(fworker)
+    page = client.get(reverse("followup:today")).content.decode()
+    assert "&lt;b&gt;甲&lt;/b&gt;" in page and "<b>甲</b>" not in page
 
 
 def test_the_phone_check_form_records_and_refuses_clearly(key_person, fworker, client):

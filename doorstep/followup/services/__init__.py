@@ -7,6 +7,7 @@ from .checks import (
     CheckResult,
     check_batch_record,
     check_record,
+    check_record_for,
     self_check_lookup,
     self_check_token_for,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "SourceInput",
     "check_batch_record",
     "check_record",
+    "check_record_for",
     "duplicate_decide",
     "end_date_of",
     "key_person_add",

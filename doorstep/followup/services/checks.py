@@ -10,9 +10,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -70,19 +71,80 @@ class CheckResult:
     referral: Referral | None = None
 
 
-def _monitoring_for(key_person: KeyPerson, slot: schedule.Slot) -> Monitoring:
-    """The monitoring whose span holds the slot (the latest that started by then)."""
-    for monitoring in key_person.monitorings.exclude(status=MonitoringStatus.MERGED).order_by(
-        "-started_at"
+def _monitorings_locked(key_person: KeyPerson) -> list[Monitoring]:
+    """The key person's monitorings (merged ones aside), latest first, locked for this
+    transaction: one read both chooses the check's monitoring and holds its tally."""
+    return list(
+        Monitoring.objects.select_for_update()
+        .filter(key_person_id=key_person.pk)
+        .exclude(status=MonitoringStatus.MERGED)
+        .order_by("-started_at")
+    )
+
+
+class _Target:
+    """The key person a check is for: given (reached already through the caller's selector, or
+    a self-check token), or named by id and reached through the caller's selector in the same
+    read that locks its monitorings."""
+
+    def __init__(
+        self,
+        key_person: KeyPerson | None = None,
+        *,
+        user: User | None = None,
+        key_person_id: int = 0,
     ):
+        self.key_person, self.user, self.key_person_id = key_person, user, key_person_id
+
+    def reached(self) -> KeyPerson:
+        """The key person (Http404 when the caller does not see it)."""
+        if self.key_person is None:
+            from ..selectors import access_key_person
+
+            assert self.user is not None
+            self.key_person = access_key_person(self.user, self.key_person_id, related=())
+        return self.key_person
+
+    def monitorings_locked(self) -> list[Monitoring]:
+        if self.key_person is not None:
+            return _monitorings_locked(self.key_person)
+        from ..selectors import monitorings_visible_to
+
+        assert self.user is not None
+        rows = list(
+            monitorings_visible_to(self.user)
+            .select_for_update(of=("self",))
+            .filter(key_person_id=self.key_person_id)
+            .exclude(status=MonitoringStatus.MERGED)
+            .select_related("key_person")
+            .order_by("-started_at")
+        )
+        if rows:
+            self.key_person = rows[0].key_person
+            return rows
+        self.reached()  # not the caller's: Http404; else a key person without a monitoring
+        return []
+
+
+def _monitoring_for(monitorings: Sequence[Monitoring], slot: schedule.Slot) -> Monitoring:
+    """The monitoring whose span holds the slot (the latest that started by then)."""
+    for monitoring in monitorings:
         if schedule.first_slot(monitoring.started_at).ordinal <= slot.ordinal:
             return monitoring
     raise FollowupRefused(_("the check is dated before the monitoring started"), "measured_at")
 
 
-def _validate(
-    key_person: KeyPerson, data: CheckInput, now: datetime.datetime
-) -> tuple[Monitoring, schedule.Slot, Decimal | None, list[str]]:
+@dataclass(frozen=True)
+class _Checked:
+    """A check's input as the rules read it (before its monitoring is known)."""
+
+    slot: schedule.Slot
+    temperature: Decimal | None
+    symptoms: list[str]
+
+
+def _validate_input(data: CheckInput, now: datetime.datetime) -> _Checked:
+    """The rules that need no database: outcome, method, time, slot, temperature, symptoms."""
     if data.outcome not in CheckOutcome.values:
         raise FollowupRefused(_("unknown outcome"), "outcome")
     if data.method not in CheckMethod.values:
@@ -115,7 +177,14 @@ def _validate(
         raise FollowupRefused(_("a measured check needs a temperature"), "temperature")
     if data.outcome == CheckOutcome.UNREACHABLE and (temperature is not None or symptoms):
         raise FollowupRefused(_("a person not reached has no temperature"), "outcome")
-    monitoring = _monitoring_for(key_person, slot)
+    return _Checked(slot, temperature, sorted(set(symptoms)))
+
+
+def _validate_monitoring(
+    monitorings: Sequence[Monitoring], data: CheckInput, slot: schedule.Slot
+) -> Monitoring:
+    """The rules of the monitoring the slot belongs to: its first and last day, its release."""
+    monitoring = _monitoring_for(monitorings, slot)
     if monitoring.start_date > slot.day:
         raise FollowupRefused(_("the check is dated before the monitoring started"), "measured_at")
     if slot.day > monitoring.end_date:
@@ -132,7 +201,7 @@ def _validate(
             % {"t": timezone.localtime(monitoring.released_at).strftime("%Y-%m-%d %H:%M")},
             "measured_at",
         )
-    return monitoring, slot, temperature, sorted(set(symptoms))
+    return monitoring
 
 
 def _existing(client_uuid: uuid.UUID, digest: str, key_person: KeyPerson) -> CheckResult | None:
@@ -165,44 +234,85 @@ def check_record(
     """Record a check for `key_person` (already reached through the caller's selector, or a
     self-check token). Refusals raise FollowupRefused (422), CheckConflict (409), Http404; each
     is audited and counted as a refused write."""
+    return _recorded(user, _Target(key_person), data, request)
+
+
+def check_record_for(
+    *, user: User, key_person_id: int, data: CheckInput, request: HttpRequest | None = None
+) -> tuple[KeyPerson, CheckResult]:
+    """check_record for a key person the caller names by id (the API): reached through the
+    caller's selector in the read that locks its monitorings; one they do not see answers
+    Http404 before any rule about the check, and nothing is written."""
+    target = _Target(user=user, key_person_id=key_person_id)
+    result = _recorded(user, target, data, request)
+    return target.reached(), result
+
+
+def _recorded(
+    user: User | None, target: _Target, data: CheckInput, request: HttpRequest | None
+) -> CheckResult:
     try:
-        return _check_record(user=user, key_person=key_person, data=data)
+        return _check_record(user=user, target=target, data=data)
     except (FollowupRefused, CheckConflict, Http404) as refusal:
         kind = {CheckConflict: "conflict", Http404: "not_found"}.get(type(refusal), "rejected")
         write_refused(request, reason=f"check {kind}")
         raise
 
 
-def _check_record(*, user: User | None, key_person: KeyPerson, data: CheckInput) -> CheckResult:
+def _check_record(*, user: User | None, target: _Target, data: CheckInput) -> CheckResult:
     now = timezone.now()
     digest = data.digest()
     try:
-        monitoring, slot, temperature, symptoms = _validate(key_person, data, now)
+        checked = _validate_input(data, now)
     except FollowupRefused:
-        # A retry that the rules would refuse now (released since) still gets its first answer.
-        existing = _existing(data.client_uuid, digest, key_person)
+        # A key person the caller does not see: 404 first, whatever the check. A retry that the
+        # rules would refuse now still gets its first answer.
+        existing = _existing(data.client_uuid, digest, target.reached())
         if existing is not None:
             return existing
         raise
-    late = slot.has_ended(now)
-    try:
-        with sqlite_writer_turn(), transaction.atomic():
-            return _check_write(
-                user=user,
-                monitoring=monitoring,
-                slot=slot,
-                data=data,
-                digest=digest,
-                temperature=temperature,
-                symptoms=symptoms,
-                late=late,
-                now=now,
-            )
-    except IntegrityError:
-        existing = _existing(data.client_uuid, digest, key_person)
-        if existing is None:
+    late = checked.slot.has_ended(now)
+    # The slot's check is found from the monitoring's tally when the tally says there is none
+    # (the usual case: no read of the checks); should the tally be wrong, the insert meets the
+    # one-check-per-slot rule and the write runs again, reading the checks.
+    for trust_tally in (True, False):
+        try:
+            with sqlite_writer_turn(), transaction.atomic():
+                monitoring = _validate_monitoring(target.monitorings_locked(), data, checked.slot)
+                return _check_write(
+                    user=user,
+                    monitoring=monitoring,
+                    slot=checked.slot,
+                    data=data,
+                    digest=digest,
+                    temperature=checked.temperature,
+                    symptoms=checked.symptoms,
+                    late=late,
+                    now=now,
+                    trust_tally=trust_tally,
+                )
+        except FollowupRefused:
+            # Released since the first answer (a retry): that answer again.
+            existing = _existing(data.client_uuid, digest, target.reached())
+            if existing is not None:
+                return existing
             raise
-        return existing
+        except IntegrityError:
+            existing = _existing(data.client_uuid, digest, target.reached())
+            if existing is not None:
+                return existing
+            if not trust_tally:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _slot_is_free(monitoring: Monitoring, slot: schedule.Slot) -> bool:
+    """The tally says no check holds the slot (it knows only its latest day's slots)."""
+    if monitoring.checked_on is None or slot.day > monitoring.checked_on:
+        return True
+    if slot.day == monitoring.checked_on:
+        return not monitoring.checked_mask & (1 << slot.index)
+    return False
 
 
 def _check_write(
@@ -216,8 +326,9 @@ def _check_write(
     symptoms: list[str],
     late: bool,
     now: datetime.datetime,
+    trust_tally: bool = False,
 ) -> CheckResult:
-    monitoring = Monitoring.objects.select_for_update().get(pk=monitoring.pk)
+    """Inside the transaction that locked `monitoring` (read with its tally)."""
     entered_by = user if user is not None and user.is_authenticated else None
     values = {
         "outcome": data.outcome,
@@ -229,11 +340,15 @@ def _check_write(
         "entered_by": entered_by,
         "late": late,
     }
-    check = Check.objects.filter(monitoring=monitoring, slot_date=slot.day, slot=slot.index).first()
+    if trust_tally and _slot_is_free(monitoring, slot):
+        check = None
+    else:
+        check = Check.objects.filter(
+            monitoring=monitoring, slot_date=slot.day, slot=slot.index
+        ).first()
     if check is None:
-        check = Check.objects.create(
-            monitoring=monitoring, slot_date=slot.day, slot=slot.index, **values
-        )
+        check = Check(monitoring=monitoring, slot_date=slot.day, slot=slot.index, **values)
+        _check_insert(check, monitoring, client_uuid=data.client_uuid, digest=digest, now=now)
         status = "created"
     else:
         CheckChange.objects.create(
@@ -252,10 +367,9 @@ def _check_write(
             setattr(check, name, value)
         check.save()
         status = "replaced"
-    CheckSubmission.objects.create(client_uuid=data.client_uuid, body_hash=digest, check_row=check)
-    if status == "created":
-        tally_apply(monitoring, check)
-    else:
+        CheckSubmission.objects.create(
+            client_uuid=data.client_uuid, body_hash=digest, check_row=check
+        )
         # A replaced value may have been the latest: fold the monitoring's few checks again.
         monitoring.last_check_at, monitoring.checked_on, monitoring.checked_mask = tally_of_checks(
             monitoring
@@ -281,6 +395,87 @@ def _check_write(
                 facility=None,
             )
     return CheckResult(check, status, late, referral)
+
+
+def _check_insert(
+    check: Check,
+    monitoring: Monitoring,
+    *,
+    client_uuid: uuid.UUID,
+    digest: str,
+    now: datetime.datetime,
+) -> None:
+    """Write a new check, its submission (client UUID and body hash) and the monitoring's moved
+    tally, inside the caller's transaction. On PostgreSQL these are one statement (a
+    data-modifying WITH: one round trip instead of three); elsewhere three. A UUID already
+    used or a slot already checked raises IntegrityError either way."""
+    moved = _tally_moved(monitoring, check)
+    if connection.vendor != "postgresql":
+        check.save(force_insert=True)
+        CheckSubmission.objects.create(client_uuid=client_uuid, body_hash=digest, check_row=check)
+        if moved:
+            monitoring.save(update_fields=moved)
+        return
+    symptoms = Check._meta.get_field("symptoms")
+    assert isinstance(symptoms, models.JSONField)
+    params: list[Any] = [
+        monitoring.pk,
+        check.slot_date,
+        check.slot,
+        check.outcome,
+        check.method,
+        check.temperature,
+        symptoms.get_db_prep_save(check.symptoms, connection),
+        check.measured_at,
+        check.entered_at,
+        check.entered_by_id,
+        check.late,
+        client_uuid,
+        digest,
+        now,
+    ]
+    tally = ""
+    if moved:
+        # the names come from _tally_moved's fixed list, never from input
+        tally = ", m AS (UPDATE followup_monitoring SET {} WHERE id = %s)".format(  # noqa: S608
+            ", ".join(f"{name} = %s" for name in moved)
+        )
+        params += [getattr(monitoring, name) for name in moved] + [monitoring.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(_CHECK_INSERT_SQL.format(tally=tally), params)
+        row = cursor.fetchone()
+    check.pk = row[0]
+    check._state.adding = False
+    check._state.db = connection.alias
+
+
+# The check, its submission and (in {tally}) the monitoring's tally, in one statement.
+_CHECK_INSERT_SQL = (
+    "WITH c AS (INSERT INTO followup_check (monitoring_id, slot_date, slot, outcome, method, "
+    "temperature, symptoms, measured_at, entered_at, entered_by_id, late) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id), "
+    "s AS (INSERT INTO followup_checksubmission (client_uuid, body_hash, created_at, "
+    "check_row_id) SELECT %s, %s, %s, c.id FROM c){tally} "
+    "SELECT c.id FROM c"
+)
+
+
+def _tally_moved(monitoring: Monitoring, check: Check) -> list[str]:
+    """Move the monitoring's tally (in memory) by a new check; the names of the fields moved."""
+    fields = []
+    if check.outcome == CheckOutcome.MEASURED and (
+        monitoring.last_check_at is None or check.measured_at > monitoring.last_check_at
+    ):
+        monitoring.last_check_at = check.measured_at
+        fields.append("last_check_at")
+    bit = 1 << check.slot
+    if monitoring.checked_on is None or check.slot_date > monitoring.checked_on:
+        monitoring.checked_on, monitoring.checked_mask = check.slot_date, bit
+        fields += ["checked_on", "checked_mask"]
+    elif check.slot_date == monitoring.checked_on and not monitoring.checked_mask & bit:
+        monitoring.checked_mask |= bit
+        fields.append("checked_mask")
+    return fields
 
 
 def tally_apply(monitoring: Monitoring, check: Check) -> None:

@@ -6,12 +6,15 @@ from __future__ import annotations
 import datetime
 import re
 import uuid
+from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 from doorstep.accounts.models import User
@@ -21,7 +24,7 @@ from doorstep.core.urlaccess import SCOPED, access
 from doorstep.screening.rules import SYMPTOMS
 
 from .. import schedule, selectors, services
-from ..models import CheckMethod, CheckOutcome, KeyPerson, Monitoring
+from ..models import CheckMethod, CheckOutcome, KeyPerson, Measure, Monitoring
 from .common import user_of
 
 LIST_LIMIT = 300
@@ -34,26 +37,131 @@ def slot_labels() -> list[str]:
     return [_("slot %(n)d") % {"n": n + 1} for n in range(count)]
 
 
+_ID_MARK = 987654321987
+
+
+def _url_of_id(name: str) -> Callable[[int], str]:
+    """reverse(name, args=[id]) for many ids: reversed once, the id put in by text (a page of
+    hundreds of rows spent more on reverse() than on reading its rows)."""
+    head, _mark, tail = reverse(name, args=[_ID_MARK]).partition(str(_ID_MARK))
+
+    def url(pk: int) -> str:
+        return f"{head}{int(pk)}{tail}"
+
+    return url
+
+
+def _hours(value: float) -> int:
+    """Whole hours as the page shows them (floatformat:0 rounds half up)."""
+    return int(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+# The today page's rows (the name and the texts are escaped by format_html).
+ROW_DUE = (
+    '<li><a class="row" href="{url}"><span><span class="addr">{name}</span><br>'
+    '<span class="muted">{} · {} {}</span></span><span class="badge">{}</span></a></li>'
+)
+ROW_MISSED = (
+    '<li><a class="row" href="{url}"><span><span class="addr">{name}</span><br>'
+    '<span class="muted">{} {} · {}</span></span><span class="badge s-{}">{}</span></a></li>'
+)
+ROW_ENDING = (
+    '<li><a class="row" href="{url}"><span class="addr">{name}</span>'
+    '<span class="badge s-screened">{}</span></a></li>'
+)
+ROW_NEW = (
+    '<li><a class="row" href="{url}"><span class="addr">{name}</span>'
+    '<span class="badge">{}</span></a></li>'
+)
+ROW_UNREACHABLE = (
+    '<li><a class="row" href="{url}"><span class="addr">{name}</span>'
+    '<span class="badge s-refused">{}</span></a></li>'
+)
+
+
+def _row(name: str, url: str, html: str, *texts: object) -> dict[str, object]:
+    return {"name": name, "url": url, "html": format_html(html, *texts, url=url, name=name)}
+
+
 @access(SCOPED)
 def today_view(request: HttpRequest) -> HttpResponse:
     """Checks due now, missed ones (with their escalation), monitorings ending today, key
-    persons newly assigned, persons not reached today."""
+    persons newly assigned, persons not reached today. The rows are made here, each with its
+    name, link and labels, so the template only prints them."""
     user = user_of(request)
     now = timezone.now()
     current = schedule.slot_of(now)
+    labels = slot_labels()
+    measures = dict(Measure.choices)
+    check_url = _url_of_id("followup:check")
+    key_person_url = _url_of_id("followup:key_person")
     lists = selectors.today_lists(user, now, limit=LIST_LIMIT)
+    # Each row's HTML is made here with format_html (names escaped): a page of hundreds of rows
+    # spent more in the template engine, node by node, than in reading them.
+    t_check, t_until = _("check"), _("until")
+    due = [
+        _row(
+            m.name,
+            check_url(m.key_person_id),
+            ROW_DUE,
+            measures.get(m.measure, m.measure),
+            t_until,
+            f"{m.end_date:%m-%d}",
+            t_check,
+        )
+        for m in lists.due
+    ]
+    escalated = {
+        "street": ("escalated", _("escalated to the street")),
+        "community": ("escalated", _("escalated to the community")),
+        "": ("revisit", _("missed")),
+    }
+    missed = []
+    for x in lists.missed:
+        badge, badge_text = escalated.get(x.escalation, escalated[""])
+        missed.append(
+            _row(
+                x.monitoring.name,
+                check_url(x.monitoring.key_person_id),
+                ROW_MISSED,
+                f"{x.slot.day:%m-%d}",
+                labels[x.slot.index] if x.slot.index < len(labels) else "",
+                _("%(h)s h late") % {"h": _hours(x.hours_late)},
+                badge,
+                badge_text,
+            )
+        )
+    t_release = _("release after the last check")
+    ending = [
+        _row(m.name, key_person_url(m.key_person_id), ROW_ENDING, t_release) for m in lists.ending
+    ]
+    t_new = _("new")
+    new = [
+        _row(name, key_person_url(pk), ROW_NEW, t_new)
+        for pk, name in selectors.new_assigned(user, now).values_list("pk", "person__name")[
+            :LIST_LIMIT
+        ]
+    ]
+    t_unreached = _("not reached")
+    unreachable = [
+        _row(m.name, check_url(m.key_person_id), ROW_UNREACHABLE, t_unreached)
+        for m in lists.unreachable
+    ]
+    overdue_referrals = [
+        {"name": name, "url": key_person_url(key_person_id), "opened_at": opened_at}
+        for key_person_id, name, opened_at in selectors.referrals_overdue(user, now)
+        .order_by("opened_at", "pk")
+        .values_list("key_person_id", "key_person__person__name", "opened_at")[:50]
+    ]
     context = {
         "now": now,
-        "slot_label": slot_labels()[current.index],
-        "labels": slot_labels(),
-        "due": lists.due,
-        "missed": lists.missed,
-        "ending": lists.ending,
-        "new": list(selectors.new_assigned(user, now)[:LIST_LIMIT]),
-        "unreachable": lists.unreachable,
-        "overdue_referrals": list(
-            selectors.referrals_overdue(user, now).select_related("key_person__person")[:50]
-        ),
+        "slot_label": labels[current.index],
+        "due": due,
+        "missed": missed,
+        "ending": ending,
+        "new": new,
+        "unreachable": unreachable,
+        "overdue_referrals": overdue_referrals,
     }
     return render(request, "followup/today.html", context)
 
