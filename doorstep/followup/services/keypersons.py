@@ -317,6 +317,18 @@ def _valid_id(number: str) -> tuple[str, str | None, datetime.date | None]:
         raise ValidationError({error.field: error.message}) from None
 
 
+def worker_fits(worker: User, area: Area) -> bool:
+    """Whether `worker` is an active grid worker whose grid lies in `area` (a community or the
+    grid itself)."""
+    grid = worker.jurisdiction_area
+    return (
+        worker.role == Role.GRID_WORKER
+        and worker.is_active
+        and grid is not None
+        and grid.path.startswith(area.path)
+    )
+
+
 def _community_of(person: Person) -> Area | None:
     household = person.household
     if household is None:
@@ -355,11 +367,16 @@ def key_person_add(
     measure: str | None = None,
     start_date: datetime.date | None = None,
     community: Area | None = None,
+    worker: User | None = None,
     request: HttpRequest | None = None,
 ) -> KeyPerson:
     """The person's key-person record with these reasons and this source added: made if there is
     none, else added to (its monitoring's end moves with a new exposure). Two callers at once
-    make one record: the unique person column lets one insert win, the other finds it."""
+    make one record: the unique person column lets one insert win, the other finds it.
+
+    The responsible worker of a record made here: a grid worker who adds it keeps it; else
+    `worker` (a grid worker of the community, e.g. the household's in the sweep), else none
+    until an admin assigns one. An existing record keeps its worker."""
     now = timezone.now()
     today = schedule.local_date(now)
     _validate_reasons(reasons, today)
@@ -370,7 +387,10 @@ def key_person_add(
     community = community or _community_of(person)
     if community is None or community.level != AreaLevel.COMMUNITY:
         raise FollowupRefused(_("choose the responsible community"), "community")
-    worker = user if user.role == Role.GRID_WORKER else None
+    if user.role == Role.GRID_WORKER:
+        worker = user
+    elif worker is not None and not worker_fits(worker, community):
+        raise FollowupRefused(_("choose a grid worker of the community"), "worker")
     with sqlite_writer_turn(), transaction.atomic():
         try:
             with transaction.atomic():
