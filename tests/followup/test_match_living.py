@@ -115,3 +115,17 @@ def test_a_number_of_a_moved_out_record_already_followed_adds_to_that_record(
     assert person.pk == head.pk and Person.objects.count() == count
     assert person.key_person == key_person
     assert not IdReconciliation.objects.exists()
+
+
+def test_a_grid_workers_call_finds_the_departed_record_another_worker_follows(
+    households, areas, admin, user_for
+):
+    head = households["G1"].persons.order_by("pk").first()
+    key_person = add_key_person(admin, head, days_ago=3)
+    Person.objects.filter(pk=head.pk).update(status=PersonStatus.MOVED_OUT)
+    grid_worker = user_for(Role.GRID_WORKER, "G1")  # not the record's worker
+    person = person_for_follow_up(
+        user=grid_worker, community=areas["C1"], name=head.name, id_number=head.id_number
+    )
+    assert person.pk == head.pk and person.key_person == key_person
+    assert not IdReconciliation.objects.exists()

@@ -175,9 +175,11 @@ def person_for_follow_up(
     )
     number = id_number.replace(" ", "").upper()
     gone = _roster_record_gone(user, number) if number else None
-    if gone is not None and key_persons_visible_to(user).filter(person=gone).exists():
-        # Already followed on that record (before the roster marked them gone): a second source
-        # adds to the one record; the roster is not touched.
+    if gone is not None and KeyPerson.objects.filter(person=gone).exists():
+        # Already followed on that record (before the roster marked them gone; by whichever
+        # worker: the record is of the caller's jurisdiction): a second source adds to the one
+        # record, and no second key person would stop the registry's "moved here" later. The
+        # roster is not touched.
         return gone
     return _person_found_or_made(
         user=user,
