@@ -9,7 +9,10 @@ screening through `doorstep.core.visit_consumers`:
   exposure day; a person already followed gets the source added, never a second record) and
   opens a referral to the fever clinic (one open at a time). Travel and contact alone stay on
   the "from the sweep's flags" list, one click away. The user on the records is the visit's
-  worker (who recorded it; the verifier of a resident's self-report).
+  worker (who recorded it; the verifier of a resident's self-report). The responsible worker
+  of a new key person is that user if they are a grid worker, else the household's grid worker
+  (`household_worker`: the campaign's assignment, else the grid's one worker account), so a
+  visit typed by an admin lands on the grid worker's today page.
 - `flag_outcomes(user=, person_check_ids=)`: what follow-up did for these person checks, in
   words, for the worker's feedback after a save (only persons of the user's jurisdiction).
 
@@ -30,10 +33,10 @@ from django.db.models import Min
 from django.utils import formats
 from django.utils.translation import gettext as _
 
-from doorstep.accounts.models import User
+from doorstep.accounts.models import Role, User
 from doorstep.core.db import sqlite_writer_turn
 from doorstep.registry.selectors import households_visible_to
-from doorstep.screening.models import PersonCheck
+from doorstep.screening.models import HouseholdProgress, PersonCheck
 from doorstep.screening.rules import deciding_reading
 
 from . import schedule
@@ -48,6 +51,7 @@ from .models import (
 )
 from .services import ReasonInput, SourceInput, key_person_add, referral_open
 from .services.checks import needs_referral
+from .services.keypersons import worker_fits
 
 logger = logging.getLogger("doorstep.followup.sweep_link")
 
@@ -117,7 +121,9 @@ def _chunk(visit_ids: list[int]) -> None:
         for check in PersonCheck.objects.filter(
             visit_id__in=visit_ids, flagged=True, person__isnull=False
         )
-        .select_related("visit__worker", "visit__verified_by", "person__household")
+        .select_related(
+            "visit__worker", "visit__verified_by", "visit__household__grid", "person__household"
+        )
         .order_by("pk")
         if opens_referral(check)
     ]
@@ -145,6 +151,31 @@ def _chunk(visit_ids: list[int]) -> None:
             )
 
 
+def household_worker(check: PersonCheck) -> User | None:
+    """The grid worker responsible for the visited household, for a visit typed by someone else
+    (a community admin's evening entry or sheet upload, an admin verifying a self-report): the
+    worker the campaign assigned the household to (包片), if they still work its grid; else the
+    grid's one active grid-worker account; else nobody (an admin assigns one)."""
+    household = check.visit.household
+    grid = household.grid
+    progress = (
+        HouseholdProgress.objects.filter(
+            campaign_id=check.visit.campaign_id, household_id=household.pk
+        )
+        .select_related("assigned_to__jurisdiction_area")
+        .first()
+    )
+    assigned = progress.assigned_to if progress is not None else None
+    if assigned is not None and worker_fits(assigned, grid):
+        return assigned
+    accounts = list(
+        User.objects.filter(role=Role.GRID_WORKER, is_active=True, jurisdiction_area=grid)
+        .select_related("jurisdiction_area")
+        .order_by("pk")[:2]
+    )
+    return accounts[0] if len(accounts) == 1 else None
+
+
 def _follow_up(check: PersonCheck, user: User) -> None:
     person = check.person
     assert person is not None
@@ -154,7 +185,11 @@ def _follow_up(check: PersonCheck, user: User) -> None:
         if Source.objects.filter(kind=SourceKind.SWEEP, person_check_id=check.pk).exists():
             return
         key_person = key_person_add(
-            user=user, person=person, reasons=reasons_of(check), source=sweep_source(check)
+            user=user,
+            person=person,
+            reasons=reasons_of(check),
+            source=sweep_source(check),
+            worker=None if user.role == Role.GRID_WORKER else household_worker(check),
         )
         referral_open(
             user=user,

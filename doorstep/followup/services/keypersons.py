@@ -21,6 +21,7 @@ from doorstep.core.services import audit_write
 from doorstep.registry.models import Household, Person, PersonStatus
 from doorstep.registry.selectors import households_visible_to, persons_visible_to
 from doorstep.registry.services import person_data_clean, person_found_at_door
+from doorstep.registry.validation import FieldError, sex_from_resident_id, validate_id
 from doorstep.screening.models import PersonCheck, Visit
 
 from .. import schedule
@@ -112,14 +113,32 @@ def history(
 
 def _persons_in_reach(user: User, community: Area) -> QuerySet[Person]:
     """The persons a match may return: those of the caller's jurisdiction (the roster they see)
-    and the bare persons of key persons they see, within the community. A record outside the
-    caller's jurisdiction is never matched: the answer must not depend on it (another grid's
-    person found by number would hand its name and record to the caller)."""
+    and the bare persons of key persons they see, within the community, living here only (a
+    namesake marked moved out or deceased is somebody else's record, never the one a hotline
+    call is about). A record outside the caller's jurisdiction is never matched: the answer
+    must not depend on it (another grid's person found by number would hand its name and
+    record to the caller)."""
+    return _persons_of_caller(user, community).filter(status=PersonStatus.ACTIVE)
+
+
+def _persons_of_caller(user: User, community: Area) -> QuerySet[Person]:
     followed = Person.objects.filter(key_person__in=key_persons_visible_to(user))
     in_community = prefix_q("household__grid__path", community.path) | Q(
         household__isnull=True, key_person__community=community
     )
     return (persons_visible_to(user) | followed).filter(in_community)
+
+
+def _roster_record_gone(user: User, number: str) -> Person | None:
+    """The roster record of the caller's jurisdiction marked moved out or deceased that carries
+    this number, if any: the person may have come back (or one of the numbers is wrong)."""
+    return (
+        persons_visible_to(user)
+        .exclude(status=PersonStatus.ACTIVE)
+        .filter(id_number=number)
+        .select_related("household")
+        .first()
+    )
 
 
 def _persons_of_community(community: Area) -> QuerySet[Person]:
@@ -154,6 +173,14 @@ def person_for_follow_up(
         household.grid.path.startswith(community.path)
         and households_visible_to(user).filter(pk=household.pk).exists()
     )
+    number = id_number.replace(" ", "").upper()
+    gone = _roster_record_gone(user, number) if number else None
+    if gone is not None and KeyPerson.objects.filter(person=gone).exists():
+        # Already followed on that record (before the roster marked them gone; by whichever
+        # worker: the record is of the caller's jurisdiction): a second source adds to the one
+        # record, and no second key person would stop the registry's "moved here" later. The
+        # roster is not touched.
+        return gone
     return _person_found_or_made(
         user=user,
         community=community,
@@ -165,6 +192,7 @@ def person_for_follow_up(
         household=household,
         household_ok=household_ok,
         request=request,
+        hold_number=gone is not None,
     )
 
 
@@ -211,6 +239,7 @@ def _person_found_or_made(
     household: Household | None,
     household_ok: bool,
     request: HttpRequest | None,
+    hold_number: bool = False,
 ) -> Person:
     name = name.strip()
     if not name:
@@ -240,7 +269,18 @@ def _person_found_or_made(
     if phone:
         data["phone"] = phone.strip()
     try:
-        cleaned = person_data_clean(None, data, user=user)
+        if hold_number:
+            # A roster record of the caller's marked moved out or deceased carries the number.
+            # The roster changes only by a person's decision: the new record holds the number
+            # and the registry opens the reconciliation case ("moved here" folds the records
+            # into the roster's one, with history), as for a number carried outside.
+            cleaned = person_data_clean(None, {**data, "id_number": "", "id_type": "none"})
+            id_type, _number, birth = _valid_id(number)
+            cleaned.update(id_type=id_type, id_number=None, id_number_held=number)
+            if birth is not None:
+                cleaned.update(birth_date=birth, sex=sex_from_resident_id(number))
+        else:
+            cleaned = person_data_clean(None, data, user=user)
     except ValidationError as error:
         field = next(iter(error.message_dict), "")
         raise FollowupRefused("; ".join(error.messages), field) from None
@@ -270,6 +310,25 @@ def _person_found_or_made(
             },
         )
     return person
+
+
+def _valid_id(number: str) -> tuple[str, str | None, datetime.date | None]:
+    try:
+        return validate_id("resident_id", number)
+    except FieldError as error:
+        raise ValidationError({error.field: error.message}) from None
+
+
+def worker_fits(worker: User, area: Area) -> bool:
+    """Whether `worker` is an active grid worker whose grid lies in `area` (a community or the
+    grid itself)."""
+    grid = worker.jurisdiction_area
+    return (
+        worker.role == Role.GRID_WORKER
+        and worker.is_active
+        and grid is not None
+        and grid.path.startswith(area.path)
+    )
 
 
 def _community_of(person: Person) -> Area | None:
@@ -310,11 +369,16 @@ def key_person_add(
     measure: str | None = None,
     start_date: datetime.date | None = None,
     community: Area | None = None,
+    worker: User | None = None,
     request: HttpRequest | None = None,
 ) -> KeyPerson:
     """The person's key-person record with these reasons and this source added: made if there is
     none, else added to (its monitoring's end moves with a new exposure). Two callers at once
-    make one record: the unique person column lets one insert win, the other finds it."""
+    make one record: the unique person column lets one insert win, the other finds it.
+
+    The responsible worker of a record made here: a grid worker who adds it keeps it; else
+    `worker` (a grid worker of the community, e.g. the household's in the sweep), else none
+    until an admin assigns one. An existing record keeps its worker."""
     now = timezone.now()
     today = schedule.local_date(now)
     _validate_reasons(reasons, today)
@@ -325,7 +389,10 @@ def key_person_add(
     community = community or _community_of(person)
     if community is None or community.level != AreaLevel.COMMUNITY:
         raise FollowupRefused(_("choose the responsible community"), "community")
-    worker = user if user.role == Role.GRID_WORKER else None
+    if user.role == Role.GRID_WORKER:
+        worker = user
+    elif worker is not None and not worker_fits(worker, community):
+        raise FollowupRefused(_("choose a grid worker of the community"), "worker")
     with sqlite_writer_turn(), transaction.atomic():
         try:
             with transaction.atomic():
