@@ -42,7 +42,7 @@ SCOPE = "/campaigns/"
 
 @access(PUBLIC)  # the script itself: no data; the pages it keeps are fetched with the session
 @require_GET
-def service_worker_view(request):
+def service_worker_view(request, scope: str = SCOPE):
     path = finders.find("screening/sw.js")
     with open(path, encoding="utf-8") as source:  # type: ignore[arg-type]
         body = source.read()
@@ -51,7 +51,7 @@ def service_worker_view(request):
         json.dumps(static("screening/outbox-db.js")),
     )
     response = HttpResponse(head + body, content_type="text/javascript; charset=utf-8")
-    response["Service-Worker-Allowed"] = SCOPE
+    response["Service-Worker-Allowed"] = scope
     response["Cache-Control"] = "no-cache"
     return response
 
