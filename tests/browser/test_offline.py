@@ -489,8 +489,10 @@ def test_a_second_user_on_the_phone_neither_sends_nor_sees_the_firsts_records_or
     home = ten_households[5]
     record_offline(page, base, campaign, home)
     expect(page.locator("#outbox-count")).to_have_text("1")
-    context.set_offline(False)
+    # (the session ends before the signal comes back: back online with the session, the page
+    # would rightly send the record as the worker's at once)
     context.clear_cookies()
+    context.set_offline(False)
     # when another worker logs in on the same phone
     other = user_for(Role.GRID_WORKER, "G1")
     login(page, other)
@@ -516,3 +518,46 @@ def test_a_second_user_on_the_phone_neither_sends_nor_sees_the_firsts_records_or
     # (sent from the first page after the login; this page may have sent it again)
     expect(record).to_have_attribute("data-status", re.compile("created|duplicate"))
     assert Visit.objects.get(household=home).worker == worker
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_a_visit_answered_5xx_by_a_proxy_is_kept_on_the_phone_and_lands_once(
+    phone_browser, live_server, login, worker, campaign, ten_households, status
+):
+    base = live_server.url
+    context, page = phone_browser()
+    login(page, worker)
+    page.goto(f"{base}/campaigns/{campaign.pk}/my/")
+    expect(page.locator("#outbox-state")).to_have_attribute("data-precached", re.compile(r"\d+"))
+    home = ten_households[7]
+    page.goto(f"{base}/campaigns/{campaign.pk}/households/{home.pk}/visit/")
+    assert page.evaluate("!!navigator.serviceWorker.controller")
+    form_uuid = page.locator("#visit-form input[name=client_uuid]").input_value()
+    # given a proxy in front of the server answering 5xx for the visit's post (the post is the
+    # service worker's own request: the context's route sees it)
+    seen: list[str] = []
+    visit_url = re.compile(rf".*/households/{home.pk}/visit/$")
+
+    def gateway(route):
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        seen.append(route.request.method)
+        route.fulfill(status=status, body="gateway", content_type="text/plain")
+
+    context.route(visit_url, gateway)
+    # when the worker saves the visit
+    for field in page.locator(".member:not(.is-new) input[data-recheck]").all():
+        field.fill("36.6")
+    page.locator("button[value=screened]").tap()
+    # then the form is kept on the phone under its own UUID, not lost with an error page
+    expect(page).to_have_url(re.compile(rf"/my/\?queued={home.pk}"))
+    assert seen == ["POST"]
+    record = page.locator(f"#outbox-records li[data-uuid='{form_uuid}']")
+    expect(record).to_have_attribute("data-status", "unsent")
+    assert not Visit.objects.filter(household=home).exists()
+    # and once the server answers again, it is sent and lands once
+    context.unroute(visit_url)
+    page.locator("#outbox-sync").click()
+    expect(record).to_have_attribute("data-status", "created")
+    assert [str(v.client_uuid) for v in Visit.objects.filter(household=home)] == [form_uuid]
