@@ -805,7 +805,11 @@ def screening_calls(w: World, t: str) -> dict[str, list[Call]]:
             post(
                 reverse("screening:held_visit_decide", args=[c, w.held[t].pk]),
                 {"decision": "reject", "note": "核对"},
-            )
+            ),
+            post(
+                reverse("screening:held_visit_decide", args=[c, w.held[t].pk]),
+                {"decision": "reassign", "worker": w.workers[t].pk},
+            ),
         ],
     }
 
