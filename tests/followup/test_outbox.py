@@ -130,3 +130,21 @@ def test_not_reached_is_read_as_the_page_reads_it(key_person, fworker):
     assert answers[0]["status"] == "created"
     check = Check.objects.get()
     assert check.outcome == "unreachable" and check.temperature is None
+
+
+def test_a_batch_of_checks_stops_once_the_refused_writes_are_spent(
+    key_person, fworker, settings
+):
+    """A phone probing key-person ids through the outbox is no faster than through single
+    posts: after the budget of refusals the rest is not tried ("throttled", sent again later)."""
+    from django.core.cache import cache
+
+    from doorstep.core.models import AuditEvent
+
+    settings.DOORSTEP_RATE_REFUSED = "4/h"
+    cache.clear()
+    probes = [record(key_person, key_person_id=999_000 + n) for n in range(6)]
+    answers = send(fworker, *probes, record(key_person))
+    assert [a["status"] for a in answers] == ["not_found"] * 4 + ["throttled"] * 3
+    assert not Check.objects.exists()
+    assert AuditEvent.objects.filter(action="write.refused", user=fworker).count() == 4
