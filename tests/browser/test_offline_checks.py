@@ -55,6 +55,26 @@ def ready_offline(page, base: str, count: int) -> None:
     expect(page.locator("#outbox-state")).to_have_text("可离线使用")
 
 
+EVERYTHING = re.compile(r".*")
+
+
+def no_signal(route) -> None:
+    route.abort("internetdisconnected")
+
+
+def go_offline(context) -> None:
+    """No network for the pages and for the service worker: the context's offline switch, and
+    every request the context sees (the service worker's own too) refused, so that a service
+    worker restarted while "offline" cannot reach the server before the switch reaches it."""
+    context.set_offline(True)
+    context.route(EVERYTHING, no_signal)
+
+
+def go_online(context) -> None:
+    context.unroute(EVERYTHING, no_signal)
+    context.set_offline(False)
+
+
 def check_offline(page, base: str, key_person, temperature: str) -> None:
     page.goto(f"{base}/followup/key-persons/{key_person.pk}/check/")
     page.locator("#temperature").fill(temperature)
@@ -79,7 +99,7 @@ def test_three_checks_offline_through_a_reload_land_exactly_once(
     expect(page.locator("#outbox-count")).to_have_text("0")
 
     # when the signal goes and the worker records the three due checks
-    context.set_offline(True)
+    go_offline(context)
     temperatures = ["36.4", "36.7", "38.6"]
     for n, (key_person, temperature) in enumerate(zip(key_persons, temperatures, strict=True)):
         check_offline(page, base, key_person, temperature)
@@ -109,7 +129,7 @@ def test_three_checks_offline_through_a_reload_land_exactly_once(
     expect(page.locator("#outbox-count")).to_have_text("3")
 
     # then on reconnecting each is sent and answered on the phone
-    context.set_offline(False)
+    go_online(context)
     expect(page.locator("#outbox-count")).to_have_text("0", timeout=TIMEOUT_MS)
     expect(page.locator("#outbox-records li[data-status=created]")).to_have_count(3)
     expect(page.locator("#outbox-records li .answer").first).to_have_text("已保存")
@@ -132,6 +152,8 @@ def test_three_checks_offline_through_a_reload_land_exactly_once(
         page.locator(f"#outbox-records li[data-uuid='{uuid_text}'] .outbox-dismiss").click()
     page.locator("header form[action$='/logout/'] button").click()
     expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    # and the pages kept for offline use (key persons' names) went with the session
+    assert not [name for name in page.evaluate("caches.keys()") if "field-pages" in name]
 
 
 @pytest.mark.parametrize("status", [502, 503, 504])
