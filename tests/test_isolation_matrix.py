@@ -1144,6 +1144,9 @@ def followup_calls(w: World, t: str) -> dict[str, list[Call]]:
         "followup:release_slip": [
             post(reverse("followup:release_slip", args=[kp.pk]), {"purpose": "核对"})
         ],
+        "followup:self_check_card": [
+            post(reverse("followup:self_check_card", args=[kp.pk]), {"purpose": "核对"})
+        ],
         "followup:referral_action": [
             post(
                 reverse("followup:referral_action", args=[f["referral"].pk]),

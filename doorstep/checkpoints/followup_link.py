@@ -87,12 +87,18 @@ def _person(user: User, arrival: Arrival, community: Area) -> Person:
     )
 
 
-def _key_person(user: User, arrival: Arrival, community: Area) -> KeyPerson:
-    person = (
-        arrival.key_person.person
-        if arrival.key_person is not None
-        else _person(user, arrival, community)
-    )
+def _key_person(
+    user: User, arrival: Arrival, community: Area, known: Person | None = None
+) -> KeyPerson:
+    """`known`: the person the handoff's other arrivals are already followed as. An arrival
+    without an ID number of its own (it joined by name and phone, or by name and door) is that
+    person; follow-up's lookup would make a second, bare one of the same name."""
+    if arrival.key_person is not None:
+        person = arrival.key_person.person
+    elif known is not None and not arrival.id_number:
+        person = known
+    else:
+        person = _person(user, arrival, community)
     return key_person_add(
         user=user,
         person=person,
@@ -107,10 +113,18 @@ def handoff_accepted(*, user: User, handoff: Handoff) -> KeyPerson:
     """Called inside the accept's transaction: every arrival of the handoff becomes a reason and
     a source of the one key person; the handoff keeps it."""
     key_person = None
-    for arrival in handoff.arrivals.select_related(
+    arrivals = handoff.arrivals.select_related(
         "person__household__grid", "household__grid", "key_person__person"
-    ).order_by("pk"):
-        key_person = _key_person(user, arrival, handoff.community)
+    ).order_by("pk")
+    # who the person is comes from the arrivals that say it (already followed, an ID number,
+    # the roster's person at the door); the others are that person
+    ordered = sorted(
+        arrivals,
+        key=lambda a: (a.key_person_id is None, not a.id_number and a.person_id is None, a.pk),
+    )
+    for arrival in ordered:
+        known = key_person.person if key_person is not None else None
+        key_person = _key_person(user, arrival, handoff.community, known)
         Arrival.objects.filter(pk=arrival.pk, key_person__isnull=True).update(key_person=key_person)
     assert key_person is not None, "a handoff has at least one arrival"
     Handoff.objects.filter(pk=handoff.pk).update(key_person=key_person)
@@ -118,11 +132,33 @@ def handoff_accepted(*, user: User, handoff: Handoff) -> KeyPerson:
     return key_person
 
 
+def _handoff_person(arrival: Arrival) -> Person | None:
+    """The person the arrival's handoff is already about: its key person, else the roster
+    person another of its arrivals was matched to."""
+    handoff = arrival.handoff
+    if handoff is None or handoff.community_id != arrival.community_id:
+        return None
+    if handoff.key_person is not None:
+        return handoff.key_person.person
+    other = (
+        Arrival.objects.filter(handoff=handoff, person__status=PersonStatus.ACTIVE)
+        .exclude(pk=arrival.pk)
+        .select_related("person")
+        .order_by("pk")
+        .first()
+    )
+    return other.person if other is not None else None
+
+
 def fever_referral(*, user: User, arrival_id: int) -> Referral | None:
     """Called right after an arrival with a fever is saved (and when command staff route one):
     a referral to the fever clinic at once, for the key person of the matched community."""
     arrival = Arrival.objects.select_related(
-        "community", "person__household__grid", "household__grid", "key_person__person"
+        "community",
+        "person__household__grid",
+        "household__grid",
+        "key_person__person",
+        "handoff__key_person__person",
     ).get(pk=arrival_id)
     if (
         "fever" not in arrival.risk_flags
@@ -132,7 +168,8 @@ def fever_referral(*, user: User, arrival_id: int) -> Referral | None:
         return None
     if arrival.referral_id is not None:
         return arrival.referral
-    key_person = _key_person(user, arrival, arrival.community)
+    known = _handoff_person(arrival)
+    key_person = _key_person(user, arrival, arrival.community, known)
     referral = referral_open(
         user=user,
         key_person=key_person,

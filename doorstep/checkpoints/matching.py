@@ -22,17 +22,18 @@ changes (checked at most every INDEX_TTL seconds); `DestinationIndex.build` take
 benches and tests build one from generated data.
 """
 
-import dataclasses
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db.models import Count, Max
 from pypinyin import Style, lazy_pinyin
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Levenshtein
 
 from doorstep.areas.models import Area, AreaLevel
 from doorstep.core.db import prefix_q
@@ -47,19 +48,23 @@ from .addresses import (
 )
 
 MATCHED_AT = 0.85
+ROAD_WORDS = ("大道", "大街", "路", "街", "巷", "道", "弄")
 UNCERTAIN_AT = 0.5
 INDEX_TTL = 60.0
+# Roads at least this similar (rapidfuzz ratio, 0-100) to the typed one are read as typos of it
+FUZZY_CUTOFF = 60
+# Another reading this close (similarity) to the best keeps a typo uncertain
+CLOSE_BY = 0.2
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     community_id: int
     name: str
     score: float
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):
+    # Tuples, not frozen dataclasses: one or two are made for every address matched.
     status: str  # matched | uncertain | unmatched | outside
     method: str
     confidence: float
@@ -153,6 +158,16 @@ class DestinationIndex:
         if outside:
             return Match("outside", "declared", 1.0)
         parts = normalise_address(address)
+        if parts.number and not (parts.region or parts.community or parts.rest):
+            # the common case, a known road's door and nothing else: the answer of the general
+            # path (`_match_parts`), without its steps
+            door = self.roads.get(parts.road, {}).get(parts.number)
+            found = self._household_at(door, parts) if door is not None else None
+            if found is not None:
+                return Match("matched", "roster_door", 1.0, found[1], found[0])
+        return self._match_parts(parts)
+
+    def _match_parts(self, parts: AddressParts) -> Match:
         if not parts.text:
             return Match("unmatched", "empty", 0.0)
         if parts.district and not parts.district.endswith(self.district_names):
@@ -162,10 +177,18 @@ class DestinationIndex:
             return Match("outside", "region_name", 1.0)
         by_door = self._by_door(parts)
         by_name = self._by_community_name(parts)
+        if (
+            by_door is None
+            and by_name is None
+            and parts.road
+            and not parts.road.endswith(ROAD_WORDS)
+        ):
+            # a name and a number that no road answers to may be a community's ("状元12号")
+            by_name = self._by_community_name(parts._replace(rest=parts.rest + parts.road))
         if by_door and by_door.community_id is None:
             if by_name and by_name.community_id in {c.community_id for c in by_door.candidates}:
-                return self._finish(dataclasses.replace(by_name, confidence=MATCHED_AT))
-            return dataclasses.replace(by_door, status="uncertain")
+                return self._finish(by_name._replace(confidence=MATCHED_AT))
+            return by_door._replace(status="uncertain")
         if by_door and by_name and by_door.community_id != by_name.community_id:
             best = sorted((by_door, by_name), key=lambda m: -m.confidence)
             return Match(
@@ -179,7 +202,7 @@ class DestinationIndex:
             return self._unmatched(parts)
         if by_door and by_name and found.confidence < MATCHED_AT:
             # the road was a guess, and the community's name agrees: believe both
-            found = dataclasses.replace(found, confidence=MATCHED_AT)
+            found = found._replace(confidence=MATCHED_AT)
         return self._finish(found)
 
     def _finish(self, found: Match) -> Match:
@@ -200,7 +223,8 @@ class DestinationIndex:
         return Match("unmatched", "none", 0.0)
 
     def _road(self, parts: AddressParts) -> tuple[str, str, float] | None:
-        """(known road, method, confidence) for the typed road, or None."""
+        """(known road, method, confidence) for the typed road as written or as it sounds, or
+        None (a typo is `_by_fuzzy_door`'s)."""
         typed = parts.road
         if not typed:
             return None
@@ -213,20 +237,50 @@ class DestinationIndex:
             by_sound = self.road_by_sound.get(sound_of(typed[start:]))
             if by_sound is not None:
                 return by_sound, "pinyin", 0.92
-        best = process.extractOne(typed, self.road_names, scorer=fuzz.ratio, score_cutoff=60)
-        if best is None:
+        return None
+
+    def _fuzzy_roads(self, typed: str) -> list[tuple[str, float, int]]:
+        """Known roads a typo away from the typed one: (road, similarity in [0, 1], edits),
+        best first. The typed token may carry a place name in front ("北碚天牛路"): each
+        road is scored against the best of the token's tails."""
+        found = process.extract(
+            typed, self.road_names, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=8
+        )
+        # tails of three characters or more: "大道" or "路" alone is every road's word
+        tails = [typed[start:] for start in range(1, len(typed) - 2)]
+        for tail in tails:
+            found += process.extract(
+                tail, self.road_names, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=8
+            )
+        best: dict[str, tuple[float, int]] = {}
+        for road, score, _i in found:
+            edits = min(Levenshtein.distance(t, road) for t in (typed, *tails))
+            known = best.get(road)
+            if known is None or score / 100 > known[0]:
+                best[road] = (score / 100, edits)
+        return sorted(
+            ((road, score, edits) for road, (score, edits) in best.items()),
+            key=lambda r: (-r[1], r[2], r[0]),
+        )
+
+    def _household_at(self, door: _Door, parts: AddressParts) -> tuple[int, int] | None:
+        """(household, community) that building/unit/room name at this number, or None."""
+        if not (parts.building or parts.room):
             return None
-        # a suffix of the token may be the road: score the best suffix too
-        road, score = best[0], best[1] / 100
-        for start in range(1, len(typed) - 1):
-            tail = fuzz.ratio(typed[start:], road) / 100
-            score = max(score, tail)
-        return road, "fuzzy", score * 0.95
+        found = door.households.get(_door_key(parts.building, parts.unit, parts.room))
+        if found is None and not parts.unit:
+            hits = [
+                hit
+                for key, hit in door.households.items()
+                if key.startswith(f"{parts.building}/") and key.endswith(f"/{parts.room}")
+            ]
+            found = hits[0] if len(hits) == 1 else None
+        return found
 
     def _by_door(self, parts: AddressParts) -> Match | None:
         known = self._road(parts)
         if known is None:
-            return None
+            return self._by_fuzzy_door(parts)
         road, how, confidence = known
         numbers = self.roads[road]
         door = numbers.get(parts.number) if parts.number else None
@@ -237,16 +291,7 @@ class DestinationIndex:
                 return Match("", f"{how}_road", confidence * 0.9, only)
             return None
         method = f"{how}_road"
-        found: tuple[int, int] | None = None
-        if parts.building or parts.room:
-            found = door.households.get(_door_key(parts.building, parts.unit, parts.room))
-            if found is None and not parts.unit:
-                hits = [
-                    hit
-                    for key, hit in door.households.items()
-                    if key.startswith(f"{parts.building}/") and key.endswith(f"/{parts.room}")
-                ]
-                found = hits[0] if len(hits) == 1 else None
+        found = self._household_at(door, parts)
         if found is not None:
             return Match("", f"{how}_door", confidence, found[1], found[0])
         if len(door.communities) == 1:
@@ -262,6 +307,66 @@ class DestinationIndex:
             tuple(
                 Candidate(pk, self.communities.get(pk, ""), MATCHED_AT - 0.1)
                 for pk in sorted(door.communities)
+            ),
+        )
+
+    def _by_fuzzy_door(self, parts: AddressParts) -> Match | None:
+        """A road a typo away. It is a match only where one reading is clearly the one: the
+        road is one character off and its number lies in one community, or the rest of the
+        address (number, building, unit, room) pins a single household on it; and no other
+        road as close (or closer, without that door) leads elsewhere. Otherwise the roads'
+        communities are the candidates."""
+        typed = parts.road
+        if not typed:
+            return None
+        roads = self._fuzzy_roads(typed)
+        if not roads:
+            return None
+        readings = []  # (road, score, edits, communities at the number, household)
+        for road, score, edits in roads:
+            door = self.roads[road].get(parts.number) if parts.number else None
+            if door is not None:
+                readings.append(
+                    (road, score, edits, door.communities, self._household_at(door, parts))
+                )
+        if not readings:
+            road, score, _edits = roads[0]
+            communities = self.road_communities.get(road, set())
+            if len(communities) != 1:
+                return None
+            (only,) = communities
+            return Match("", "fuzzy_road", score * 0.95 * 0.9, only)
+        top = max(readings, key=lambda r: (r[4] is not None, r[1], -r[2]))
+        road, score, edits, communities, household = top
+        pinned = {household[1]} if household is not None else communities
+        rivals = [
+            r for r in readings if r is not top and r[3] - pinned and r[1] >= score - CLOSE_BY
+        ]
+        # a road closer to what was typed, without this number, may be the right one too
+        closer = [r for r in roads if r[1] > score + 0.05 and r[0] != road]
+        sure = not rivals and not closer and len(pinned) == 1
+        if sure and household is not None and edits <= 2:
+            return Match("", "fuzzy_door", 0.9 if edits <= 1 else 0.86, household[1], household[0])
+        if sure and edits <= 1:
+            (only,) = pinned
+            return Match("", "fuzzy_road", 0.86, only)
+        guess = min(score * 0.95, MATCHED_AT - 0.05)
+        if not rivals and len(pinned) == 1:
+            (only,) = pinned
+            return Match("", "fuzzy_road", guess, only)
+        scores: dict[int, float] = {}
+        for _road, r_score, _edits, r_communities, r_household in (top, *rivals):
+            for pk in {r_household[1]} if r_household else r_communities:
+                scores[pk] = max(scores.get(pk, 0.0), min(r_score * 0.95, guess))
+        return Match(
+            "",
+            "fuzzy_ambiguous",
+            guess,
+            None,
+            None,
+            tuple(
+                Candidate(pk, self.communities.get(pk, ""), s)
+                for pk, s in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
             ),
         )
 

@@ -467,9 +467,10 @@ def person_key(arrival: Arrival) -> str:
 def _handoff_send(*, user: User, arrival: Arrival, community_id: int) -> Handoff:
     """A new handoff to the community, or the pending one of the same person to the same
     community, which this arrival joins (one pending handoff per person and community, held by
-    a unique constraint). A pending handoff of the person to another community is not joined:
-    that community would never get this arrival, and would read the address given for this
-    one."""
+    a unique constraint). The person is found by the key (ID number, else name and phone), else
+    by name at the matched household (`_pending_at_household`). A pending handoff of the person
+    to another community is not joined: that community would never get this arrival, and would
+    read the address given for this one."""
     key = person_key(arrival)
     now = timezone.now()
     for _attempt in range(3):
@@ -477,7 +478,7 @@ def _handoff_send(*, user: User, arrival: Arrival, community_id: int) -> Handoff
             Handoff.objects.select_for_update()
             .filter(person_key=key, community_id=community_id, status=HandoffStatus.PENDING)
             .first()
-        )
+        ) or _pending_at_household(arrival, community_id)
         if pending is not None:
             Arrival.objects.filter(pk=arrival.pk).update(handoff=pending)
             arrival.handoff = pending
@@ -508,6 +509,58 @@ def _handoff_send(*, user: User, arrival: Arrival, community_id: int) -> Handoff
         )
         return handoff
     raise RuntimeError("handoff: no pending handoff and none could be made")
+
+
+def _pending_at_household(arrival: Arrival, community_id: int) -> Handoff | None:
+    """The pending handoff of the same person found by name and door, for an arrival that its
+    own key (ID number, or name and phone) finds none for: an occupant who gave neither ID
+    number nor phone, or the person of a handoff opened without them coming again with one.
+
+    Only where the destination pinned a household, to this community, and only one pending
+    handoff there has an arrival of the same name at the same household. Never two people
+    made one: not when the handoff holds another ID number, another roster person, or a
+    phone of its own while this arrival carries another; not when the household's roster has
+    two living persons of that name. A name alone never joins across households."""
+    if arrival.household_id is None:
+        return None
+    name = arrival.name
+    handoff_ids = set(
+        Arrival.objects.filter(
+            household_id=arrival.household_id,
+            name=name,
+            handoff__community_id=community_id,
+            handoff__status=HandoffStatus.PENDING,
+        )
+        .exclude(pk=arrival.pk)
+        .values_list("handoff_id", flat=True)
+    )
+    if len(handoff_ids) != 1:
+        return None
+    namesakes = Person.objects.filter(
+        household_id=arrival.household_id, name=name, status=PersonStatus.ACTIVE
+    ).count()
+    if namesakes > 1:
+        return None
+    (handoff_id,) = handoff_ids
+    others = Arrival.objects.filter(handoff_id=handoff_id).exclude(pk=arrival.pk)
+    for other in others.only("id_number", "phone", "person_id"):
+        if arrival.id_number and other.id_number and other.id_number != arrival.id_number:
+            return None
+        if arrival.person_id and other.person_id and other.person_id != arrival.person_id:
+            return None
+        if (
+            not arrival.id_number
+            and not other.id_number
+            and arrival.phone
+            and other.phone
+            and other.phone != arrival.phone
+        ):
+            return None
+    return (
+        Handoff.objects.select_for_update()
+        .filter(pk=handoff_id, community_id=community_id, status=HandoffStatus.PENDING)
+        .first()
+    )
 
 
 def _late_seconds(handoff: Handoff, now: datetime.datetime) -> int | None:

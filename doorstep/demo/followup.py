@@ -16,6 +16,8 @@ from doorstep.followup import services as followup
 from doorstep.followup.models import ClinicStaffing, Facility, FacilityKind, KeyPerson, Monitoring
 from doorstep.registry.models import Person
 
+CLINIC_NAME = "区人民医院发热门诊"
+
 
 def _moved_back(key_person: KeyPerson, days: int) -> Monitoring:
     """The monitoring as if it had started `days` days ago (demo only: the services start at
@@ -35,10 +37,12 @@ def demo_followup_create(*, district: Area) -> None:
     secretary = User.objects.filter(username="community").first()
     if worker is None or secretary is None or worker.jurisdiction_area is None:
         return
-    if KeyPerson.objects.filter(worker=worker).exists():
+    if Facility.objects.filter(name=CLINIC_NAME).exists():
+        # Loaded before. (The worker's key persons are no mark: the sweep demo's fever is
+        # already one, made by the visit itself.)
         return
     clinic = Facility.objects.create(
-        name="区人民医院发热门诊", kind=FacilityKind.FEVER_CLINIC, area=district, capacity=30
+        name=CLINIC_NAME, kind=FacilityKind.FEVER_CLINIC, area=district, capacity=30
     )
     hotel = Facility.objects.create(
         name="北碚宾馆集中隔离点", kind=FacilityKind.ISOLATION_SITE, area=district, capacity=40
@@ -49,9 +53,11 @@ def demo_followup_create(*, district: Area) -> None:
     clinic_user = User.objects.filter(username="clinic").first()
     if clinic_user is not None:
         ClinicStaffing.objects.get_or_create(user=clinic_user, defaults={"facility": clinic})
+    # Persons nobody follows yet: a fever in the sweep demos made its own key persons already.
     persons = list(
         Person.objects.filter(
-            prefix_q("household__grid__path", worker.jurisdiction_area.path)
+            prefix_q("household__grid__path", worker.jurisdiction_area.path),
+            key_person__isnull=True,
         ).order_by("pk")[:5]
     )
     if len(persons) < 5:

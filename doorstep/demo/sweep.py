@@ -1,6 +1,8 @@
 """Demo data for the sweep, so that the first login shows a living campaign: an open dragnet
 over the district, the demo worker holding the first grid, and households of that grid in every
-state (screened, screened with a person flagged, nobody home with a revisit due, refused,
+state (screened, screened with a person flagged — a fever, who became a key person with a
+referral opened by the visit itself, and a return from a risk area, waiting on follow-up's
+"from the sweep's flags" list —, nobody home with a revisit due, refused,
 escalated after three failed knocks), one visit recorded offline held for the secretary's
 decision, the rest still to visit."""
 

@@ -27,6 +27,11 @@ urlpatterns = [
         keypersons.release_slip_view,
         name="release_slip",
     ),
+    path(
+        "key-persons/<int:key_person_id>/self-check-card/",
+        keypersons.self_check_card_view,
+        name="self_check_card",
+    ),
     path("from-flags/", keypersons.from_flags_view, name="from_flags"),
     path("duplicates/", keypersons.duplicates_view, name="duplicates"),
     path("settings/", keypersons.settings_view, name="settings"),

@@ -194,7 +194,21 @@ def reconciliation_holder(user, case: IdReconciliation) -> Person | None:
     )
 
 
-def id_number_free(case: IdReconciliation) -> bool:
-    """Whether no record carries the case's number any more (the other record was corrected):
-    the case can then give it to its person. Says nothing the case does not already say."""
+def covers_every_record(user) -> bool:
+    """Whether the user's jurisdiction holds every record of the system (the one top-level area):
+    only then may an answer say whether a number is carried anywhere."""
+    path = _jurisdiction_path(user)
+    if path is None or user.jurisdiction_area.parent_id is not None:
+        return False
+    tops = Area.objects.filter(parent__isnull=True)
+    return not tops.exclude(pk=user.jurisdiction_area_id).exists()
+
+
+def id_number_free(user, case: IdReconciliation) -> bool | None:
+    """Whether no record carries the case's number any more (the other record was corrected), so
+    the case can give it to its person. None for a user whose jurisdiction does not hold every
+    record: when a record elsewhere gives the number up is not theirs to learn, and the case is
+    decided by the command, whose jurisdiction holds both records."""
+    if not covers_every_record(user):
+        return None
     return not Person.objects.filter(id_number=case.id_number).exists()

@@ -26,6 +26,7 @@ from .selectors import (
     access_household,
     access_person,
     access_reconciliation,
+    covers_every_record,
     persons_visible_to,
 )
 from .validation import FieldError, sex_from_resident_id, validate_birth_date, validate_id
@@ -426,6 +427,14 @@ def reconciliation_confirm(*, user, case_id: int, request=None) -> Person:
     """The number was right and the other record's was wrong (it has been corrected since): the
     person now carries the number."""
     case = _case_for_update(user, case_id)
+    if not covers_every_record(user):
+        # Whether a record elsewhere still carries the number must not be answered to them.
+        raise ReconciliationRefused(
+            _(
+                "the command decides whether the number is free "
+                "(its jurisdiction holds both records)"
+            )
+        )
     if Person.objects.filter(id_number=case.id_number).exists():
         raise ReconciliationRefused(_("another record still carries this number"))
     person = case.person

@@ -242,7 +242,7 @@ def reconciliation_view(request, case_id: int):
         "person": case.person,
         "household": case.person.household,
         "holder": holder,
-        "number_free": selectors.id_number_free(case),
+        "number_free": selectors.id_number_free(user, case),
         "error": error,
     }
     return render(request, "registry/reconciliation.html", context, status=422 if error else 200)

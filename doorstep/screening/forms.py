@@ -19,6 +19,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from doorstep.core.visit_consumers import flag_outcomes
 from doorstep.registry.models import Person
 
 from .models import Presence, Visit, VisitOutcome, VisitSource
@@ -212,14 +213,20 @@ def place_error(field_path: str, message: str, sources: list[MemberCard]) -> str
     return message
 
 
-def flagged_feedback(checks) -> list[dict]:
+def flagged_feedback(checks, *, user) -> list[dict]:
     """What a worker is told right after saving (the field list, the evening entry): each
-    flagged person of the visit, the flags in words, and the reading that counts."""
+    flagged person of the visit, the flags in words, the reading that counts, and what the
+    domains acting on the sweep did for them ("next": follow-up's key person and referral, asked
+    through `core.visit_consumers`; empty when nobody answers, and the page then says what
+    happens in general words)."""
+    checks = list(checks)
+    outcomes = flag_outcomes(user=user, person_check_ids=[check.pk for check in checks])
     return [
         {
             "name": check.person.name if check.person else "",
             "flags": [str(FLAG_LABELS.get(f, f)) for f in check.flags],
             "temperature": deciding_reading(check.temperature, check.temperature_recheck),
+            "next": "；".join(outcomes.get(check.pk, [])),
         }
         for check in checks
     ]

@@ -36,6 +36,7 @@ from doorstep.accounts.models import Role, User
 from doorstep.core.db import prefix_q, sqlite_writer_turn
 from doorstep.core.ratelimit import refusals_left, write_refused
 from doorstep.core.services import audit_write
+from doorstep.core.visit_consumers import visits_batch
 from doorstep.registry.models import PersonStatus
 from doorstep.registry.selectors import household_members, members_by_household
 
@@ -337,23 +338,24 @@ def outbox_batch_record(
     ("throttled": the phone keeps them and sends them again later)."""
     known = _known(user, campaign, records)
     results = []
-    for index, record in enumerate(records):
-        if not refusals_left(request):
-            message = _("too many refused writes: wait, then send this visit again")
+    with visits_batch():  # the visit consumers hear of the batch's visits in one call
+        for index, record in enumerate(records):
+            if not refusals_left(request):
+                message = _("too many refused writes: wait, then send this visit again")
+                results.append(
+                    BatchItemResult(index, str(record.client_uuid), "throttled", None, message)
+                )
+                continue
             results.append(
-                BatchItemResult(index, str(record.client_uuid), "throttled", None, message)
+                _outbox_record(
+                    user=user,
+                    campaign=campaign,
+                    record=record,
+                    index=index,
+                    request=request,
+                    known=known,
+                )
             )
-            continue
-        results.append(
-            _outbox_record(
-                user=user,
-                campaign=campaign,
-                record=record,
-                index=index,
-                request=request,
-                known=known,
-            )
-        )
     return results
 
 

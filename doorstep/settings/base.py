@@ -344,6 +344,11 @@ FOLLOWUP_REFERRAL_ARRIVAL_HOURS = float(
 )
 FOLLOWUP_FEVER_THRESHOLD = os.environ.get("DOORSTEP_FOLLOWUP_FEVER_THRESHOLD", "37.3")
 FOLLOWUP_LOST_HOURS = float(os.environ.get("DOORSTEP_FOLLOWUP_LOST_HOURS", "48"))
+# What other domains do with a saved sweep visit (doorstep/core/visit_consumers.py): consumers are
+# told the ids of the visits saved (on commit, one call per batch); outcome providers say what
+# they did for a visit's flagged persons (the worker's feedback after a save).
+DOORSTEP_VISIT_CONSUMERS = ["doorstep.followup.sweep_link.visits_recorded"]
+DOORSTEP_FLAG_OUTCOME_PROVIDERS = ["doorstep.followup.sweep_link.flag_outcomes"]
 # The command center (issue 12): the day's brief is frozen at this local time (HH:MM,
 # Asia/Shanghai); a change applies to days not yet frozen. Bulletins hide counts 1..k-1 below
 # the district (k from 3 to 11).

@@ -155,6 +155,9 @@ def test_a_fever_reading_on_the_phone_asks_a_second_before_saving(
     alert = page.locator("#flagged-now")
     expect(alert).to_contain_text("住户1-0")
     expect(alert).to_contain_text("38.2")
+    # and what follow-up did at once (issue 10 point 5): key person, referral
+    expect(alert).to_contain_text("已列为重点人员")
+    expect(alert).to_contain_text("已开发热门诊转诊")
     shot(page, "flagged")
     assert (
         HouseholdProgress.objects.get(campaign=campaign, household=household).persons_flagged == 1

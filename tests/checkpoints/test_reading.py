@@ -44,9 +44,10 @@ def test_the_officer_does_not_read_how_the_address_was_matched(checkpoints, offi
 def test_the_officer_does_not_read_the_candidates_of_an_uncertain_match(
     checkpoints, officer_for, user_for
 ):
-    # given a risk arrival whose destination has a typo in the road: uncertain, candidates kept
+    # given a risk arrival whose destination has a typo in the road and a number the roster
+    # does not know there: uncertain, candidates kept
     officer = logged_in(officer_for("K1"))
-    _submit(officer, checkpoints["K1"], occupant(name="含糊", destination="天牛路12号"))
+    _submit(officer, checkpoints["K1"], occupant(name="含糊", destination="天牛路99号"))
     arrival = Arrival.objects.get()
     assert arrival.match_status == "uncertain" and arrival.match_candidates
     url = reverse("checkpoints:arrival", args=[arrival.pk])

@@ -22,3 +22,23 @@ def test_the_demo_shows_key_persons_in_every_state(db):
     assert key_persons >= 5
     call_command("demo", "--persons", "300", "--seed", "3", "--no-progress", stdout=io.StringIO())
     assert KeyPerson.objects.count() == key_persons  # loading twice adds nothing
+
+
+def test_the_demo_sweeps_fever_opened_its_key_person_and_referral(
+    db, django_capture_on_commit_callbacks
+):
+    # (what a visit leaves for its commit runs here at the end of the load)
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command(
+            "demo", "--persons", "300", "--seed", "3", "--no-progress", stdout=io.StringIO()
+        )
+    from doorstep.followup.models import Source
+    from doorstep.screening.models import PersonCheck
+
+    flagged = PersonCheck.objects.filter(flagged=True).select_related("visit")
+    fevers = [c for c in flagged if "fever" in c.flags]
+    assert fevers
+    for check in fevers:
+        source = Source.objects.get(kind="sweep", person_check=check)
+        assert source.created_by_id == check.visit.worker_id
+        assert Referral.objects.filter(key_person=source.key_person, status="open").exists()

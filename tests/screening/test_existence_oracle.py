@@ -237,14 +237,43 @@ def test_the_number_is_confirmed_once_the_other_record_is_corrected(
     number = elsewhere.id_number
     post_visit(api, campaign, newcomer_visit(households["G1"], number))
     case = IdReconciliation.objects.get()
-    client = client_for(Role.COMMUNITY_ADMIN, "C1")
+    command = client_for(Role.COMMAND, "D")
     detail = reverse("registry:reconciliation", args=[case.pk])
-    assert client.post(detail, {"decision": "confirmed"}).status_code == 422  # still carried
+    assert command.post(detail, {"decision": "confirmed"}).status_code == 422  # still carried
     Person.objects.filter(pk=elsewhere.pk).update(id_number=unique_id_number())
-    assert 'id="decide-confirmed"' in client.get(detail).content.decode()
-    assert client.post(detail, {"decision": "confirmed"}).status_code == 302
+    assert 'id="decide-confirmed"' in command.get(detail).content.decode()
+    assert command.post(detail, {"decision": "confirmed"}).status_code == 302
     person = Person.objects.get(pk=case.person_id)
     assert (person.id_number, person.id_number_held) == (number, None)
+
+
+def test_a_community_admin_never_learns_when_the_outside_record_gives_the_number_up(
+    api, campaign, households, client_for
+):
+    # given a case whose number a record outside the admin's community carries
+    elsewhere = households["G4"].persons.first()
+    post_visit(api, campaign, newcomer_visit(households["G1"], elsewhere.id_number))
+    case = IdReconciliation.objects.get()
+    client = client_for(Role.COMMUNITY_ADMIN, "C1")
+    detail = reverse("registry:reconciliation", args=[case.pk])
+
+    def answers() -> tuple:
+        page = client.get(detail).content.decode()
+        refused = client.post(detail, {"decision": "confirmed"})
+        holder = re.search(r'<p id="holder">(.*?)</p>', page, re.S).group(1)
+        offered = 'id="decide-confirmed"' in page
+        return holder, offered, refused.status_code, refused.context["error"]
+
+    before = answers()
+    # when the outside record is corrected
+    Person.objects.filter(pk=elsewhere.pk).update(id_number=unique_id_number())
+    # then the page and the refusal are the same as before: nothing tells the admin
+    assert answers() == before
+    assert before[1] is False and before[2] == 422
+    assert "command" in before[3] or "指挥" in before[3]
+    case.refresh_from_db()
+    person = Person.objects.get(pk=case.person_id)
+    assert (case.status, person.id_number) == ("pending", None)
 
 
 def test_a_held_number_sent_back_masked_keeps_the_case(api, campaign, households, client_for):

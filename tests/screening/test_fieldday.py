@@ -271,7 +271,7 @@ def test_the_phone_form_refuses_slips_with_the_value_named(
 
 
 def test_a_reading_at_the_threshold_asks_for_a_second_before_saving(
-    worker_client, campaign, households
+    worker_client, campaign, households, django_capture_on_commit_callbacks
 ):
     household = households["G1"]
     person = household.persons.order_by("pk").first()
@@ -285,7 +285,10 @@ def test_a_reading_at_the_threshold_asks_for_a_second_before_saving(
     # the second field is shown (not hidden) and keeps the first reading
     assert re.search(rf'id="p{person.pk}-recheck"(?![^>]*hidden)', body)
     data[f"p{person.pk}-temperature_recheck"] = "38.1"
-    response = worker_client.post(visit_url(campaign, household), data, HTTP_ACCEPT_LANGUAGE="en")
+    with django_capture_on_commit_callbacks(execute=True):  # follow-up acts on the commit
+        response = worker_client.post(
+            visit_url(campaign, household), data, HTTP_ACCEPT_LANGUAGE="en"
+        )
     assert response.status_code == 302
     check = PersonCheck.objects.get(person=person)
     assert check.temperature == campaign.fever_threshold
@@ -294,7 +297,8 @@ def test_a_reading_at_the_threshold_asks_for_a_second_before_saving(
     page = worker_client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
     alert = re.search(r'id="flagged-now".*?</div>\s*</div>', page, re.S).group(0)
     assert person.name in alert and "fever" in alert and "38.1" in alert
-    assert "What happens next" in alert
+    # what happens next, for this person: follow-up's key person and referral (issue 10)
+    assert "listed as a key person" in alert and "referral to the fever clinic opened" in alert
 
 
 def test_a_normal_second_reading_saves_unflagged_and_no_alert(worker_client, campaign, households):

@@ -17,6 +17,7 @@ from doorstep.accounts.models import User
 from doorstep.core.db import sqlite_writer_turn
 from doorstep.core.ratelimit import refusals_left, write_refused
 from doorstep.core.services import audit_write
+from doorstep.core.visit_consumers import visits_batch, visits_saved
 from doorstep.registry.models import Household, HouseholdStatus, Person, PersonStatus
 from doorstep.registry.services import person_data_clean, person_found_at_door
 
@@ -117,15 +118,23 @@ def visit_record(
 
     Reading and checking happen before the write transaction, which then holds only the
     inserts and the progress update: on SQLite the write lock is held for as short as it can be.
+
+    The visit (new or replayed) is then told to the domains that act on it
+    (`core.visit_consumers`: follow-up opens a fever's key person and referral), on commit and
+    outside the visit's own transaction, so nothing they do can cost the visit.
     """
     try:
-        return _visit_record(
+        record, created = _visit_record(
             user=user, campaign=campaign, visit=visit, request=request, token=token
         )
     except (VisitRejected, VisitConflict, VisitTaken, Http404) as refusal:
         # Every refused write is audited and counts against the caller's budget of refusals.
         write_refused(request, reason=_refusal_reason(refusal))
         raise
+    if token is None:
+        # A resident's self-report counts (and is acted on) once a worker verifies it.
+        visits_saved([record.pk])
+    return record, created
 
 
 def _refusal_reason(refusal: Exception) -> str:
@@ -399,6 +408,13 @@ def visit_batch_record(
     """Record many visits; each stands alone, so 3 bad ones do not cost the other 97. Once the
     caller's budget of refused writes is spent, the rest are not tried ("throttled": send them
     again later), so a batch is no faster a probe than single requests."""
+    with visits_batch():  # the consumers hear of the batch's visits in one call
+        return _visit_batch_record(user=user, campaign=campaign, visits=visits, request=request)
+
+
+def _visit_batch_record(
+    *, user: User, campaign: Campaign, visits: Sequence[VisitInput], request
+) -> list[BatchItemResult]:
     results = []
     for index, item in enumerate(visits):
         uuid_text = str(item.client_uuid)
@@ -447,4 +463,5 @@ def visit_verify(*, user: User, campaign: Campaign, visit_id: int, request=None)
         visit.save(update_fields=["verified_by", "verified_at"])
         progress_refresh(campaign=campaign, household_id=visit.household_id)
         audit_write(user=user, action="visit.verify", obj=visit, request=request)
+        visits_saved([visit.pk])  # on commit: the verifier stands for the resident
     return visit

@@ -190,9 +190,10 @@ def _entry_post(request, campaign):
                 "checks": len(checks),
                 "created": created,
                 "flagged": forms.flagged_feedback(
-                    selectors.flagged_checks_of_visit(user, campaign, visit.pk)
+                    selectors.flagged_checks_of_visit(user, campaign, visit.pk), user=user
                 ),
             }
+            saved["flagged_next"] = any(f["next"] for f in saved["flagged"])
             return _render(request, campaign, {"number": "", "saved": saved})
     context["general_errors"] = general
     context["focus"] = _first_error(errors, context["cards"])

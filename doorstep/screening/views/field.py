@@ -94,7 +94,8 @@ def field_list_view(request, campaign_id: int):
     flagged = []
     if saved is not None and (visit_id := request.GET.get("visit")):
         flagged = forms.flagged_feedback(
-            selectors.flagged_checks_of_visit(request.user, campaign, visit_id)
+            selectors.flagged_checks_of_visit(request.user, campaign, visit_id),
+            user=request.user,
         )
     filters = [
         ("all", _("All"), counts["all"]),
@@ -114,6 +115,7 @@ def field_list_view(request, campaign_id: int):
             "current": current,
             "saved": saved,
             "flagged": flagged,
+            "flagged_next": any(f["next"] for f in flagged),
             "flagged_list_url": reverse("screening:flagged", args=[campaign.pk])
             if request.user.role != Role.GRID_WORKER
             else "",
