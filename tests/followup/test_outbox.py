@@ -132,9 +132,7 @@ def test_not_reached_is_read_as_the_page_reads_it(key_person, fworker):
     assert check.outcome == "unreachable" and check.temperature is None
 
 
-def test_a_batch_of_checks_stops_once_the_refused_writes_are_spent(
-    key_person, fworker, settings
-):
+def test_a_batch_of_checks_stops_once_the_refused_writes_are_spent(key_person, fworker, settings):
     """A phone probing key-person ids through the outbox is no faster than through single
     posts: after the budget of refusals the rest is not tried ("throttled", sent again later)."""
     from django.core.cache import cache
