@@ -18,7 +18,7 @@ from doorstep.followup.services import ReasonInput, SourceInput, key_person_add
 from tests.factories import PersonFactory
 
 from .helpers import expect
-from .test_offline import TIMEOUT_MS, phone_browser  # noqa: F401  (a fixture)
+from .test_offline import TIMEOUT_MS, go_offline, go_online, phone_browser  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -53,26 +53,6 @@ def ready_offline(page, base: str, count: int) -> None:
     expect(page.locator("#due li a")).to_have_count(count)
     expect(page.locator("#outbox-state")).to_have_attribute("data-precached", re.compile(r"\d+"))
     expect(page.locator("#outbox-state")).to_have_text("可离线使用")
-
-
-EVERYTHING = re.compile(r".*")
-
-
-def no_signal(route) -> None:
-    route.abort("internetdisconnected")
-
-
-def go_offline(context) -> None:
-    """No network for the pages and for the service worker: the context's offline switch, and
-    every request the context sees (the service worker's own too) refused, so that a service
-    worker restarted while "offline" cannot reach the server before the switch reaches it."""
-    context.set_offline(True)
-    context.route(EVERYTHING, no_signal)
-
-
-def go_online(context) -> None:
-    context.unroute(EVERYTHING, no_signal)
-    context.set_offline(False)
 
 
 def check_offline(page, base: str, key_person, temperature: str) -> None:
@@ -176,6 +156,7 @@ def test_a_proxy_answering_5xx_keeps_the_form_on_the_phone(
 
     # given a proxy in front of the server that answers 5xx for the check's post (the post
     # itself is made by the service worker: routed at the context, which sees its requests)
+    # and for the outbox's sending
     seen: list[str] = []
 
     def gateway(route):
@@ -183,6 +164,8 @@ def test_a_proxy_answering_5xx_keeps_the_form_on_the_phone(
         route.fulfill(status=status, body="Bad gateway", content_type="text/plain")
 
     context.route(re.compile(rf".*/followup/key-persons/{key_person.pk}/check/$"), gateway)
+    outbox_api = re.compile(r".*/checks/outbox$")
+    context.route(outbox_api, lambda route: route.fulfill(status=status, body="gateway"))
     # when the worker saves the check
     page.locator("#temperature").fill("36.8")
     page.locator("#save-check").tap()
@@ -194,6 +177,7 @@ def test_a_proxy_answering_5xx_keeps_the_form_on_the_phone(
     assert not Check.objects.exists()
     # and once the server is reachable again, it is sent and lands once
     context.unroute(re.compile(rf".*/followup/key-persons/{key_person.pk}/check/$"))
+    context.unroute(outbox_api)
     page.locator("#outbox-sync").click()
     expect(record).to_have_attribute("data-status", "created")
     assert str(Check.objects.get().temperature) == "36.8"
