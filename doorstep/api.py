@@ -122,6 +122,9 @@ def _register_routers() -> None:
     from doorstep.followup.api import router as followup_router
 
     api.add_router("/followup", followup_router)
+    from doorstep.followup.api_outbox import router as followup_outbox_router
+
+    api.add_router("/followup", followup_outbox_router)
     from doorstep.checkpoints.api import router as checkpoints_router
 
     api.add_router("/checkpoints", checkpoints_router)

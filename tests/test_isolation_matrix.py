@@ -805,7 +805,11 @@ def screening_calls(w: World, t: str) -> dict[str, list[Call]]:
             post(
                 reverse("screening:held_visit_decide", args=[c, w.held[t].pk]),
                 {"decision": "reject", "note": "核对"},
-            )
+            ),
+            post(
+                reverse("screening:held_visit_decide", args=[c, w.held[t].pk]),
+                {"decision": "reassign", "worker": w.workers[t].pk},
+            ),
         ],
     }
 
@@ -1020,6 +1024,7 @@ def once_calls(w: World) -> dict[str, list[Call]]:
         "home": [get("/")],
         "healthz": [get("/healthz")],
         "screening:service_worker": [get(reverse("screening:service_worker"))],
+        "followup:service_worker": [get(reverse("followup:service_worker"))],
         "set_language": [
             post(reverse("set_language"), {"language": "zh-hans", "next": "/"}, write=False)
         ],
@@ -1205,6 +1210,27 @@ def followup_calls(w: World, t: str) -> dict[str, list[Call]]:
                             "key_person_id": kp.pk,
                             "check": {**check, "client_uuid": str(uuid.uuid4())},
                         },
+                    ]
+                },
+                api=True,
+                write=True,
+                out="hidden",
+            )
+        ],
+        # issue 14, offline: checks kept on the phone, as the check page's form was filled in
+        "api:check_outbox_submit": [
+            Call(
+                "post",
+                reverse("api:check_outbox_submit"),
+                json={
+                    "records": [
+                        {
+                            "client_uuid": str(uuid.uuid4()),
+                            "key_person_id": pk,
+                            "measured_at": check["measured_at"],
+                            "form": [["temperature", "36.6"], ["outcome", "measured"]],
+                        }
+                        for pk in (own_kp, kp.pk)
                     ]
                 },
                 api=True,

@@ -1,9 +1,14 @@
 from django.urls import path
 
+from doorstep.screening.views.offline import service_worker_view
+
 from .views import clinic, counts, field, keypersons, selfcheck
 
 app_name = "followup"
 urlpatterns = [
+    # The offline service worker for the follow-up pages (today, the check forms): the field
+    # pages' own script, with the scope of these pages (issue 14, point 7).
+    path("sw.js", service_worker_view, {"scope": "/followup/"}, name="service_worker"),
     path("today/", field.today_view, name="today"),
     path("key-persons/<int:key_person_id>/check/", field.check_view, name="check"),
     path("paper/", field.paper_view, name="paper"),

@@ -14,8 +14,10 @@ A record that cannot simply be recorded as sent is never dropped:
   body) carries field "client_uuid" and nothing of it is kept;
 - the campaign closed before the record arrived: "rejected" with the reason (the phone keeps
   it until the worker dismisses it).
-The community admin accepts a held record (it becomes the original worker's visit) or rejects
-it with a reason; a replay of a held record answers with what became of it.
+The community admin accepts a held record (it becomes the original worker's visit), reassigns
+it to another worker of the household's grid (it becomes that worker's visit: the worker who
+now answers for the household; the record keeps who made it at the door), or rejects it with a
+reason; a replay of a held record answers with what became of it.
 """
 
 import datetime
@@ -122,9 +124,13 @@ def _visit_input(*, campaign: Campaign, members: list, record: OutboxRecord) -> 
 def _held_answer(index: int, held: HeldVisit) -> BatchItemResult:
     uuid_text = str(held.client_uuid)
     if held.state == HeldState.ACCEPTED:
-        return BatchItemResult(
-            index, uuid_text, "duplicate", held.visit_id, _("accepted by the community")
-        )
+        message = _("accepted by the community")
+        visit = held.visit if held.visit_id is not None else None
+        if visit is not None and visit.worker is not None and visit.worker_id != held.worker_id:
+            message = _("accepted by the community as the visit of %(name)s") % {
+                "name": visit.worker.display_name
+            }
+        return BatchItemResult(index, uuid_text, "duplicate", held.visit_id, message)
     if held.state == HeldState.REJECTED:
         message = _("rejected by the community: %(why)s") % {"why": held.decision_note}
         return BatchItemResult(index, uuid_text, "rejected", None, message, "held")
@@ -210,7 +216,10 @@ def _known(user: User, campaign: Campaign, records: Sequence[OutboxRecord]) -> _
         .annotate(latest=Max("entered_at"))
     )
     return _Known(
-        held={h.client_uuid: h for h in HeldVisit.objects.filter(client_uuid__in=uuids)},
+        held={
+            h.client_uuid: h
+            for h in HeldVisit.objects.filter(client_uuid__in=uuids).select_related("visit__worker")
+        },
         visits={
             u: (pk, c, w, at)
             for u, pk, c, w, at in Visit.objects.filter(client_uuid__in=uuids).values_list(
@@ -350,18 +359,49 @@ def outbox_batch_record(
     return results
 
 
-def held_visit_accept(*, user: User, held: HeldVisit, request=None) -> Visit:
-    """Record a held visit as the original worker's. The deciding user must reach the
-    household (the access layer: Http404 otherwise); a campaign closed since refuses it
-    (VisitRejected, nothing written), as does a UUID another visit holds (VisitConflict,
-    VisitTaken). Accepting again (a double submit, a second admin) answers with the visit of
-    the first accept. The visit, its move to the worker and the decision are one transaction:
-    nobody ever sees the visit as the admin's, and a refusal leaves the record held."""
+def held_visit_workers(*, held: HeldVisit):
+    """The workers a held record can be given to: the active grid workers of the household's
+    grid other than the one who made it (the grid holds the household, so it is in their
+    reach)."""
+    return grid_workers(held.household.grid_id).exclude(pk=held.worker_id)
+
+
+def grid_workers(grid_id: int):
+    """The active grid workers of a grid."""
+    return User.objects.filter(
+        role=Role.GRID_WORKER, is_active=True, jurisdiction_area_id=grid_id
+    ).order_by("full_name", "username")
+
+
+def held_visit_reassign(*, user: User, held: HeldVisit, worker_id, request=None) -> Visit:
+    """Give a held record to another worker of the household's grid: it is recorded as that
+    worker's visit (at the time of the visit), in one transaction with the decision, audited
+    with both workers. Giving it again to the same worker answers with the same visit; a record
+    decided otherwise already is refused (VisitRejected, field "state")."""
+    access_progress(user, held.campaign, held.household_id)
+    try:
+        worker = held_visit_workers(held=held).get(pk=int(worker_id))
+    except (User.DoesNotExist, ValueError, TypeError):
+        raise ValidationError(_("choose a worker of the household's grid")) from None
+    return held_visit_accept(user=user, held=held, request=request, to_worker=worker)
+
+
+def held_visit_accept(
+    *, user: User, held: HeldVisit, request=None, to_worker: User | None = None
+) -> Visit:
+    """Record a held visit as the original worker's (or, reassigned, as `to_worker`'s). The
+    deciding user must reach the household (the access layer: Http404 otherwise); a campaign
+    closed since refuses it (VisitRejected, nothing written), as does a UUID another visit
+    holds (VisitConflict, VisitTaken). Accepting again (a double submit, a second admin)
+    answers with the visit of the first accept. The visit, its move to the worker and the
+    decision are one transaction: nobody ever sees the visit as the admin's, and a refusal
+    leaves the record held."""
     campaign = held.campaign
+    owner_id = to_worker.pk if to_worker is not None else held.worker_id
     progress = access_progress(user, campaign, held.household_id)
     held.refresh_from_db()  # the caller's copy may be older than another admin's decision
     if held.state == HeldState.ACCEPTED and held.visit is not None:
-        return held.visit
+        return _decided_visit(held.visit, to_worker)
     if held.state == HeldState.REJECTED:
         raise VisitRejected(_("this record was rejected already"), "state")
     record = OutboxRecord(
@@ -376,8 +416,11 @@ def held_visit_accept(*, user: User, held: HeldVisit, request=None) -> Visit:
     visit: Visit | None = None
     with sqlite_writer_turn(), transaction.atomic():
         current = HeldVisit.objects.select_for_update().get(pk=held.pk)
-        if current.state == HeldState.ACCEPTED and current.visit_id is not None:
-            visit = current.visit
+        if current.state == HeldState.ACCEPTED and current.visit is not None:
+            try:
+                visit = _decided_visit(current.visit, to_worker)
+            except VisitRejected as refused:
+                refusal = refused
         elif current.state == HeldState.REJECTED:
             refusal = VisitRejected(_("this record was rejected already"), "state")
         else:
@@ -390,20 +433,38 @@ def held_visit_accept(*, user: User, held: HeldVisit, request=None) -> Visit:
             except (VisitConflict, VisitTaken, VisitRejected, Http404) as refused:
                 refusal = refused
             else:
-                # The visit is the worker's, made at the door; the admin only let it in.
-                Visit.objects.filter(pk=visit.pk, worker=user).update(worker=held.worker)
+                # The visit is the worker's (made at the door, or given to the worker who now
+                # answers for the household); the admin only let it in.
+                Visit.objects.filter(pk=visit.pk, worker=user).update(worker_id=owner_id)
                 HeldVisit.objects.filter(pk=held.pk, state=HeldState.HELD).update(
                     state=HeldState.ACCEPTED,
                     decided_by=user,
                     decided_at=timezone.now(),
                     visit=visit,
                 )
-                audit_write(user=user, action="visit.held.accept", obj=held, request=request)
+                if to_worker is None:
+                    audit_write(user=user, action="visit.held.accept", obj=held, request=request)
+                else:
+                    audit_write(
+                        user=user,
+                        action="visit.held.reassign",
+                        obj=held,
+                        request=request,
+                        detail={"worker": held.worker_id, "to": to_worker.pk, "visit": visit.pk},
+                    )
     if refusal is not None:
         raise refusal
     assert visit is not None
     held.refresh_from_db()
     visit.refresh_from_db()
+    return visit
+
+
+def _decided_visit(visit: Visit, to_worker: User | None) -> Visit:
+    """A record accepted already: the same decision again answers with its visit; giving it to
+    another worker than the one it went to is refused (decided already)."""
+    if to_worker is not None and visit.worker_id != to_worker.pk:
+        raise VisitRejected(_("this record was decided already"), "state")
     return visit
 
 

@@ -105,6 +105,27 @@ def phone_browser(browser, tmp_path):
     assert not errors, f"JavaScript errors in the page: {errors}"
 
 
+EVERYTHING = re.compile(r".*")
+
+
+def no_signal(route) -> None:
+    route.abort("internetdisconnected")
+
+
+def go_offline(context) -> None:
+    """No network for the pages and for the service worker: the context's offline switch, and
+    every request the context sees (the service worker's own too) refused: under load a
+    service worker (re)started while "offline" reached the server before the switch reached
+    it (a test artefact: the phone's radio is off for every process)."""
+    context.set_offline(True)
+    context.route(EVERYTHING, no_signal)
+
+
+def go_online(context) -> None:
+    context.unroute(EVERYTHING, no_signal)
+    context.set_offline(False)
+
+
 def record_offline(page, base: str, campaign, home) -> None:
     page.goto(f"{base}/campaigns/{campaign.pk}/households/{home.pk}/visit/")
     for field in page.locator(".member:not(.is-new) input[data-recheck]").all():
@@ -129,7 +150,7 @@ def test_ten_visits_offline_through_a_reload_and_a_closed_browser_land_exactly_o
     shot(page, "online-ready")
 
     # when the signal goes and the worker records ten visits
-    context.set_offline(True)
+    go_offline(context)
     for n, home in enumerate(ten_households):
         record_offline(page, base, campaign, home)
         expect(page.locator("#outbox-count")).to_have_text(str(n + 1))
@@ -179,7 +200,7 @@ def test_ten_visits_offline_through_a_reload_and_a_closed_browser_land_exactly_o
     # and the phone is closed and opened again, still without signal
     context.close()
     context, page = phone_browser()
-    context.set_offline(True)
+    go_offline(context)
     page.goto(list_url)
     expect(page.locator("#outbox-count")).to_have_text("10")
     shot(page, "reopened-offline")
@@ -187,7 +208,7 @@ def test_ten_visits_offline_through_a_reload_and_a_closed_browser_land_exactly_o
 
     # then on reconnecting the phone asks for a login (the session ended with the browser),
     # keeping every record
-    context.set_offline(False)
+    go_online(context)
     expect(page.locator("#outbox-note")).to_contain_text("重新登录")
     expect(page.locator("#outbox-count")).to_have_text("10")
     assert Visit.objects.filter(worker=worker).count() == 0
@@ -489,8 +510,10 @@ def test_a_second_user_on_the_phone_neither_sends_nor_sees_the_firsts_records_or
     home = ten_households[5]
     record_offline(page, base, campaign, home)
     expect(page.locator("#outbox-count")).to_have_text("1")
-    context.set_offline(False)
+    # (the session ends before the signal comes back: back online with the session, the page
+    # would rightly send the record as the worker's at once)
     context.clear_cookies()
+    context.set_offline(False)
     # when another worker logs in on the same phone
     other = user_for(Role.GRID_WORKER, "G1")
     login(page, other)
@@ -516,3 +539,49 @@ def test_a_second_user_on_the_phone_neither_sends_nor_sees_the_firsts_records_or
     # (sent from the first page after the login; this page may have sent it again)
     expect(record).to_have_attribute("data-status", re.compile("created|duplicate"))
     assert Visit.objects.get(household=home).worker == worker
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_a_visit_answered_5xx_by_a_proxy_is_kept_on_the_phone_and_lands_once(
+    phone_browser, live_server, login, worker, campaign, ten_households, status
+):
+    base = live_server.url
+    context, page = phone_browser()
+    login(page, worker)
+    page.goto(f"{base}/campaigns/{campaign.pk}/my/")
+    expect(page.locator("#outbox-state")).to_have_attribute("data-precached", re.compile(r"\d+"))
+    home = ten_households[7]
+    page.goto(f"{base}/campaigns/{campaign.pk}/households/{home.pk}/visit/")
+    assert page.evaluate("!!navigator.serviceWorker.controller")
+    form_uuid = page.locator("#visit-form input[name=client_uuid]").input_value()
+    # given a proxy in front of the server answering 5xx for the visit's post (the post is the
+    # service worker's own request: the context's route sees it) and for the outbox's sending
+    seen: list[str] = []
+    visit_url = re.compile(rf".*/households/{home.pk}/visit/$")
+
+    def gateway(route):
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        seen.append(route.request.method)
+        route.fulfill(status=status, body="gateway", content_type="text/plain")
+
+    context.route(visit_url, gateway)
+    outbox_api = re.compile(r".*/visits/outbox$")
+    context.route(outbox_api, lambda route: route.fulfill(status=status, body="gateway"))
+    # when the worker saves the visit
+    for field in page.locator(".member:not(.is-new) input[data-recheck]").all():
+        field.fill("36.6")
+    page.locator("button[value=screened]").tap()
+    # then the form is kept on the phone under its own UUID, not lost with an error page
+    expect(page).to_have_url(re.compile(rf"/my/\?queued={home.pk}"))
+    assert seen == ["POST"]
+    record = page.locator(f"#outbox-records li[data-uuid='{form_uuid}']")
+    expect(record).to_have_attribute("data-status", "unsent")
+    assert not Visit.objects.filter(household=home).exists()
+    # and once the server answers again, it is sent and lands once
+    context.unroute(visit_url)
+    context.unroute(outbox_api)
+    page.locator("#outbox-sync").click()
+    expect(record).to_have_attribute("data-status", "created")
+    assert [str(v.client_uuid) for v in Visit.objects.filter(household=home)] == [form_uuid]

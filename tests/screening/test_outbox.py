@@ -293,3 +293,65 @@ def test_a_refused_accept_is_shown_and_changes_nothing(client_for, phone, campai
     row.refresh_from_db()
     assert row.state == HeldState.HELD and row.visit is None
     assert not AuditEvent.objects.filter(action="visit.held.accept").exists()
+
+
+def test_the_admin_reassigns_a_held_record_to_the_worker_who_now_holds_the_household(
+    client_for, phone, campaign, held, households
+):
+    # given a record held because the household went to another worker of the grid
+    row, sent = held
+    other = HouseholdProgress.objects.get(household=households["G1"]).assigned_to
+    admin = client_for(Role.COMMUNITY_ADMIN, "C1")
+    page = admin.get(reverse("screening:held_visits", args=[campaign.pk])).content.decode()
+    assert f'<option value="{other.pk}">' in page  # offered: a worker of the household's grid
+    assert f'<option value="{phone.user.pk}">' not in page  # (accepting is the other button)
+    decide = reverse("screening:held_visit_decide", args=[campaign.pk, row.pk])
+    # when the admin gives it to that worker (and the form is sent twice)
+    for _twice in range(2):
+        response = admin.post(decide, {"decision": "reassign", "worker": other.pk})
+        assert response.status_code == 302
+    # then it is that worker's visit, at the time of the visit, decided once and audited
+    visit = Visit.objects.get()
+    assert visit.worker == other and str(visit.client_uuid) == sent["client_uuid"]
+    assert visit.visited_at == datetime.datetime.fromisoformat(sent["visited_at"])
+    row.refresh_from_db()
+    assert row.state == HeldState.ACCEPTED and row.visit == visit and row.worker == phone.user
+    event = AuditEvent.objects.get(action="visit.held.reassign")
+    assert (event.detail["worker"], event.detail["to"]) == (phone.user.pk, other.pk)
+    assert not AuditEvent.objects.filter(action="visit.held.accept").exists()
+    # and the phone that made it learns whose visit it became
+    answer = send(phone, campaign, sent)[0]
+    assert answer["status"] == "duplicate" and other.display_name in answer["error"]
+    # and the list says it
+    listed = admin.get(reverse("screening:held_visits", args=[campaign.pk]) + "?state=accepted")
+    assert "改派给" in listed.content.decode() or "reassigned to" in listed.content.decode()
+
+
+def test_a_held_record_goes_only_to_a_worker_of_the_households_grid(
+    client_for, phone, campaign, held, user_for
+):
+    row, _sent = held
+    admin = client_for(Role.COMMUNITY_ADMIN, "C1")
+    decide = reverse("screening:held_visit_decide", args=[campaign.pk, row.pk])
+    elsewhere = user_for(Role.GRID_WORKER, "G2")
+    for worker in (elsewhere.pk, admin.user.pk if hasattr(admin, "user") else 0, "x", ""):
+        admin.post(decide, {"decision": "reassign", "worker": worker})
+    row.refresh_from_db()
+    assert row.state == HeldState.HELD and Visit.objects.count() == 0
+    assert not AuditEvent.objects.filter(action="visit.held.reassign").exists()
+
+
+def test_a_record_decided_already_is_not_reassigned(
+    client_for, phone, campaign, held, households, user_for
+):
+    row, _sent = held
+    admin = client_for(Role.COMMUNITY_ADMIN, "C1")
+    decide = reverse("screening:held_visit_decide", args=[campaign.pk, row.pk])
+    admin.post(decide, {"decision": "accept"})
+    other = HouseholdProgress.objects.get(household=households["G1"]).assigned_to
+    response = admin.post(decide, {"decision": "reassign", "worker": other.pk}, follow=True)
+    assert "已处理" in response.content.decode() or "decided already" in response.content.decode()
+    assert Visit.objects.get().worker == phone.user
+    # and an outsider cannot give it to anyone
+    outsider = client_for(Role.COMMUNITY_ADMIN, "C2")
+    assert outsider.post(decide, {"decision": "reassign", "worker": other.pk}).status_code == 404

@@ -24,6 +24,7 @@ from doorstep.core.urlaccess import SCOPED, access
 from doorstep.screening.rules import SYMPTOMS
 
 from .. import schedule, selectors, services
+from ..checkform import CheckFormDamaged, check_input_from_form
 from ..models import CheckMethod, CheckOutcome, KeyPerson, Measure, Monitoring
 from .common import user_of
 
@@ -190,30 +191,11 @@ def check_view(request: HttpRequest, key_person_id: int) -> HttpResponse:
     error, field = "", ""
     data = request.POST if request.method == "POST" else None
     if data is not None:
-        slot_text = data.get("slot", "")
-        day_text, _sep, index_text = slot_text.partition("/")
         try:
-            client_uuid = uuid.UUID(data.get("client_uuid", ""))
-            slot_date = datetime.date.fromisoformat(day_text) if day_text else None
-            slot_index = int(index_text) if index_text else None
-        except ValueError:
+            check = check_input_from_form(data, measured_at=now)
+        except CheckFormDamaged:
             # A damaged form is refused: read as "now" it would land in another slot.
             return _check_form_damaged(request, key_person, monitoring, now, data)
-        unreachable = data.get("outcome") == CheckOutcome.UNREACHABLE
-        check = services.CheckInput(
-            client_uuid=client_uuid,
-            measured_at=now,
-            outcome=CheckOutcome.UNREACHABLE if unreachable else CheckOutcome.MEASURED,
-            method=str(data.get("method") or CheckMethod.VISIT),
-            temperature=None if unreachable else data.get("temperature", ""),
-            symptoms=[] if unreachable else data.getlist("symptoms"),
-            slot_date=slot_date,
-            slot=slot_index,
-        )
-        if slot_date is not None and slot_index is not None:
-            slot = schedule.Slot(slot_date, slot_index)
-            if slot.has_ended(now):
-                check.measured_at = slot.ends_at - datetime.timedelta(minutes=1)
         try:
             result = services.check_record(
                 user=user, key_person=key_person, data=check, request=request

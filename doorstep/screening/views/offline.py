@@ -42,7 +42,7 @@ SCOPE = "/campaigns/"
 
 @access(PUBLIC)  # the script itself: no data; the pages it keeps are fetched with the session
 @require_GET
-def service_worker_view(request):
+def service_worker_view(request, scope: str = SCOPE):
     path = finders.find("screening/sw.js")
     with open(path, encoding="utf-8") as source:  # type: ignore[arg-type]
         body = source.read()
@@ -51,7 +51,7 @@ def service_worker_view(request):
         json.dumps(static("screening/outbox-db.js")),
     )
     response = HttpResponse(head + body, content_type="text/javascript; charset=utf-8")
-    response["Service-Worker-Allowed"] = SCOPE
+    response["Service-Worker-Allowed"] = scope
     response["Cache-Control"] = "no-cache"
     return response
 
@@ -89,7 +89,7 @@ def _form_summary(held, members: dict[int, str]) -> list[dict]:
 def held_visits_view(request, campaign_id: int):
     """Visits recorded offline that wait for the community's decision (issue 14)."""
     campaign = selectors.access_campaign(request.user, campaign_id)
-    rows = selectors.held_visits_visible_to(request.user, campaign)
+    rows = selectors.held_visits_visible_to(request.user, campaign).select_related("visit__worker")
     state = request.GET.get("state", HeldState.HELD)
     if state in HeldState.values:
         rows = rows.filter(state=state)
@@ -100,8 +100,15 @@ def held_visits_view(request, campaign_id: int):
         .filter(household_id__in={h.household_id for h in held})
         .values_list("pk", "name")
     )
+    # Whom each waiting record can be given to: the active workers of its household's grid.
+    workers_of: dict[int, list] = {}
     for row in held:
         row.persons = _form_summary(row, names)  # type: ignore[attr-defined]
+        if row.state == HeldState.HELD:
+            grid = row.household.grid_id
+            if grid not in workers_of:
+                workers_of[grid] = list(outbox.grid_workers(grid))
+            row.workers = [w for w in workers_of[grid] if w.pk != row.worker_id]  # type: ignore[attr-defined]
     return render(
         request,
         "screening/held/list.html",
@@ -123,7 +130,8 @@ def held_visits_view(request, campaign_id: int):
 @access(SCOPED)
 @require_POST
 def held_visit_decide_view(request, campaign_id: int, held_id: int):
-    """Accept a held visit (it becomes the original worker's visit) or reject it with a reason."""
+    """Accept a held visit (it becomes the original worker's visit), reassign it to another
+    worker of the household's grid (it becomes theirs), or reject it with a reason."""
     campaign = selectors.access_campaign(request.user, campaign_id)
     held = selectors.access_held_visit(request.user, campaign, held_id)
     decision = request.POST.get("decision", "")
@@ -131,6 +139,15 @@ def held_visit_decide_view(request, campaign_id: int, held_id: int):
         if decision == "accept":
             outbox.held_visit_accept(user=request.user, held=held, request=request)
             messages.success(request, _("Accepted: the visit is recorded as the worker's."))
+        elif decision == "reassign":
+            visit = outbox.held_visit_reassign(
+                user=request.user, held=held, worker_id=request.POST.get("worker"), request=request
+            )
+            messages.success(
+                request,
+                _("Reassigned: the visit is recorded as %(name)s's.")
+                % {"name": visit.worker.display_name if visit.worker else ""},
+            )
         elif decision == "reject":
             outbox.held_visit_reject(
                 user=request.user, held=held, note=request.POST.get("note", ""), request=request

@@ -1,12 +1,14 @@
 // Offline field pages (issue 14): the page side of the outbox. Loaded on every page of a
-// logged-in user (base.html), so that logging out is refused anywhere while a visit is unsent
+// logged-in user (base.html), so that logging out is refused anywhere while a record is unsent
 // and the outbox is sent from whatever page opens first; on the field pages (those with the
-// #outbox panel) it also registers the service worker, shows every record with the server's
+// #outbox panel: the sweep's list and visit forms, the follow-up's today page and check forms)
+// it also registers the service worker of those pages, shows every record with the server's
 // answer, and offers "同步".
 //
-// Records are sent on start, on reconnect (the online event), on a timer and from the button,
-// through the outbox batch API (POST /api/campaigns/<id>/visits/outbox). Background Sync is not
-// used: some browsers lack it.
+// One outbox holds two kinds of records: visits (no kind) and checks (kind "check"). Records
+// are sent on start, on reconnect (the online event), on a timer and from the button, through
+// the outbox batch APIs (visits: POST /api/campaigns/<id>/visits/outbox; checks: POST
+// /api/followup/checks/outbox). Background Sync is not used: some browsers lack it.
 (function () {
   "use strict";
   var script = document.getElementById("offline-script");
@@ -17,6 +19,7 @@
   var words = panel ? panel.dataset : {};
   var SYNC_EVERY_MS = 60 * 1000;
   var CHUNK = 100;
+  var CHECKS_API = cfg.checksApi || "/api/followup/checks/outbox";
   var syncing = null;
   var canStore = !!(Outbox && window.indexedDB);
 
@@ -95,22 +98,30 @@
       var list = document.getElementById("outbox-records");
       list.textContent = "";
       var campaign = Number(panel.dataset.campaign);
-      // This campaign's records, and refused ones of any campaign (one whose campaign is gone
-      // has no page of its own where the worker could read and dismiss it).
+      var checks = panel.dataset.kind === "checks";
+      // This page's records (this campaign's visits; the checks), and refused ones of any
+      // kind (one whose campaign is gone has no page of its own where the worker could read
+      // and dismiss it).
       rows.filter(function (r) {
-        return r.campaign_id === campaign || (r.status !== "unsent" && !Outbox.landed(r));
+        var here = checks ? r.kind === "check" : (r.kind !== "check" && r.campaign_id === campaign);
+        return here || (r.status !== "unsent" && !Outbox.landed(r));
       }).forEach(function (r) {
         var li = document.createElement("li");
         li.className = "outbox-record s-" + r.status;
         li.dataset.uuid = r.client_uuid;
-        li.dataset.household = String(r.household_id);
+        if (r.kind === "check") li.dataset.keyPerson = String(r.key_person_id);
+        else li.dataset.household = String(r.household_id);
         li.dataset.status = r.status;
         var what = document.createElement("span");
         what.className = "what";
-        var outcome = (r.form.filter(function (p) { return p[0] === "outcome"; })[0] || [])[1] || "";
-        what.textContent = (r.label || ("#" + r.household_id)) + " · " +
-          (words["outcome" + outcome.charAt(0).toUpperCase() + outcome.slice(1).replace(/_(\w)/g, function (m, c) { return c.toUpperCase(); })] || outcome) +
-          " · " + new Date(r.visited_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+        var outcome = field(r, "outcome");
+        var said = words["outcome" + outcome.charAt(0).toUpperCase() + outcome.slice(1).replace(/_(\w)/g, function (m, c) { return c.toUpperCase(); })] || outcome;
+        if (r.kind === "check" && outcome !== "unreachable" && field(r, "temperature")) {
+          said += " " + field(r, "temperature") + " °C";
+        }
+        what.textContent = (r.label || ("#" + (r.kind === "check" ? r.key_person_id : r.household_id))) +
+          " · " + said + " · " +
+          new Date(r.kind === "check" ? r.measured_at : r.visited_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
         var state = document.createElement("b");
         state.className = "answer";
         state.textContent = words["status" + r.status.replace(/(^|_)(\w)/g, function (m, s, c) { return c.toUpperCase(); })] || r.status;
@@ -139,10 +150,16 @@
     });
   }
 
-  // The list page: households with a record on the phone say so.
+  function field(r, name) {
+    return (r.form.filter(function (p) { return p[0] === name; })[0] || [])[1] || "";
+  }
+
+  // The list page: households with a record on the phone say so; the today page: key persons.
   function markList(rows) {
     rows.forEach(function (r) {
-      var row = document.getElementById("hh-" + r.household_id);
+      var row = r.kind === "check"
+        ? document.querySelector("#due a[href$='/key-persons/" + r.key_person_id + "/check/'], #overdue a[href$='/key-persons/" + r.key_person_id + "/check/'], #unreachable a[href$='/key-persons/" + r.key_person_id + "/check/']")
+        : document.getElementById("hh-" + r.household_id);
       if (!row || row.querySelector(".on-phone")) return;
       var tag = document.createElement("span");
       tag.className = "on-phone badge";
@@ -158,13 +175,18 @@
   }
 
   // -- sending ----------------------------------------------------------------------------
+  // campaign: a campaign's id for visits, "checks" for the follow-up's checks.
   function sendChunk(campaign, chunk, token) {
+    var checks = campaign === "checks";
     var body = {
       records: chunk.map(function (r) {
+        if (checks) {
+          return { client_uuid: r.client_uuid, key_person_id: r.key_person_id, measured_at: r.measured_at, form: r.form };
+        }
         return { client_uuid: r.client_uuid, household_id: r.household_id, visited_at: r.visited_at, form: r.form };
       }),
     };
-    return fetch(cfg.api + campaign + "/visits/outbox", {
+    return fetch(checks ? CHECKS_API : cfg.api + campaign + "/visits/outbox", {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": token },
@@ -190,7 +212,7 @@
       r.status = a.status;
       r.held = a.field === "held" && a.status !== "rejected";
       r.message = a.error || "";
-      r.visit_id = a.visit_id;
+      if (r.kind === "check") r.check_id = a.check_id; else r.visit_id = a.visit_id;
       r.answered_at = Date.now();
       return true;
     });
@@ -232,7 +254,10 @@
       if (navigator.onLine === false) return; // the state line says so; sent on reconnect
       note(words.tSending || "正在发送…");
       var groups = {};
-      unsent.forEach(function (r) { (groups[r.campaign_id] = groups[r.campaign_id] || []).push(r); });
+      unsent.forEach(function (r) {
+        var group = r.kind === "check" ? "checks" : r.campaign_id;
+        (groups[group] = groups[group] || []).push(r);
+      });
       var token = csrfToken();
       var jobs = [];
       Object.keys(groups).forEach(function (c) {
@@ -281,7 +306,7 @@
     records().then(function (rows) {
       var unsent = Outbox ? Outbox.unsent(rows).length : 0;
       if (unsent > 0) {
-        if (window.confirm((cfg.tLogoutBlocked || "还有未发送的入户记录，不能退出。现在同步吗？") + " (" + unsent + ")")) sync();
+        if (window.confirm((cfg.tLogoutBlocked || "还有未发送的记录，不能退出。现在同步吗？") + " (" + unsent + ")")) sync();
         return;
       }
       var refused = rows.filter(function (r) { return r.status !== "unsent" && !Outbox.landed(r); }).length;
@@ -308,7 +333,8 @@
       return;
     }
     if (state) state.textContent = navigator.onLine === false ? (words.tOffline || "离线") : (words.tOnline || "在线");
-    navigator.serviceWorker.register(cfg.sw, { scope: cfg.swScope }).then(function () {
+    // The page's own service worker: the sweep's (/campaigns/) or the follow-up's (/followup/).
+    navigator.serviceWorker.register(panel.dataset.sw || cfg.sw, { scope: panel.dataset.swScope || cfg.swScope }).then(function () {
       return navigator.serviceWorker.ready;
     }).then(function (registration) {
       return pagesChecked.then(function () { return registration; });
@@ -325,7 +351,7 @@
       if (data.type === "outbox-changed") render();
       if (data.type === "precached" && state) state.dataset.precached = String(data.count);
     });
-    var visitForm = document.getElementById("visit-form");
+    var visitForm = document.getElementById("visit-form") || document.getElementById("check-form");
     if (visitForm) {
       visitForm.addEventListener("submit", function (event) {
         if (navigator.onLine === false && !navigator.serviceWorker.controller) {

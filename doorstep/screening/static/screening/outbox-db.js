@@ -1,5 +1,5 @@
-// The outbox of the field pages (issue 14, offline): visits recorded without network, kept in
-// IndexedDB until the server has answered each one. Shared by the pages (offline.js) and the
+// The outbox of the field pages (issue 14, offline): visits and follow-up checks recorded
+// without network, kept in IndexedDB until the server has answered each one. Shared by the pages (offline.js) and the
 // service worker (sw.js), so both read and write the same records.
 //
 // A record: {client_uuid, campaign_id, household_id, visited_at (ISO), form: [[name, value]...]
@@ -8,6 +8,9 @@
 // ("unsent" until the server answered; then its answer: created, duplicate, held, conflict,
 // taken, rejected, not_found), held (true when the server keeps it for the community: the
 // answer's field "held"), message (the server's reason), answered_at, created_at}.
+// A check (kind "check") has key_person_id and measured_at (the phone's time when saved) in
+// place of campaign_id, household_id and visited_at, the check form's fields as its form, and
+// one more answer: replaced (saved; the slot's earlier check kept as history).
 (function (root) {
   "use strict";
   var NAME = "doorstep-outbox";
@@ -57,7 +60,7 @@
   // "conflict" has landed only when the server holds it (r.held, from the answer's field
   // "held": someone else screened meanwhile); a conflict without it is a refusal (the UUID
   // was used for another visit) and nothing of it is on the server.
-  var LANDED = ["created", "duplicate", "held"];
+  var LANDED = ["created", "duplicate", "held", "replaced"];
 
   root.DoorstepOutbox = {
     LANDED: LANDED,

@@ -1,24 +1,28 @@
 // The field pages' service worker (issue 14, offline). Served by views/offline.py at
-// /campaigns/sw.js (scope /campaigns/), which puts DOORSTEP_STATIC (the static files the
-// pages need) and DOORSTEP_OUTBOX_DB (outbox-db.js) in front of this file.
+// /campaigns/sw.js (scope /campaigns/: the sweep's list and visit forms) and at
+// /followup/sw.js (scope /followup/: the follow-up's today page and check forms), which put
+// DOORSTEP_STATIC (the static files the pages need) and DOORSTEP_OUTBOX_DB (outbox-db.js) in
+// front of this file. Both registrations share the caches and the outbox.
 //
-// - The worker's list and visit forms are fetched from the network first; each good answer is
-//   kept (keyed without its query string), and served from the cache when there is no
-//   network. They are the very pages the server rendered online: masked as online.
-// - "precache" (a message from the list page): the list and the visit form of every
-//   household of the worker's own assignment, one at a time, so that they work offline after
-//   one online visit.
-// - A visit form POSTed without network is not lost: it goes to the outbox (IndexedDB) with the
-//   form's client UUID and the page is sent back to the list, which shows it as waiting. The
-//   pages send the outbox (offline.js); this worker never relies on Background Sync.
+// - The worker's list (today page) and forms are fetched from the network first; each good
+//   answer is kept (keyed without its query string), and served from the cache when there is
+//   no network. They are the very pages the server rendered online: masked as online.
+// - "precache" (a message from the list or today page): that page and the form of every
+//   household of the worker's own assignment (every key person listed today), one at a time,
+//   so that they work offline after one online visit.
+// - A visit or check form POSTed without network (or answered 502/503/504 by a proxy) is not
+//   lost: it goes to the outbox (IndexedDB) with the form's client UUID and the page is sent
+//   back to the list, which shows it as waiting. The pages send the outbox (offline.js); this
+//   worker never relies on Background Sync.
 /* global DOORSTEP_STATIC, DOORSTEP_OUTBOX_DB, DoorstepOutbox */
 "use strict";
 importScripts(DOORSTEP_OUTBOX_DB);
 
 var PAGES = "doorstep-field-pages-v1";
 var STATIC = "doorstep-static-v1";
-var FIELD_PAGE = /^\/campaigns\/(\d+)\/(my|households\/(\d+)\/visit)\/$/;
+var FIELD_PAGE = /^\/(campaigns\/\d+\/(my|households\/\d+\/visit)|followup\/(today|key-persons\/\d+\/check))\/$/;
 var VISIT_FORM = /^\/campaigns\/(\d+)\/households\/(\d+)\/visit\/$/;
+var CHECK_FORM = /^\/followup\/key-persons\/(\d+)\/check\/$/;
 var PRECACHE_GAP_MS = 250; // at most 4 pages a second: well inside the read budget
 
 self.addEventListener("install", function (event) {
@@ -81,39 +85,68 @@ function staticFirst(request) {
   });
 }
 
-function queueVisit(request, match) {
+// The form's fields as the page posts them (the UUID, the label and the user apart).
+function formRecord(form) {
+  var out = { pairs: [], label: "", clientUuid: "", userId: 0 };
+  form.forEach(function (value, name) {
+    if (typeof value !== "string") return;
+    if (name === "offline_label") { out.label = value; return; }
+    // whose record: only their pages send and show it (offline.js)
+    if (name === "offline_user") { out.userId = Number(value) || 0; return; }
+    // The form's own UUID: if the post did reach the server (only its answer was lost), the
+    // replay is the same record, answered "duplicate", never a second one.
+    if (name === "client_uuid") { out.clientUuid = value.trim(); return; }
+    if (name === "csrfmiddlewaretoken") return;
+    out.pairs.push([name, value]);
+  });
+  return out;
+}
+
+function told() {
+  return self.clients.matchAll().then(function (clients) {
+    clients.forEach(function (c) { c.postMessage({ type: "outbox-changed" }); });
+  });
+}
+
+// A check of the follow-up (the same outbox, its own kind of record): dated when the worker
+// saved it on the phone; the today page shows it as waiting.
+function queueCheck(request, match) {
   return request.formData().then(function (form) {
-    var pairs = [];
-    var label = "";
-    var clientUuid = "";
-    var userId = 0; // whose record: only their pages send and show it (offline.js)
-    form.forEach(function (value, name) {
-      if (typeof value !== "string") return;
-      if (name === "offline_label") { label = value; return; }
-      if (name === "offline_user") { userId = Number(value) || 0; return; }
-      // The form's own UUID: if the post did reach the server (only its answer was lost), the
-      // replay is the same visit, answered "duplicate", never a second one.
-      if (name === "client_uuid") { clientUuid = value.trim(); return; }
-      if (name === "csrfmiddlewaretoken") return;
-      pairs.push([name, value]);
-    });
+    var f = formRecord(form);
     var record = {
-      client_uuid: clientUuid || DoorstepOutbox.newUuid(),
-      campaign_id: Number(match[1]),
-      household_id: Number(match[2]),
-      visited_at: new Date().toISOString(),
-      form: pairs,
-      label: label,
-      user_id: userId,
+      kind: "check",
+      client_uuid: f.clientUuid || DoorstepOutbox.newUuid(),
+      key_person_id: Number(match[1]),
+      measured_at: new Date().toISOString(),
+      form: f.pairs,
+      label: f.label,
+      user_id: f.userId,
       status: "unsent",
       message: "",
       created_at: Date.now(),
     };
-    return DoorstepOutbox.put(record).then(function () {
-      return self.clients.matchAll().then(function (clients) {
-        clients.forEach(function (c) { c.postMessage({ type: "outbox-changed" }); });
-      });
-    }).then(function () {
+    return DoorstepOutbox.put(record).then(told).then(function () {
+      return Response.redirect("/followup/today/?queued=" + match[1], 303);
+    });
+  });
+}
+
+function queueVisit(request, match) {
+  return request.formData().then(function (form) {
+    var f = formRecord(form);
+    var record = {
+      client_uuid: f.clientUuid || DoorstepOutbox.newUuid(),
+      campaign_id: Number(match[1]),
+      household_id: Number(match[2]),
+      visited_at: new Date().toISOString(),
+      form: f.pairs,
+      label: f.label,
+      user_id: f.userId,
+      status: "unsent",
+      message: "",
+      created_at: Date.now(),
+    };
+    return DoorstepOutbox.put(record).then(told).then(function () {
       var list = "/campaigns/" + match[1] + "/my/?queued=" + match[2] + "#hh-" + match[2];
       return Response.redirect(list, 303);
     });
@@ -132,16 +165,20 @@ self.addEventListener("fetch", function (event) {
     }
     return;
   }
-  var visit = request.method === "POST" && VISIT_FORM.exec(url.pathname);
-  if (visit) {
+  if (request.method !== "POST") return;
+  var visit = VISIT_FORM.exec(url.pathname);
+  var check = !visit && CHECK_FORM.exec(url.pathname);
+  if (visit || check) {
     var copy = request.clone();
+    var queue = visit ? function () { return queueVisit(copy, visit); }
+      : function () { return queueCheck(copy, check); };
     // Kept on the phone without network, and also when a proxy answers 502/503/504 for a
     // server it could not reach: the replay carries the form's UUID, so a post that did land is
     // answered as a duplicate.
     event.respondWith(fetch(request).then(function (response) {
-      if (response.status >= 502) return queueVisit(copy, visit);
+      if (response.status >= 502 && response.status <= 504) return queue();
       return response;
-    }, function () { return queueVisit(copy, visit); }));
+    }, queue));
   }
 });
 
@@ -164,7 +201,9 @@ function precache(listUrl) {
         var html = both[1];
         var seen = {};
         var urls = [];
-        var pattern = /href="(\/campaigns\/\d+\/households\/\d+\/visit\/)/g;
+        var pattern = list.pathname.indexOf("/followup/") === 0
+          ? /href="(\/followup\/key-persons\/\d+\/check\/)"/g
+          : /href="(\/campaigns\/\d+\/households\/\d+\/visit\/)/g;
         var m;
         while ((m = pattern.exec(html))) {
           if (!seen[m[1]]) { seen[m[1]] = true; urls.push(m[1]); }
