@@ -19,6 +19,15 @@ from doorstep.areas.models import Area
 FigureValue = int | str | None
 
 
+def path_prefixes(path: str) -> list[str]:
+    """The paths of an area and of every area above it ("/D/S1/C1/" → "/D/", "/D/S1/",
+    "/D/S1/C1/"): the areas whose figures a record there adds to. Rolling per-community tallies
+    up with it costs the depth of the tree per community, where testing every area's path
+    against every community costs areas × communities (10,000 × thousands at the freeze)."""
+    parts = [p for p in path.split("/") if p]
+    return ["/" + "/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
+
+
 @dataclass(frozen=True)
 class BriefQuery:
     """One area on one day (Asia/Shanghai), as the records stood at `known_at`.
