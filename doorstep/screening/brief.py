@@ -173,14 +173,18 @@ def _db_time(value: datetime.datetime) -> object:
 
 
 # -- the fast way ------------------------------------------------------------------------------
-def _state_rows_fast(campaign: Campaign, query: BriefQuery) -> Iterable[tuple]:
-    """(grid id, state, households, persons, seen, elsewhere, flagged, overdue)."""
+def _state_rows_fast(
+    campaign: Campaign, query: BriefQuery, *, by_community: bool = False
+) -> Iterable[tuple]:
+    """(grid id, state, households, persons, seen, elsewhere, flagged, overdue); by_community:
+    the grid's community id instead (a few dozen rows where a district has 10,000 grids)."""
     if _is_live(query):
         rows = _restrict(
             HouseholdProgress.objects.filter(campaign=campaign), "grid_id", campaign, query.area
         )
         overdue = Q(state=ProgressState.REVISIT, revisit_due_at__lt=query.until)
-        return rows.values_list("grid_id", "state").annotate(
+        leaf = "grid__parent_id" if by_community else "grid_id"
+        return rows.values_list(leaf, "state").annotate(
             n=Count("id"),
             persons=Sum("persons_total"),
             seen=Sum("persons_seen"),
@@ -201,15 +205,17 @@ def _state_rows_fast(campaign: Campaign, query: BriefQuery) -> Iterable[tuple]:
         under, path_params = _path_under_sql(query.area.path)
         grids = f"AND pr.grid_id IN (SELECT id FROM {Area._meta.db_table} WHERE {under})"  # noqa: S608
         params.update(path_params)
+    leaf = "ga.parent_id" if by_community else "pr.grid_id"
     sql = f"""
-        SELECT pr.grid_id, e.state, COUNT(*), SUM(e.persons_total), SUM(e.persons_seen),
+        SELECT {leaf}, e.state, COUNT(*), SUM(e.persons_total), SUM(e.persons_seen),
                SUM(e.persons_elsewhere), SUM(e.persons_flagged),
                SUM(CASE WHEN e.state = %(revisit)s AND e.last_visit_at < %(due_before)s
                         THEN 1 ELSE 0 END)
         FROM ({expected_progress_sql(as_of=True, revisit_due=False)}) e
         JOIN {progress} pr ON pr.id = e.id
+        JOIN {Area._meta.db_table} ga ON ga.id = pr.grid_id
         WHERE 1 = 1 {grids}
-        GROUP BY pr.grid_id, e.state
+        GROUP BY {leaf}, e.state
     """  # noqa: S608 - table names and the fold are constants; values are parameters
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and connection.in_atomic_block:
@@ -232,10 +238,15 @@ def _day_filters(query: BriefQuery) -> tuple[Q, Q, Q]:
     return visited, entered, last
 
 
-def campaign_day_fast(campaign: Campaign, query: BriefQuery) -> CampaignDay:
+def campaign_day_fast(
+    campaign: Campaign, query: BriefQuery, *, by_community: bool = False
+) -> CampaignDay:
+    """The day's tallies per grid, or per community (`by_community`: enough for a district's
+    or a street's section, whose tables go down to communities; `grids` then holds community
+    ids)."""
     day = CampaignDay(campaign=campaign)
     for grid_id, state, n, persons, seen, elsewhere, flagged, overdue in _state_rows_fast(
-        campaign, query
+        campaign, query, by_community=by_community
     ):
         tally = day.grids[grid_id]  # SUM over the fold is numeric on PostgreSQL: whole numbers
         tally.states[state] += int(n)
@@ -247,7 +258,7 @@ def campaign_day_fast(campaign: Campaign, query: BriefQuery) -> CampaignDay:
     visited, entered, last = _day_filters(query)
     visits = _visits_known(campaign, query)
     for grid_id, n_visited, n_entered, last_at in (
-        visits.values_list("household__grid_id")
+        visits.values_list("household__grid__parent_id" if by_community else "household__grid_id")
         .annotate(
             v=Count("id", filter=visited),
             e=Count("id", filter=entered),
@@ -266,18 +277,19 @@ def campaign_day_fast(campaign: Campaign, query: BriefQuery) -> CampaignDay:
         .order_by()
     ):
         day.worker_entered[worker_id] = n_entered
-    _assigned(day, query)
+    _assigned(day, query, by_community=by_community)
     return day
 
 
-def _assigned(day: CampaignDay, query: BriefQuery) -> None:
+def _assigned(day: CampaignDay, query: BriefQuery, *, by_community: bool = False) -> None:
     rows = _restrict(
         Assignment.objects.filter(campaign=day.campaign, created_at__lt=query.until),
         "grid_id",
         day.campaign,
         query.area,
     )
-    for worker_id, grid_id in rows.values_list("worker_id", "grid_id"):
+    leaf = "grid__parent_id" if by_community else "grid_id"
+    for worker_id, grid_id in rows.values_list("worker_id", leaf):
         day.worker_grids[worker_id].add(grid_id)
 
 
@@ -369,12 +381,15 @@ class AreaTree:
         return area.name
 
 
-def area_tree(root: Area, day: CampaignDay) -> AreaTree:
+def area_tree(root: Area, day: CampaignDay, *, by_community: bool = False) -> AreaTree:
+    """The tree under `root` with the day's sums; by_community: the day was tallied per
+    community, and the tree stops there."""
+    rows = Area.objects.filter(prefix_q("path", root.path))
+    if by_community:
+        rows = rows.filter(level__lte=AreaLevel.COMMUNITY)
     areas = {
         row[0]: TreeArea(*row)
-        for row in Area.objects.filter(prefix_q("path", root.path)).values_list(
-            "pk", "code", "name", "level", "parent_id", "path"
-        )
+        for row in rows.values_list("pk", "code", "name", "level", "parent_id", "path")
     }
     by_path = {a.path: a.pk for a in areas.values()}
     children: dict[int, list[int]] = defaultdict(list)
@@ -587,12 +602,20 @@ class SweepProvider:
         return timezone.localtime(start).date() if start else None
 
     def _sections(self, query: BriefQuery, *, raw: bool) -> list[Section]:
+        # above the communities, tallies per community are enough (a district page read 10,000
+        # grid rows otherwise); the raw way stays per grid
+        coarse = not raw and query.area.level < AreaLevel.COMMUNITY
         days = [
-            (campaign_day_raw if raw else campaign_day_fast)(campaign, query)
+            campaign_day_raw(campaign, query)
+            if raw
+            else campaign_day_fast(campaign, query, by_community=coarse)
             for campaign in campaigns_on(query)
         ]
         names = _worker_names(days)
-        return [section_for(query.area, area_tree(query.area, day), day, names) for day in days]
+        return [
+            section_for(query.area, area_tree(query.area, day, by_community=coarse), day, names)
+            for day in days
+        ]
 
     def sections(self, query: BriefQuery) -> list[Section]:
         return self._sections(query, raw=False)
