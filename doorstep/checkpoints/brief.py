@@ -31,6 +31,7 @@ from doorstep.core.brief import (
     ListRow,
     ProblemList,
     Section,
+    Texts,
     path_prefixes,
 )
 from doorstep.core.db import prefix_q
@@ -48,6 +49,7 @@ class PointTally:
 
 
 def _labels() -> dict[str, str]:
+    _ = Texts()
     return {
         "arrivals": _("Arrivals at the checkpoints"),
         "risk_arrivals": _("Risk arrivals"),
@@ -244,6 +246,7 @@ def rolled_up(paths: dict[int, str], tallies: dict[int, PointTally]) -> dict[str
 
 def section_for(area: Area, total: dict[str, int]) -> Section:
     """The section of `area` from the sums of the tallies under it (`rolled_up`)."""
+    _ = Texts()
     labels = _labels()
     figures: dict[str, FigureValue] = {key: total.get(key, 0) for key in labels}
     return Section(

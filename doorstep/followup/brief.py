@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q
 from django.urls import reverse
-from django.utils.translation import gettext as _
 
 from doorstep.areas.models import Area
 from doorstep.core.brief import (
@@ -29,6 +28,7 @@ from doorstep.core.brief import (
     ProblemList,
     Section,
     Table,
+    Texts,
     path_prefixes,
 )
 from doorstep.core.db import prefix_q
@@ -253,6 +253,7 @@ def tallies_raw(query: BriefQuery) -> tuple[dict[int, FollowTally], dict[int, tu
 
 # -- figures -----------------------------------------------------------------------------------
 def _labels() -> dict[str, str]:
+    _ = Texts()
     labels = {
         "under_monitoring": _("Under monitoring"),
         **{f"m_{m.value}": str(m.label) for m in Measure},
@@ -292,6 +293,7 @@ def section_for(
 ) -> Section:
     """The section of `area` from the sum of its communities' tallies and the facilities under
     it."""
+    _ = Texts()
     labels = _labels()
     figures: dict[str, FigureValue] = {key: total.counts.get(key, 0) for key in labels}
     rows = []

@@ -28,7 +28,15 @@ from django.utils.translation import gettext as _
 
 from doorstep.accounts.models import User
 from doorstep.areas.models import Area, AreaLevel
-from doorstep.core.brief import BriefQuery, FigureValue, ListRow, ProblemList, Section, Table
+from doorstep.core.brief import (
+    BriefQuery,
+    FigureValue,
+    ListRow,
+    ProblemList,
+    Section,
+    Table,
+    Texts,
+)
 from doorstep.core.db import in_values_q, prefix_q
 from doorstep.registry.models import Person, PersonStatus
 
@@ -435,6 +443,7 @@ STATE_LABELS = {s.value: str(s.label) for s in ProgressState}
 def section_for(
     area: Area, tree: AreaTree, day: CampaignDay, worker_names: dict[int, str]
 ) -> Section:
+    _ = Texts()
     campaign = day.campaign
     total = tree.sums.get(area.pk, Tally())
     figures: dict[str, FigureValue] = {
@@ -625,9 +634,12 @@ class SweepProvider:
 
     def sections_for_areas(self, query: BriefQuery, areas: list[Area]) -> dict[int, list[Section]]:
         result: dict[int, list[Section]] = {a.pk: [] for a in areas}
+        # all above the communities (the district's 日报: the district and its streets): per
+        # community is enough, as for one area's brief
+        coarse = all(a.level < AreaLevel.COMMUNITY for a in areas)
         for campaign in campaigns_on(query):
-            day = campaign_day_fast(campaign, query)
-            tree = area_tree(query.area, day)
+            day = campaign_day_fast(campaign, query, by_community=coarse)
+            tree = area_tree(query.area, day, by_community=coarse)
             names = _worker_names([day])
             scope = campaign.scope_area.path
             for area in areas:
