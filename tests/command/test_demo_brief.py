@@ -6,6 +6,7 @@ for ever and `verify_brief` reported follow-up differences)."""
 import datetime
 import io
 
+import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -14,7 +15,10 @@ from doorstep.command.models import BriefSnapshot
 from doorstep.command.services import brief_verify
 
 
-def test_a_fresh_demo_verifies_without_differences(db):
+# Committed rows (see tests/command/test_verify.py): on PostgreSQL each fold over rows written
+# under the demo's thousands of savepoints took seconds, and this test runs hundreds of folds.
+@pytest.mark.django_db(transaction=True)
+def test_a_fresh_demo_verifies_without_differences():
     call_command("demo", "--persons", "300", "--seed", "3", "--no-progress", stdout=io.StringIO())
     today = timezone.localdate()
     yesterday = today - datetime.timedelta(days=1)
