@@ -255,6 +255,7 @@ def _make_visits(campaign, connection, insert_rows, Visit, PersonCheck, Person) 
                             "",
                             ["fever"] if flagged else [],
                             flagged,
+                            "",
                         )
                     )
             insert_rows(
@@ -274,6 +275,7 @@ def _make_visits(campaign, connection, insert_rows, Visit, PersonCheck, Person) 
                     "notes",
                     "flags",
                     "flagged",
+                    "temperature_not_measured",
                 ],
                 checks,
             )

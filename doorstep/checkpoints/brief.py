@@ -25,7 +25,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from doorstep.areas.models import Area
-from doorstep.core.brief import BriefQuery, FigureValue, ListRow, ProblemList, Section
+from doorstep.core.brief import (
+    BriefQuery,
+    FigureValue,
+    ListRow,
+    ProblemList,
+    Section,
+    Texts,
+    path_prefixes,
+)
 from doorstep.core.db import prefix_q
 
 from .models import Arrival, Handoff, HandoffAction, HandoffEvent, Purpose, Route
@@ -41,6 +49,7 @@ class PointTally:
 
 
 def _labels() -> dict[str, str]:
+    _ = Texts()
     return {
         "arrivals": _("Arrivals at the checkpoints"),
         "risk_arrivals": _("Risk arrivals"),
@@ -221,12 +230,23 @@ def tallies_raw(query: BriefQuery) -> dict[int, PointTally]:
 
 
 # -- the section -------------------------------------------------------------------------------
-def section_for(area: Area, paths: dict[int, str], tallies: dict[int, PointTally]) -> Section:
-    total: dict[str, int] = defaultdict(int)
+def rolled_up(paths: dict[int, str], tallies: dict[int, PointTally]) -> dict[str, dict[str, int]]:
+    """Area path → the sums of the tallies of the areas (communities, districts) under it."""
+    sums: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for area_id, tally in tallies.items():
-        if paths.get(area_id, "").startswith(area.path):
+        path = paths.get(area_id)
+        if path is None:
+            continue
+        for prefix in path_prefixes(path):
+            total = sums[prefix]
             for key, value in tally.counts.items():
                 total[key] += value
+    return sums
+
+
+def section_for(area: Area, total: dict[str, int]) -> Section:
+    """The section of `area` from the sums of the tallies under it (`rolled_up`)."""
+    _ = Texts()
     labels = _labels()
     figures: dict[str, FigureValue] = {key: total.get(key, 0) for key in labels}
     return Section(
@@ -265,7 +285,7 @@ class CheckpointsProvider:
         tallies = (tallies_raw if raw else tallies_fast)(query)
         if not _has_anything(tallies):
             return []
-        section = section_for(query.area, _paths(query.area), tallies)
+        section = section_for(query.area, rolled_up(_paths(query.area), tallies)[query.area.path])
         # Nothing in this area (another street's checkpoint traffic): no section, as the freeze
         # decides it for every area at once.
         return [section] if any(section.figures.values()) else []
@@ -281,9 +301,9 @@ class CheckpointsProvider:
         result: dict[int, list[Section]] = {a.pk: [] for a in areas}
         if not _has_anything(tallies):
             return result
-        paths = _paths(query.area)
+        sums = rolled_up(_paths(query.area), tallies)
         for area in areas:
-            section = section_for(area, paths, tallies)
+            section = section_for(area, sums.get(area.path, {}))
             if any(section.figures.values()):  # as `sections` says: nothing there, no section
                 result[area.pk].append(section)
         return result

@@ -1,16 +1,19 @@
-"""The brief as XLSX: one sheet per section (headline figures, then each table), written through
-`core.sheets.writing` (text stays text). The brief holds counts, area names and worker names:
-no resident's personal data."""
+"""The brief as XLSX: one sheet per section (headline figures, then each table), and the 日报
+(a line per child area, every section's key figures side by side) as the last sheet, written
+through `core.sheets.writing` (text stays text). The brief holds counts, area names and worker
+names: no resident's personal data."""
 
 from __future__ import annotations
 
 import tempfile
+from typing import Any
 
 from django.utils.translation import gettext as _
 
 from doorstep.core.sheets.writing import new_workbook, write_cell, write_cells
 
 from .brief import Brief
+from .daily import DailyReport
 
 
 def _sheet_name(title: str, used: set[str]) -> str:
@@ -22,7 +25,27 @@ def _sheet_name(title: str, used: set[str]) -> str:
     return candidate
 
 
-def brief_workbook(brief: Brief) -> str:
+def _daily_sheet(workbook: Any, bold: Any, daily: DailyReport, used: set[str]) -> None:
+    sheet = workbook.add_worksheet(_sheet_name(_("Daily table (日报)"), used))
+    sheet.set_column(0, 0, 24)
+    sheet.set_column(1, len(daily.columns), 12)
+    write_cells(
+        sheet, 0, [f"{daily.area.name} {daily.day.isoformat()}", _("Daily table (日报)")], bold
+    )
+    column = 1
+    for group in daily.groups:  # the section's title over its first column
+        write_cell(sheet, 2, column, group.title, bold)
+        column += len(group.columns)
+    write_cells(sheet, 3, [_("Area"), *[c.label for c in daily.columns]], bold)
+    for row, line in enumerate(daily.lines, start=4):
+        write_cell(sheet, row, 0, line.name, bold if line.total else None)
+        for index, (spec, value) in enumerate(zip(daily.columns, line.values, strict=True)):
+            if spec.key == "coverage_permille" and isinstance(value, int):
+                value = f"{value / 10:.1f}%"
+            write_cell(sheet, row, index + 1, value)
+
+
+def brief_workbook(brief: Brief, daily: DailyReport | None = None) -> str:
     """Write the brief to a temporary XLSX file and return its path."""
     handle = tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False)  # noqa: SIM115
     handle.close()
@@ -61,5 +84,7 @@ def brief_workbook(brief: Brief) -> str:
     if not brief.sections:
         sheet = workbook.add_worksheet(_sheet_name(_("Brief"), used))
         write_cell(sheet, 0, 0, _("No campaign ran in this area on this day."))
+    elif daily is not None and daily.columns:
+        _daily_sheet(workbook, bold, daily, used)
     workbook.close()
     return handle.name

@@ -6,12 +6,14 @@ from __future__ import annotations
 import datetime
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from doorstep.areas.models import Area, AreaLevel
 from doorstep.areas.selectors import area_subtree
 from doorstep.core.brief import Section
+from doorstep.core.db import prefix_q
 
 from .brief import (
     add_change,
@@ -40,6 +42,12 @@ def _sections_for_areas(
     return result
 
 
+def _snapshots_under(district: Area, day: datetime.date) -> QuerySet[BriefSnapshot]:
+    """The day's snapshots of the district's areas (by path: a list of 10,000 ids would not
+    fit SQLite's parameter limit everywhere)."""
+    return BriefSnapshot.objects.filter(day=day).filter(prefix_q("area__path", district.path))
+
+
 @transaction.atomic
 def brief_freeze(*, day: datetime.date, now: datetime.datetime | None = None) -> int:
     """Freeze the brief of every area of every district for `day` as it stood at the day's
@@ -58,17 +66,21 @@ def brief_freeze(*, day: datetime.date, now: datetime.datetime | None = None) ->
         if first is None or day < first:
             continue
         areas = list(area_subtree(district))
-        done = set(
-            BriefSnapshot.objects.filter(day=day, area__in=areas).values_list("area_id", flat=True)
-        )
+        done = set(_snapshots_under(district, day).values_list("area_id", flat=True))
         todo = [a for a in areas if a.pk not in done]
         if not todo:
             continue
+        # every area at once: one pass per section provider, rolled up the tree in Python
         per_area = _sections_for_areas(district, day, cut_off, todo)
         before = day - datetime.timedelta(days=1)
+        wanted = {a.pk for a in todo}
+        # the day before as its meeting read it: the stored snapshots, computed only if absent
         previous = {
-            s.area_id: sections_from_json(s.sections)
-            for s in BriefSnapshot.objects.filter(day=before, area__in=todo)
+            area_id: sections_from_json(sections)
+            for area_id, sections in _snapshots_under(district, before).values_list(
+                "area_id", "sections"
+            )
+            if area_id in wanted
         }
         missing = [a for a in todo if a.pk not in previous]
         if missing and before >= first:

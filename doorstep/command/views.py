@@ -244,8 +244,10 @@ def brief_export(request: HttpRequest) -> HttpResponseBase:
     )
     if answer is not None:
         return answer
+    from .daily import daily_report
+
     brief = brief_for(area, day)
-    path = exports.brief_workbook(brief)
+    path = exports.brief_workbook(brief, daily_report(area, day))
     audit_write(
         user=request.user,
         action="export.brief",
@@ -264,63 +266,32 @@ def brief_export(request: HttpRequest) -> HttpResponseBase:
     )
 
 
-# The 日报's columns: (the area's own figure, the suffix of a child's figure in the ranking)
-DAILY_COLUMNS = [
-    ("households", "households"),
-    ("households_closed", "closed"),
-    ("coverage", "coverage_permille"),
-    ("households_open", "open"),
-    ("overdue_revisits", "overdue"),
-    ("h_escalated", "escalated"),
-]
-
-
 @access(SCOPED)
 def daily_table(request: HttpRequest) -> HttpResponse:
-    """The leading group's usual 日报: one line per street (or per child area) with the sweep's
-    figures of the day, the district's total last."""
+    """The leading group's usual 日报: one table, a line per street (or per child area) with the
+    key figures of every section of the day — sweep, follow-up, checkpoints — the area's own
+    total last (`daily.daily_report`)."""
+    from .daily import daily_report
+
     found = _area_day(request, request.GET.get("area"))
     if isinstance(found, HttpResponse):
         return found
     area, day = found
-    brief = brief_for(area, day)
-    tables = []
-    for section in brief.sections:
-        ranking = next((t for t in section.tables if t.key == "rank_coverage"), None)
-        if ranking is None:
-            continue
-        rows = sorted(ranking.rows)  # by code: the order of the paper form
-        lines: list[dict[str, Any]] = [
-            {
-                "name": name,
-                "cells": [
-                    display_value(suffix, section.figures.get(f"{prefix}.{suffix}"))
-                    for _key, suffix in DAILY_COLUMNS
-                ],
-                "visits": "",
-            }
-            for prefix, name in rows
-        ]
-        total = section.figures
-        permille = (
-            int(total["households_closed"]) * 1000 // int(total["households"])  # type: ignore[arg-type]
-            if total.get("households")
-            else 0
-        )
-        lines.append(
-            {
-                "name": _("Total") + f" {area.name}",
-                "cells": [
-                    display_value("coverage_permille", permille)
-                    if key == "coverage"
-                    else display_value("", total.get(key))
-                    for key, _suffix in DAILY_COLUMNS
-                ],
-                "total": True,
-            }
-        )
-        tables.append({"title": section.title, "rows": lines})
-    context = {"area": area, "day": day, "tables": tables, "brief": brief}
+    report = daily_report(area, day)
+    columns = report.columns
+    rows = [
+        {
+            "name": line.name,
+            "cells": [
+                display_value(column.key, value)
+                for column, value in zip(columns, line.values, strict=True)
+            ],
+            "total": line.total,
+        }
+        for line in report.lines
+    ]
+    tables = [{"groups": report.groups, "columns": columns, "rows": rows}] if columns else []
+    context = {"area": area, "day": day, "tables": tables, "report": report}
     return render(request, "command/daily.html", context)
 
 

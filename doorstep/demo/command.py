@@ -30,7 +30,6 @@ OUTCOMES = ["screened"] * 6 + ["not_home"] * 3 + ["refused", "vacant"]
 
 def demo_command_create(*, district: Area, visits: int = 1500, seed: int = 12) -> None:
     commander = User.objects.filter(username="command").first()
-    approver = User.objects.filter(username="admin").first()
     if commander is None or Campaign.objects.filter(name=DEMO_CAMPAIGN).exists():
         return
     rng = random.Random(seed)
@@ -96,6 +95,18 @@ def demo_command_create(*, district: Area, visits: int = 1500, seed: int = 12) -
         if late and back:
             entered = cut_off_for(day) + datetime.timedelta(hours=rng.randint(1, 20))
         Visit.objects.filter(pk=visit.pk).update(entered_at=min(entered, now))
+
+
+def demo_command_freeze(*, district: Area) -> None:
+    """The past days frozen and a bulletin published: run last, after every domain's demo data
+    exists (a snapshot never changes, so one frozen before the follow-up's facilities and key
+    persons were made would differ from the records for ever, and `verify_brief` says so).
+    Idempotent: a frozen day keeps its snapshot, a second bulletin is not made."""
+    commander = User.objects.filter(username="command").first()
+    approver = User.objects.filter(username="admin").first()
+    if commander is None or not Campaign.objects.filter(name=DEMO_CAMPAIGN).exists():
+        return
+    today = timezone.localdate()
     for back in (3, 2, 1):
         brief_freeze(day=today - datetime.timedelta(days=back))
     if approver is not None and not Bulletin.objects.exists():

@@ -10,7 +10,7 @@ from doorstep.areas.models import Area, AreaLevel
 from doorstep.imports.services import roster_import_create, roster_import_run, roster_import_start
 
 from .checkpoints import demo_checkpoints_create
-from .command import demo_command_create
+from .command import demo_command_create, demo_command_freeze
 from .followup import demo_followup_create
 from .generator import DISTRICT, plan_areas, write_roster_csv
 from .sweep import demo_sweep_create
@@ -97,8 +97,10 @@ def demo_load(*, persons: int, seed: int, on_progress=None):
     job = roster_import_run(job_id=job.pk, on_progress=on_progress)
     demo_trust_create(district=district)
     demo_checkpoints_create(district=district, password=DEMO_PASSWORD)
-    demo_command_create(district=district)  # issue 12: a sweep, snapshots, a bulletin
+    demo_command_create(district=district)  # issue 12: a sweep over the last days
     # issue 14: the demo worker's grid in every state (in the command demo's campaign)
     demo_sweep_create(district=district)
     demo_followup_create(district=district)
+    # last, when every domain's records exist: the snapshots of the past days, a bulletin
+    demo_command_freeze(district=district)
     return district, logins, job

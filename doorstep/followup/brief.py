@@ -19,10 +19,18 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q
 from django.urls import reverse
-from django.utils.translation import gettext as _
 
 from doorstep.areas.models import Area
-from doorstep.core.brief import BriefQuery, FigureValue, ListRow, ProblemList, Section, Table
+from doorstep.core.brief import (
+    BriefQuery,
+    FigureValue,
+    ListRow,
+    ProblemList,
+    Section,
+    Table,
+    Texts,
+    path_prefixes,
+)
 from doorstep.core.db import prefix_q
 
 from .models import (
@@ -245,6 +253,7 @@ def tallies_raw(query: BriefQuery) -> tuple[dict[int, FollowTally], dict[int, tu
 
 # -- figures -----------------------------------------------------------------------------------
 def _labels() -> dict[str, str]:
+    _ = Texts()
     labels = {
         "under_monitoring": _("Under monitoring"),
         **{f"m_{m.value}": str(m.label) for m in Measure},
@@ -262,20 +271,29 @@ def _labels() -> dict[str, str]:
     return labels
 
 
+def rolled_up(
+    communities: dict[int, str], tallies: dict[int, FollowTally]
+) -> dict[str, FollowTally]:
+    """Area path → the sum of the tallies of the communities under it (`communities`: id →
+    path); an area holds a key when any tally lies under it, even an empty one."""
+    sums: dict[str, FollowTally] = defaultdict(FollowTally)
+    for community_id, tally in tallies.items():
+        path = communities.get(community_id)
+        if path is not None:
+            for prefix in path_prefixes(path):
+                sums[prefix].add(tally)
+    return sums
+
+
 def section_for(
     area: Area,
-    communities: dict[int, str],
-    tallies: dict[int, FollowTally],
+    total: FollowTally,
     facilities: dict[int, tuple[int, int]],
     names: dict[int, str],
 ) -> Section:
-    """The section of `area` from per-community tallies (`communities`: id → path) and the
-    facilities under it."""
-    total = FollowTally()
-    for community_id, tally in tallies.items():
-        path = communities.get(community_id)
-        if path is not None and path.startswith(area.path):
-            total.add(tally)
+    """The section of `area` from the sum of its communities' tallies and the facilities under
+    it."""
+    _ = Texts()
     labels = _labels()
     figures: dict[str, FigureValue] = {key: total.counts.get(key, 0) for key in labels}
     rows = []
@@ -344,7 +362,8 @@ class FollowupProvider:
         if not tallies and not facilities:
             return []
         mine, names = _facilities_under(query.area, facilities)
-        return [section_for(query.area, _communities(query.area), tallies, mine, names)]
+        sums = rolled_up(_communities(query.area), tallies)
+        return [section_for(query.area, sums.get(query.area.path, FollowTally()), mine, names)]
 
     def sections(self, query: BriefQuery) -> list[Section]:
         return self._sections(query, raw=False)
@@ -357,16 +376,21 @@ class FollowupProvider:
         result: dict[int, list[Section]] = {a.pk: [] for a in areas}
         if not tallies and not facilities:
             return result
-        communities = _communities(query.area)
-        all_names = dict(Facility.objects.filter(pk__in=list(facilities)).values_list("pk", "name"))
-        paths = dict(
-            Facility.objects.filter(pk__in=list(facilities)).values_list("pk", "area__path")
-        )
+        sums = rolled_up(_communities(query.area), tallies)
+        all_names: dict[int, str] = {}
+        under: dict[str, dict[int, tuple[int, int]]] = defaultdict(dict)
+        for pk, name, path in Facility.objects.filter(pk__in=list(facilities)).values_list(
+            "pk", "name", "area__path"
+        ):
+            all_names[pk] = name
+            for prefix in path_prefixes(path):
+                under[prefix][pk] = facilities[pk]
         for area in areas:
-            mine = {pk: v for pk, v in facilities.items() if paths[pk].startswith(area.path)}
-            inside = any(communities.get(c, "").startswith(area.path) for c in tallies)
+            mine = under.get(area.path, {})
+            inside = area.path in sums
             if inside or mine:  # as `sections` says for one area: nothing there, no section
-                result[area.pk].append(section_for(area, communities, tallies, mine, all_names))
+                total = sums.get(area.path, FollowTally())
+                result[area.pk].append(section_for(area, total, mine, all_names))
         return result
 
     def list_rows(self, query: BriefQuery, section_key: str, list_key: str) -> list[ListRow]:

@@ -18,18 +18,25 @@ import datetime
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from doorstep.accounts.models import User
 from doorstep.areas.models import Area, AreaLevel
-from doorstep.core.brief import BriefQuery, FigureValue, ListRow, ProblemList, Section, Table
+from doorstep.core.brief import (
+    BriefQuery,
+    FigureValue,
+    ListRow,
+    ProblemList,
+    Section,
+    Table,
+    Texts,
+)
 from doorstep.core.db import in_values_q, prefix_q
 from doorstep.registry.models import Person, PersonStatus
 
@@ -42,8 +49,8 @@ from .models import (
     Visit,
     VisitSource,
 )
-from .progress import check_counts_for, fold_visits
-from .progress_sql import expected_progress_sql, register_sqlite_functions
+from .progress import SLOTS, check_counts_for, fold_visits
+from .progress_sql import expected_progress_sql
 
 STATES = [s.value for s in ProgressState]
 # Figures compared with the day before.
@@ -152,28 +159,40 @@ def _path_under_sql(path: str) -> tuple[str, dict[str, str]]:
     return "path >= %(path)s AND path < %(path_end)s", {"path": path, "path_end": upper}
 
 
+def revisit_due_before(until: datetime.datetime) -> datetime.datetime:
+    """The moment a household's last counted visit must precede for its revisit to fall due
+    before `until`: the latest slot start before `until`. `next_revisit(t)` is the first slot
+    start after t, so `next_revisit(t) < until` exactly when `t <` this moment. The fold of a
+    past day compares `last_visit_at` with it, a plain comparison both engines run, instead of
+    computing every household's due time (on SQLite a Python function per row)."""
+    local = timezone.localtime(until)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    for back in range(3):
+        day = midnight - datetime.timedelta(days=back)
+        for start, _end in reversed(SLOTS):
+            candidate = day.replace(hour=start)
+            if candidate < local:
+                return candidate
+    raise AssertionError("a slot starts every day")  # pragma: no cover
+
+
 def _db_time(value: datetime.datetime) -> object:
     return connection.ops.adapt_datetimefield_value(value)
 
 
-def _aware(value: object) -> datetime.datetime | None:
-    if value is None:
-        return None
-    moment = value if isinstance(value, datetime.datetime) else parse_datetime(str(value))
-    if moment is None:
-        return None
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, datetime.UTC)
-
-
 # -- the fast way ------------------------------------------------------------------------------
-def _state_rows_fast(campaign: Campaign, query: BriefQuery) -> Iterable[tuple]:
-    """(grid id, state, households, persons, seen, elsewhere, flagged, overdue)."""
+def _state_rows_fast(
+    campaign: Campaign, query: BriefQuery, *, by_community: bool = False
+) -> Iterable[tuple]:
+    """(grid id, state, households, persons, seen, elsewhere, flagged, overdue); by_community:
+    the grid's community id instead (a few dozen rows where a district has 10,000 grids)."""
     if _is_live(query):
         rows = _restrict(
             HouseholdProgress.objects.filter(campaign=campaign), "grid_id", campaign, query.area
         )
         overdue = Q(state=ProgressState.REVISIT, revisit_due_at__lt=query.until)
-        return rows.values_list("grid_id", "state").annotate(
+        leaf = "grid__parent_id" if by_community else "grid_id"
+        return rows.values_list(leaf, "state").annotate(
             n=Count("id"),
             persons=Sum("persons_total"),
             seen=Sum("persons_seen"),
@@ -181,29 +200,30 @@ def _state_rows_fast(campaign: Campaign, query: BriefQuery) -> Iterable[tuple]:
             flagged=Sum("persons_flagged"),
             overdue=Count("id", filter=overdue),
         )
-    if connection.vendor == "sqlite":
-        register_sqlite_functions()
     progress = HouseholdProgress._meta.db_table
     grids = ""
     params: dict[str, Any] = {
         "campaign": campaign.pk,
         "until": _db_time(query.until),
         "known": _db_time(query.known_at),
+        "due_before": _db_time(revisit_due_before(query.until)),
         "revisit": ProgressState.REVISIT.value,
     }
     if not campaign.scope_area.path.startswith(query.area.path):
         under, path_params = _path_under_sql(query.area.path)
         grids = f"AND pr.grid_id IN (SELECT id FROM {Area._meta.db_table} WHERE {under})"  # noqa: S608
         params.update(path_params)
+    leaf = "ga.parent_id" if by_community else "pr.grid_id"
     sql = f"""
-        SELECT pr.grid_id, e.state, COUNT(*), SUM(e.persons_total), SUM(e.persons_seen),
+        SELECT {leaf}, e.state, COUNT(*), SUM(e.persons_total), SUM(e.persons_seen),
                SUM(e.persons_elsewhere), SUM(e.persons_flagged),
-               SUM(CASE WHEN e.state = %(revisit)s AND e.revisit_due_at < %(until)s
+               SUM(CASE WHEN e.state = %(revisit)s AND e.last_visit_at < %(due_before)s
                         THEN 1 ELSE 0 END)
-        FROM ({expected_progress_sql(as_of=True)}) e
+        FROM ({expected_progress_sql(as_of=True, revisit_due=False)}) e
         JOIN {progress} pr ON pr.id = e.id
+        JOIN {Area._meta.db_table} ga ON ga.id = pr.grid_id
         WHERE 1 = 1 {grids}
-        GROUP BY pr.grid_id, e.state
+        GROUP BY {leaf}, e.state
     """  # noqa: S608 - table names and the fold are constants; values are parameters
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and connection.in_atomic_block:
@@ -226,10 +246,15 @@ def _day_filters(query: BriefQuery) -> tuple[Q, Q, Q]:
     return visited, entered, last
 
 
-def campaign_day_fast(campaign: Campaign, query: BriefQuery) -> CampaignDay:
+def campaign_day_fast(
+    campaign: Campaign, query: BriefQuery, *, by_community: bool = False
+) -> CampaignDay:
+    """The day's tallies per grid, or per community (`by_community`: enough for a district's
+    or a street's section, whose tables go down to communities; `grids` then holds community
+    ids)."""
     day = CampaignDay(campaign=campaign)
     for grid_id, state, n, persons, seen, elsewhere, flagged, overdue in _state_rows_fast(
-        campaign, query
+        campaign, query, by_community=by_community
     ):
         tally = day.grids[grid_id]  # SUM over the fold is numeric on PostgreSQL: whole numbers
         tally.states[state] += int(n)
@@ -241,7 +266,7 @@ def campaign_day_fast(campaign: Campaign, query: BriefQuery) -> CampaignDay:
     visited, entered, last = _day_filters(query)
     visits = _visits_known(campaign, query)
     for grid_id, n_visited, n_entered, last_at in (
-        visits.values_list("household__grid_id")
+        visits.values_list("household__grid__parent_id" if by_community else "household__grid_id")
         .annotate(
             v=Count("id", filter=visited),
             e=Count("id", filter=entered),
@@ -260,18 +285,19 @@ def campaign_day_fast(campaign: Campaign, query: BriefQuery) -> CampaignDay:
         .order_by()
     ):
         day.worker_entered[worker_id] = n_entered
-    _assigned(day, query)
+    _assigned(day, query, by_community=by_community)
     return day
 
 
-def _assigned(day: CampaignDay, query: BriefQuery) -> None:
+def _assigned(day: CampaignDay, query: BriefQuery, *, by_community: bool = False) -> None:
     rows = _restrict(
         Assignment.objects.filter(campaign=day.campaign, created_at__lt=query.until),
         "grid_id",
         day.campaign,
         query.area,
     )
-    for worker_id, grid_id in rows.values_list("worker_id", "grid_id"):
+    leaf = "grid__parent_id" if by_community else "grid_id"
+    for worker_id, grid_id in rows.values_list("worker_id", leaf):
         day.worker_grids[worker_id].add(grid_id)
 
 
@@ -332,23 +358,46 @@ def campaign_day_raw(campaign: Campaign, query: BriefQuery) -> CampaignDay:
 
 
 # -- from tallies to sections ------------------------------------------------------------------
+class TreeArea(NamedTuple):
+    """An area of the tree as the sections read it (plain rows: building 10,000 model instances
+    took most of a district brief's time)."""
+
+    pk: int
+    code: str
+    name: str
+    level: int
+    parent_id: int | None
+    path: str
+
+
 @dataclass
 class AreaTree:
     """The areas under a root with the sums of their grids."""
 
-    areas: dict[int, Area]
+    areas: dict[int, TreeArea]
     children: dict[int, list[int]]
     sums: dict[int, Tally]
     communities: dict[int, list[int]]  # area → communities inside it (or itself)
     workers: dict[int, set[int]]  # area → workers assigned inside it
 
+    def display_name(self, area: TreeArea) -> str:
+        """`Area.display_name` from the tree's own rows (that property reads the grid's parent:
+        a query per grid, 10,000 at the district's freeze)."""
+        parent = self.areas.get(area.parent_id) if area.parent_id else None
+        if area.level == AreaLevel.GRID and parent is not None:
+            return f"{parent.name} {area.name}"
+        return area.name
 
-def area_tree(root: Area, day: CampaignDay) -> AreaTree:
+
+def area_tree(root: Area, day: CampaignDay, *, by_community: bool = False) -> AreaTree:
+    """The tree under `root` with the day's sums; by_community: the day was tallied per
+    community, and the tree stops there."""
+    rows = Area.objects.filter(prefix_q("path", root.path))
+    if by_community:
+        rows = rows.filter(level__lte=AreaLevel.COMMUNITY)
     areas = {
-        a.pk: a
-        for a in Area.objects.filter(prefix_q("path", root.path)).only(
-            "pk", "code", "name", "level", "parent_id", "path"
-        )
+        row[0]: TreeArea(*row)
+        for row in rows.values_list("pk", "code", "name", "level", "parent_id", "path")
     }
     by_path = {a.path: a.pk for a in areas.values()}
     children: dict[int, list[int]] = defaultdict(list)
@@ -356,7 +405,7 @@ def area_tree(root: Area, day: CampaignDay) -> AreaTree:
         if area.parent_id in areas:
             children[area.parent_id].append(area.pk)
 
-    def ancestors(area: Area) -> list[int]:
+    def ancestors(area: TreeArea) -> list[int]:
         parts = [c for c in area.path.strip("/").split("/") if c]
         paths = ["/" + "/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
         return [by_path[p] for p in paths if p in by_path]
@@ -394,6 +443,7 @@ STATE_LABELS = {s.value: str(s.label) for s in ProgressState}
 def section_for(
     area: Area, tree: AreaTree, day: CampaignDay, worker_names: dict[int, str]
 ) -> Section:
+    _ = Texts()
     campaign = day.campaign
     total = tree.sums.get(area.pk, Tally())
     figures: dict[str, FigureValue] = {
@@ -450,7 +500,7 @@ def section_for(
             figures[f"{prefix}.open"] = sums.households - sums.closed
             figures[f"{prefix}.overdue"] = sums.overdue
             figures[f"{prefix}.escalated"] = sums.states.get(ProgressState.ESCALATED, 0)
-            rows.append((prefix, child.display_name, sums))
+            rows.append((prefix, tree.display_name(child), sums))
         columns = [
             ("households", _("Households")),
             ("closed", _("Closed")),
@@ -561,12 +611,20 @@ class SweepProvider:
         return timezone.localtime(start).date() if start else None
 
     def _sections(self, query: BriefQuery, *, raw: bool) -> list[Section]:
+        # above the communities, tallies per community are enough (a district page read 10,000
+        # grid rows otherwise); the raw way stays per grid
+        coarse = not raw and query.area.level < AreaLevel.COMMUNITY
         days = [
-            (campaign_day_raw if raw else campaign_day_fast)(campaign, query)
+            campaign_day_raw(campaign, query)
+            if raw
+            else campaign_day_fast(campaign, query, by_community=coarse)
             for campaign in campaigns_on(query)
         ]
         names = _worker_names(days)
-        return [section_for(query.area, area_tree(query.area, day), day, names) for day in days]
+        return [
+            section_for(query.area, area_tree(query.area, day, by_community=coarse), day, names)
+            for day in days
+        ]
 
     def sections(self, query: BriefQuery) -> list[Section]:
         return self._sections(query, raw=False)
@@ -576,9 +634,12 @@ class SweepProvider:
 
     def sections_for_areas(self, query: BriefQuery, areas: list[Area]) -> dict[int, list[Section]]:
         result: dict[int, list[Section]] = {a.pk: [] for a in areas}
+        # all above the communities (the district's 日报: the district and its streets): per
+        # community is enough, as for one area's brief
+        coarse = all(a.level < AreaLevel.COMMUNITY for a in areas)
         for campaign in campaigns_on(query):
-            day = campaign_day_fast(campaign, query)
-            tree = area_tree(query.area, day)
+            day = campaign_day_fast(campaign, query, by_community=coarse)
+            tree = area_tree(query.area, day, by_community=coarse)
             names = _worker_names([day])
             scope = campaign.scope_area.path
             for area in areas:
@@ -605,11 +666,7 @@ class SweepProvider:
         elif list_key == "flagged":
             wanted = [h for h, s in states.items() if s[2] > 0]
         elif list_key == "overdue":
-            wanted = [
-                h
-                for h, s in states.items()
-                if s[0] == ProgressState.REVISIT and s[1] is not None and s[1] < query.until
-            ]
+            wanted = [h for h, s in states.items() if s[1]]
         elif list_key.startswith("state:") and list_key[6:] in STATES:
             wanted = [h for h, s in states.items() if s[0] == list_key[6:]]
         else:
@@ -651,36 +708,38 @@ class SweepProvider:
         ]
 
 
-def _household_states(
-    campaign: Campaign, query: BriefQuery
-) -> dict[int, tuple[str, datetime.datetime | None, int]]:
-    """household id → (state, revisit due, persons flagged) as known at the query's moment."""
+def _household_states(campaign: Campaign, query: BriefQuery) -> dict[int, tuple[str, bool, int]]:
+    """household id → (state, revisit overdue, persons flagged) as known at the query's moment."""
     if _is_live(query):
         rows = _restrict(
             HouseholdProgress.objects.filter(campaign=campaign), "grid_id", campaign, query.area
         )
         return {
-            h: (s, d, f)
+            h: (s, s == ProgressState.REVISIT and d is not None and d < query.until, f)
             for h, s, d, f in rows.values_list(
                 "household_id", "state", "revisit_due_at", "persons_flagged"
             )
         }
-    if connection.vendor == "sqlite":
-        register_sqlite_functions()
     progress = HouseholdProgress._meta.db_table
     area = Area._meta.db_table
     under, path_params = _path_under_sql(query.area.path)
     sql = f"""
-        SELECT e.household_id, e.state, e.revisit_due_at, e.persons_flagged
-        FROM ({expected_progress_sql(as_of=True)}) e JOIN {progress} pr ON pr.id = e.id
+        SELECT e.household_id, e.state,
+               CASE WHEN e.state = %(revisit)s AND e.last_visit_at < %(due_before)s
+                    THEN 1 ELSE 0 END,
+               e.persons_flagged
+        FROM ({expected_progress_sql(as_of=True, revisit_due=False)}) e
+        JOIN {progress} pr ON pr.id = e.id
         WHERE pr.grid_id IN (SELECT id FROM {area} WHERE {under})
     """  # noqa: S608 - constants only; values are parameters
     params: dict[str, Any] = {
         "campaign": campaign.pk,
         "until": _db_time(query.until),
         "known": _db_time(query.known_at),
+        "due_before": _db_time(revisit_due_before(query.until)),
+        "revisit": ProgressState.REVISIT.value,
         **path_params,
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return {h: (s, _aware(d), f) for h, s, d, f in cursor.fetchall()}
+        return {h: (s, bool(o), f) for h, s, o, f in cursor.fetchall()}

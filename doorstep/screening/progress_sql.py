@@ -14,7 +14,8 @@ Why aggregates are enough (read with `fold_step`):
   `failed_attempts` counts the counted visits of any other outcome before the first closing one,
   and escalation is `failed_attempts >= max_attempts` while nothing closed it;
 - `last_outcome` / `last_visit_at` are the last counted visit's; the person figures are the last
-  counted screening's;
+  counted screening's (its checks joined once per household, after the fold: joined to every
+  visit inside the fold, SQLite scanned the checks once per visit, 7 minutes at 95k visits);
 - the underlying state of a household never closed is "revisit" when the last counted visit
   found nobody home, else "refused" (not started without counted visits);
 - a self-report yet to be verified shows the household as self-reported until it is closed,
@@ -90,13 +91,16 @@ def register_sqlite_functions() -> None:
     _register_sqlite_functions()
 
 
-def expected_progress_sql(*, as_of: bool = False) -> str:
+def expected_progress_sql(*, as_of: bool = False, revisit_due: bool = True) -> str:
     """SELECT of (progress id, household id, *PROGRESS_FIELDS) as the fold says, for every
     progress row of the campaign given as the one parameter (three times: %(campaign)s).
 
     `as_of`: the fold as the records stood at a past moment (the daily brief of a past day):
     only visits that happened before %(until)s and were typed by %(known)s, and a self-report
-    counts only if it was verified by %(known)s."""
+    counts only if it was verified by %(known)s.
+
+    `revisit_due=False`: revisit_due_at is left NULL (the brief compares last_visit_at with
+    a moment computed once instead: no per-row function on SQLite)."""
     known = "AND v.visited_at < %(until)s AND v.entered_at <= %(known)s" if as_of else ""
     verified = "v.verified_at IS NOT NULL" + (" AND v.verified_at <= %(known)s" if as_of else "")
     visit, check = Visit._meta.db_table, PersonCheck._meta.db_table
@@ -105,6 +109,12 @@ def expected_progress_sql(*, as_of: bool = False) -> str:
     closing = _quoted(CLOSING)
     closed_states = _quoted(sorted(CLOSED_STATES))
     elsewhere = _quoted([Presence.IN_DISTRICT, Presence.OUT_OF_TOWN])
+    due = (
+        f"CASE WHEN underlying_state = '{ProgressState.REVISIT}' "
+        f"THEN {_next_revisit_sql('last_visit_at')} END"
+        if revisit_due
+        else "NULL"
+    )
     fold_sql = f"""
         WITH checks AS (
             SELECT c.visit_id,
@@ -143,16 +153,14 @@ def expected_progress_sql(*, as_of: bool = False) -> str:
                             THEN 1 ELSE 0 END) AS failed_attempts,
                    MAX(CASE WHEN m.seq = m.last_counted THEN m.outcome END) AS last_outcome,
                    MAX(CASE WHEN m.seq = m.last_counted THEN m.visited_at END) AS last_visit_at,
-                   MAX(CASE WHEN m.seq = m.last_screened THEN c.seen END) AS seen,
-                   MAX(CASE WHEN m.seq = m.last_screened THEN c.elsewhere END) AS elsewhere,
-                   MAX(CASE WHEN m.seq = m.last_screened THEN c.flagged END) AS flagged,
+                   MAX(CASE WHEN m.seq = m.last_screened THEN m.id END) AS screened_visit,
                    MAX(CASE WHEN m.counted = 1 AND m.outcome = '{VisitOutcome.SCREENED}'
                             THEN 1 ELSE 0 END) AS any_screened,
                    MAX(CASE WHEN m.counted = 1
                              AND m.outcome IN ('{VisitOutcome.VACANT}', '{VisitOutcome.MOVED}')
                             THEN 1 ELSE 0 END) AS any_vacant,
                    MAX(1 - m.counted) AS any_uncounted
-            FROM marked m LEFT JOIN checks c ON c.visit_id = m.id
+            FROM marked m
             GROUP BY m.household_id
         ),
         members AS (
@@ -163,7 +171,7 @@ def expected_progress_sql(*, as_of: bool = False) -> str:
         ),
         underlying AS (
             SELECT pr.id, pr.household_id, f.attempts, f.failed_attempts, f.last_outcome,
-                   f.last_visit_at, f.seen, f.elsewhere, f.flagged, f.any_uncounted,
+                   f.last_visit_at, c.seen, c.elsewhere, c.flagged, f.any_uncounted,
                    COALESCE(mb.persons_total, 0) AS persons_total,
                    CASE WHEN f.any_screened = 1 THEN '{ProgressState.SCREENED}'
                         WHEN f.any_vacant = 1 THEN '{ProgressState.VACANT}'
@@ -177,6 +185,7 @@ def expected_progress_sql(*, as_of: bool = False) -> str:
             FROM {progress} pr
             JOIN {campaign} ca ON ca.id = pr.campaign_id
             LEFT JOIN folded f ON f.household_id = pr.household_id
+            LEFT JOIN checks c ON c.visit_id = f.screened_visit
             LEFT JOIN members mb ON mb.household_id = pr.household_id
             WHERE pr.campaign_id = %(campaign)s
         ),
@@ -194,8 +203,7 @@ def expected_progress_sql(*, as_of: bool = False) -> str:
                COALESCE(failed_attempts, 0) AS failed_attempts,
                COALESCE(last_outcome, '') AS last_outcome,
                last_visit_at,
-               CASE WHEN underlying_state = '{ProgressState.REVISIT}'
-                    THEN {_next_revisit_sql("last_visit_at")} END AS revisit_due_at,
+               {due} AS revisit_due_at,
                persons_total,
                COALESCE(seen, 0) AS persons_seen,
                COALESCE(elsewhere, 0) AS persons_elsewhere,
