@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from django.conf import settings
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, FilteredRelation, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -385,35 +385,57 @@ class Today:
     missed: list[Missed[TodayRow]]
     ending: list[TodayRow]
     unreachable: list[TodayRow]
+    new: list[tuple[int, str]]  # (key person, name) given to the user in the last day
 
 
 def today_lists(user: User, now: datetime.datetime, *, limit: int = 300) -> Today:
-    """The worker's page in two reads (the active monitorings, their last two days' checks):
-    the same rows as due_now, missed_slots, ending_today and unreachable_today, read as plain
-    columns (a page of hundreds of rows spent more on making model objects than on reading)."""
+    """The worker's page in two reads: the key persons in scope with their active monitoring
+    (a LEFT JOIN on a filtered relation; at most one active monitoring a key person), those
+    without one kept only when given to the user in the last day; then the monitorings' last
+    two days' checks. The same rows as due_now, missed_slots, ending_today, unreachable_today
+    and new_assigned, read as plain columns (a page of hundreds of rows spent more on making
+    model objects than on reading). Ordered by the key person's community id, then the key
+    person: grouped by community like the lists ordered by the community's path, without
+    joining the area table to sort."""
     today = schedule.local_date(now)
     since = today - datetime.timedelta(days=1)
+    new_since = now - datetime.timedelta(days=1)
     current = schedule.slot_of(now)
-    scope = key_person_scope_q(user, "key_person__")
+    scope = key_person_scope_q(user)
     if scope is None:
-        return Today([], [], [], [])
-    monitorings = [
-        TodayRow(*row)
-        for row in Monitoring.objects.filter(
-            scope, status=MonitoringStatus.ACTIVE, end_date__gte=since
+        return Today([], [], [], [], [])
+    rows = (
+        KeyPerson.objects.filter(scope)
+        .annotate(
+            active=FilteredRelation(
+                "monitorings",
+                condition=Q(
+                    monitorings__status=MonitoringStatus.ACTIVE, monitorings__end_date__gte=since
+                ),
+            )
         )
-        .order_by("key_person__community__path", "key_person_id")
+        .filter(Q(active__id__isnull=False) | Q(worker_id=user.pk, created_at__gte=new_since))
+        .order_by("community_id", "pk")
         .values_list(
+            "active__id",
             "pk",
-            "key_person_id",
-            "key_person__person__name",
-            "measure",
-            "started_at",
-            "end_date",
-            "checked_on",
-            "checked_mask",
+            "person__name",
+            "active__measure",
+            "active__started_at",
+            "active__end_date",
+            "active__checked_on",
+            "active__checked_mask",
+            "worker_id",
+            "created_at",
         )[: limit * 10]
-    ]
+    )
+    monitorings: list[TodayRow] = []
+    new: list[tuple[int, str]] = []
+    for row in rows:
+        if row[0] is not None:
+            monitorings.append(TodayRow(*row[:8]))
+        if row[8] == user.pk and row[9] >= new_since and len(new) < limit:
+            new.append((row[1], row[2]))
     checked = _recent_checks([m.pk for m in monitorings], since)
     bit = 1 << current.index
     due = [
@@ -436,6 +458,7 @@ def today_lists(user: User, now: datetime.datetime, *, limit: int = 300) -> Toda
         missed=_missed(monitorings, checked, now, since)[:limit],
         ending=[m for m in monitorings if m.end_date == today][:limit],
         unreachable=unreachable[:limit],
+        new=new,
     )
 
 

@@ -51,6 +51,23 @@ def test_today_page_lists_due_overdue_ending_and_new(key_person, fworker, client
     ]
 
 
+def test_today_page_lists_new_key_persons_without_an_active_monitoring(
+    key_person, fworker, households, client
+):
+    """The new key persons come from the same read as the monitorings (a LEFT JOIN): one given
+    to the worker today whose monitoring already ended is still new, and not due; one given
+    before the last day is not new."""
+    ended = add_key_person(fworker, households["G1"].persons.order_by("pk")[1])
+    Monitoring.objects.filter(key_person=ended).update(status="released")
+    KeyPerson.objects.filter(pk=key_person.pk).update(
+        created_at=timezone.now() - datetime.timedelta(days=2)
+    )
+    client.force_login(fworker)
+    page = client.get(reverse("followup:today"))
+    assert [r["name"] for r in page.context["new"]] == [ended.person.name]
+    assert [r["name"] for r in page.context["due"]] == [key_person.person.name]
+
+
 def test_today_page_escapes_names(key_person, fworker, client):
     person = key_person.person
     person.name = "<b>甲</b>"

@@ -137,12 +137,7 @@ def today_view(request: HttpRequest) -> HttpResponse:
         _row(m.name, key_person_url(m.key_person_id), ROW_ENDING, t_release) for m in lists.ending
     ]
     t_new = _("new")
-    new = [
-        _row(name, key_person_url(pk), ROW_NEW, t_new)
-        for pk, name in selectors.new_assigned(user, now).values_list("pk", "person__name")[
-            :LIST_LIMIT
-        ]
-    ]
+    new = [_row(name, key_person_url(pk), ROW_NEW, t_new) for pk, name in lists.new]
     t_unreached = _("not reached")
     unreachable = [
         _row(m.name, check_url(m.key_person_id), ROW_UNREACHABLE, t_unreached)
