@@ -9,6 +9,7 @@ group the progress rows themselves (a worker's share is small).
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.db.models import Sum
 from django.utils.translation import gettext_lazy as _
 
 from doorstep.accounts.models import User
@@ -82,27 +83,49 @@ def _grouped(campaign: Campaign, area: Area, by: str):
 
 def coverage_by_child_area(campaign: Campaign, area: Area) -> tuple[CoverageRow, list[CoverageRow]]:
     """(total of `area`, one row per child area) for the campaign. The caller has checked that
-    the area lies within the user's jurisdiction (`selectors.area_in_scope`)."""
+    the area lies within the user's jurisdiction (`selectors.area_in_scope`).
+
+    The tallies are summed in SQL per grid's parent (a district of 10,000 grids has a few
+    hundred communities), and the parents are folded into the children in Python; grids hanging
+    straight under `area` are summed per grid (they are its children). Four queries at any
+    size."""
     children = list(Area.objects.filter(parent=area).order_by("code"))
     rows = {child.path: CoverageRow(key=child, label=child.name) for child in children}
     depth = area.path.count("/")
-    grid_paths = dict(
-        Area.objects.filter(prefix_q("path", area.path), level=AreaLevel.GRID).values_list(
-            "pk", "path"
-        )
+    parent_paths = dict(
+        Area.objects.filter(prefix_q("path", area.path))
+        .exclude(level=AreaLevel.GRID)
+        .values_list("pk", "path")
     )
     total = CoverageRow(key=area, label=area.name)
     tallies = GridTally.objects.filter(campaign=campaign, households__gt=0)
     if not campaign.scope_area.path.startswith(area.path):  # else: the whole campaign
-        tallies = tallies.filter(in_values_q("grid_id", list(grid_paths)))
-    for grid_id, *values in tallies.values_list("grid_id", "state", *SUM_COLUMNS):
-        total.add(*values)
-        path = grid_paths.get(grid_id)
-        if path is None or area.level == AreaLevel.GRID:
+        tallies = tallies.filter(prefix_q("grid__path", area.path))
+    sums = [Sum(column) for column in SUM_COLUMNS]
+    below = (
+        tallies.exclude(grid__parent=area)
+        .values_list("grid__parent_id", "state")
+        .annotate(*sums)
+        .order_by()
+    )
+    for parent_id, state, *values in below:
+        values = [int(v or 0) for v in values]
+        total.add(state, *values)
+        path = parent_paths.get(parent_id)
+        if path is None or path == area.path:
             continue
         child_path = "/".join(path.split("/")[: depth + 1]) + "/"
         if child_path in rows:
-            rows[child_path].add(*values)
+            rows[child_path].add(state, *values)
+    by_pk = {child.pk: rows[child.path] for child in children}
+    direct = (
+        tallies.filter(grid__parent=area).values_list("grid_id", "state").annotate(*sums).order_by()
+    )
+    for grid_id, state, *values in direct:
+        values = [int(v or 0) for v in values]
+        total.add(state, *values)
+        if grid_id in by_pk:
+            by_pk[grid_id].add(state, *values)
     return total, list(rows.values())
 
 

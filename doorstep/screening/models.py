@@ -244,7 +244,11 @@ class Visit(models.Model):
 
     class Meta:
         ordering = ["-visited_at"]
-        indexes = [models.Index(fields=["campaign", "household", "visited_at"])]
+        indexes = [
+            models.Index(fields=["campaign", "household", "visited_at"]),
+            # the brief's records typed on a day, per worker and per area (entered_at ranges)
+            models.Index(fields=["campaign", "entered_at"], name="visit_campaign_entered"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.household_id} {self.outcome} {self.visited_at:%Y-%m-%d %H:%M}"

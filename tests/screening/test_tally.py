@@ -130,3 +130,48 @@ def test_concurrent_visits_in_one_grid_add_up(areas, user_for):
         ).values_list("state", "households")
     }
     assert figures == {"not_started": 0, "screened": 3, "revisit": 3, "refused": 3, "vacant": 3}
+
+
+def _expected_by_child(campaign, area):
+    """Households per child of `area` (and in all), straight from the progress rows."""
+    from doorstep.areas.models import Area
+    from doorstep.screening.models import HouseholdProgress
+
+    rows = list(
+        HouseholdProgress.objects.filter(
+            campaign=campaign, grid__path__startswith=area.path
+        ).values_list("grid__path", "persons_seen")
+    )
+    children = {c.code: c.path for c in Area.objects.filter(parent=area)}
+    by_child = {
+        code: sum(1 for path, _seen in rows if path.startswith(prefix))
+        for code, prefix in children.items()
+    }
+    return len(rows), sum(seen for _path, seen in rows), by_child
+
+
+def test_the_rollup_at_every_level_in_four_queries(
+    campaign, worker, households, areas, django_assert_num_queries
+):
+    """The tallies are summed per grid's parent in SQL (and per grid for grids hanging straight
+    under the area): four queries whatever the number of grids, the same figures as the
+    progress rows at every level, a grid directly under a street included."""
+    from doorstep.areas.models import AreaLevel
+    from tests.factories import AreaFactory
+
+    loose = AreaFactory(code="SG9", name="直属网格", level=AreaLevel.GRID, parent=areas["S2"])
+    for n in range(3):
+        home = HouseholdFactory(grid=loose, household_number=f"L-{n}")
+        PersonFactory(household=home)
+    campaign_enrol_households(campaign=campaign)
+    visit_record(user=worker, campaign=campaign, visit=screened(households["G1"]))
+    for code in ("D", "S1", "S2", "C1", "G1"):
+        area = areas[code]
+        area.refresh_from_db()
+        with django_assert_num_queries(4):
+            total, children = coverage_by_child_area(campaign, area)
+        households_total, seen, by_child = _expected_by_child(campaign, area)
+        assert total.households == households_total and total.persons_seen == seen, code
+        assert {row.key.code: row.households for row in children} == by_child, code
+    total, children = coverage_by_child_area(campaign, areas["S2"])
+    assert {row.key.code: row.households for row in children}["SG9"] == 3
