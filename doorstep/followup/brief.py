@@ -122,7 +122,10 @@ def tallies_fast(query: BriefQuery) -> tuple[dict[int, FollowTally], dict[int, t
     ):
         tallies[community].counts[f"r_{kind}"] += n
     for community, n_new, n_released in (
-        rows.filter(status__in=COUNTED)
+        # only monitorings begun by the day's end: one begun later must not make a past day's
+        # section appear (a snapshot frozen before it existed would then differ from the
+        # records as they stood at its cut-off)
+        rows.filter(status__in=COUNTED, started_at__lt=query.until)
         .values_list("key_person__community_id")
         .annotate(
             new=Count("id", filter=Q(started_at__gte=query.day_start, started_at__lt=query.until)),
@@ -205,9 +208,9 @@ def tallies_raw(query: BriefQuery) -> tuple[dict[int, FollowTally], dict[int, tu
     ):
         reasons[key_person_id].add(kind)
     for m in monitorings:
-        counts = tallies[m["key_person__community_id"]].counts
-        if m["status"] not in COUNTED:
+        if m["status"] not in COUNTED or m["started_at"] >= query.until:
             continue
+        counts = tallies[m["key_person__community_id"]].counts
         if query.day_start <= m["started_at"] < query.until:
             counts["new_on_day"] += 1
         released = m["released_at"]
