@@ -480,19 +480,7 @@ def _tally_moved(monitoring: Monitoring, check: Check) -> list[str]:
 
 def tally_apply(monitoring: Monitoring, check: Check) -> None:
     """Move the monitoring's tally of checks by this one (inside the check's transaction)."""
-    fields = []
-    if check.outcome == CheckOutcome.MEASURED and (
-        monitoring.last_check_at is None or check.measured_at > monitoring.last_check_at
-    ):
-        monitoring.last_check_at = check.measured_at
-        fields.append("last_check_at")
-    bit = 1 << check.slot
-    if monitoring.checked_on is None or check.slot_date > monitoring.checked_on:
-        monitoring.checked_on, monitoring.checked_mask = check.slot_date, bit
-        fields += ["checked_on", "checked_mask"]
-    elif check.slot_date == monitoring.checked_on and not monitoring.checked_mask & bit:
-        monitoring.checked_mask |= bit
-        fields.append("checked_mask")
+    fields = _tally_moved(monitoring, check)
     if fields:
         monitoring.save(update_fields=fields)
 
