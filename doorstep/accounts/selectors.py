@@ -91,3 +91,10 @@ def api_tokens_of(user: User) -> QuerySet[ApiToken]:
     """A user's tokens, newest first (the caller has checked it may see them: the user
     themselves, or an admin through access_managed_user)."""
     return ApiToken.objects.filter(user=user).order_by("-created_at", "-pk")
+
+
+def grid_workers(grid_id: int) -> QuerySet[User]:
+    """The active grid workers of a grid (the accounts whose jurisdiction is that grid)."""
+    return User.objects.filter(
+        role=Role.GRID_WORKER, is_active=True, jurisdiction_area_id=grid_id
+    ).order_by("full_name", "username")

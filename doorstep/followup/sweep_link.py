@@ -34,6 +34,7 @@ from django.utils import formats
 from django.utils.translation import gettext as _
 
 from doorstep.accounts.models import Role, User
+from doorstep.accounts.selectors import grid_workers
 from doorstep.core.db import sqlite_writer_turn
 from doorstep.registry.selectors import households_visible_to
 from doorstep.screening.models import HouseholdProgress, PersonCheck
@@ -168,11 +169,7 @@ def household_worker(check: PersonCheck) -> User | None:
     assigned = progress.assigned_to if progress is not None else None
     if assigned is not None and worker_fits(assigned, grid):
         return assigned
-    accounts = list(
-        User.objects.filter(role=Role.GRID_WORKER, is_active=True, jurisdiction_area=grid)
-        .select_related("jurisdiction_area")
-        .order_by("pk")[:2]
-    )
+    accounts = list(grid_workers(grid.pk).select_related("jurisdiction_area")[:2])
     return accounts[0] if len(accounts) == 1 else None
 
 

@@ -33,6 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from doorstep.accounts.models import Role, User
+from doorstep.accounts.selectors import grid_workers
 from doorstep.core.db import prefix_q, sqlite_writer_turn
 from doorstep.core.ratelimit import refusals_left, write_refused
 from doorstep.core.services import audit_write
@@ -364,13 +365,6 @@ def held_visit_workers(*, held: HeldVisit):
     grid other than the one who made it (the grid holds the household, so it is in their
     reach)."""
     return grid_workers(held.household.grid_id).exclude(pk=held.worker_id)
-
-
-def grid_workers(grid_id: int):
-    """The active grid workers of a grid."""
-    return User.objects.filter(
-        role=Role.GRID_WORKER, is_active=True, jurisdiction_area_id=grid_id
-    ).order_by("full_name", "username")
 
 
 def held_visit_reassign(*, user: User, held: HeldVisit, worker_id, request=None) -> Visit:

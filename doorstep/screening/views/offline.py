@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from doorstep.accounts.selectors import grid_workers
 from doorstep.core.masking import mask_id_number, mask_phone
 from doorstep.core.ratelimit import write_refused
 from doorstep.core.urlaccess import PUBLIC, SCOPED, access
@@ -107,7 +108,7 @@ def held_visits_view(request, campaign_id: int):
         if row.state == HeldState.HELD:
             grid = row.household.grid_id
             if grid not in workers_of:
-                workers_of[grid] = list(outbox.grid_workers(grid))
+                workers_of[grid] = list(grid_workers(grid))
             row.workers = [w for w in workers_of[grid] if w.pk != row.worker_id]  # type: ignore[attr-defined]
     return render(
         request,
