@@ -45,6 +45,7 @@ from doorstep.followup import services as followup
 from doorstep.followup.models import (
     Check,
     Facility,
+    HeldCheck,
     KeyPerson,
     Monitoring,
     MonitoringChange,
@@ -147,6 +148,8 @@ class World:
     unmatched: dict[str, Arrival] = field(default_factory=dict)
     # A visit recorded offline, held for the community (its household moved meanwhile).
     held: dict[str, HeldVisit] = field(default_factory=dict)
+    # A follow-up check recorded offline, held for the community (its key person changed hands).
+    held_checks: dict[str, HeldCheck] = field(default_factory=dict)
 
     def campaign_of(self, key: str) -> Campaign:
         return self.campaign_x if key.startswith("X") else self.campaign
@@ -299,6 +302,15 @@ def _populate_followup(world: World, key: str, admin) -> None:
         reasons=[followup.ReasonInput(kind="fever_symptoms", exposure_date=today)],
         source=followup.SourceInput(kind="manual"),
         community=grid.parent,
+    )
+    world.held_checks[key] = HeldCheck.objects.create(
+        key_person=key_person,
+        sender=worker,
+        client_uuid=uuid.uuid4(),
+        body_hash="0" * 64,
+        measured_at=timezone.now() - datetime.timedelta(minutes=30),
+        form=[["temperature", "36.7"], ["outcome", "measured"]],
+        reason="reassigned",
     )
     world.followup[key] = {
         "key_person": key_person,
@@ -1187,6 +1199,25 @@ def followup_calls(w: World, t: str) -> dict[str, list[Call]]:
         "followup:duplicates": [
             post(reverse("followup:duplicates"), {"case": f["duplicate"].pk, "decision": "apart"})
         ],
+        # issue 14, point 7: checks recorded offline for a key person who changed hands
+        "followup:held_checks": [
+            get(
+                url("followup:held_checks", state="all"),
+                out="hidden",
+                shows=head.name,
+                readers=MANAGERS,
+            )
+        ],
+        "followup:held_check_decide": [
+            post(
+                reverse("followup:held_check_decide", args=[w.held_checks[t].pk]),
+                {"decision": "accept"},
+            ),
+            post(
+                reverse("followup:held_check_decide", args=[w.held_checks[t].pk]),
+                {"decision": "discard", "note": "核对"},
+            ),
+        ],
         "api:check_submit": [
             Call(
                 "post",
@@ -1363,6 +1394,7 @@ def target_rows(world: World, key: str) -> dict[str, list]:
         "referrals": Referral.objects.filter(key_person__person__household__in=homes),
         "placements": Placement.objects.filter(facility__area=grid),
         "duplicates": PossibleDuplicate.objects.filter(other__person__household__in=homes),
+        "held checks": HeldCheck.objects.filter(key_person__person__household__in=homes),
     }
     return {name: list(rows.order_by("pk").values()) for name, rows in tables.items()}
 

@@ -1,7 +1,8 @@
 """Demo data for follow-up (issue 10), so that the first login shows it alive: a fever clinic
 staffed by the demo clinic account, an isolation hotel with a guest, and key persons of the demo
 worker in every state — a check due now, an overdue one, one ending today, one referred to the
-clinic, one released."""
+clinic, one released — and a check the worker saved offline after the person was taken off
+their list, held for the secretary's decision (issue 14)."""
 
 import datetime
 import uuid
@@ -14,6 +15,7 @@ from doorstep.core.db import prefix_q
 from doorstep.followup import schedule
 from doorstep.followup import services as followup
 from doorstep.followup.models import ClinicStaffing, Facility, FacilityKind, KeyPerson, Monitoring
+from doorstep.followup.outbox import OutboxCheck, outbox_check_record
 from doorstep.registry.models import Person
 
 CLINIC_NAME = "区人民医院发热门诊"
@@ -58,7 +60,7 @@ def demo_followup_create(*, district: Area) -> None:
         Person.objects.filter(
             prefix_q("household__grid__path", worker.jurisdiction_area.path),
             key_person__isnull=True,
-        ).order_by("pk")[:5]
+        ).order_by("pk")[:6]
     )
     if len(persons) < 5:
         return
@@ -124,4 +126,24 @@ def demo_followup_create(*, district: Area) -> None:
         user=secretary,
         monitoring=released.monitorings.get(status="active"),
         reason="两次核酸阴性，经社区批准提前解除",
+    )
+    if len(persons) > 5:
+        _held_check(add(persons[5], kind="close_contact", days_ago=2), worker, secretary)
+
+
+def _held_check(key_person: KeyPerson, worker: User, secretary: User) -> None:
+    """The holding list of checks is not empty: the secretary took this person off the worker's
+    list (to give to another worker) while the worker's phone, without signal on the stairs,
+    kept a check of them; the check arrived after and waits for the secretary."""
+    _moved_back(key_person, 2)
+    followup.key_person_reassign(user=secretary, key_person=key_person, worker=None)
+    form = [("slot", ""), ("temperature", "36.9"), ("method", "visit"), ("outcome", "measured")]
+    outbox_check_record(
+        user=worker,
+        record=OutboxCheck(
+            client_uuid=uuid.uuid5(uuid.NAMESPACE_URL, f"doorstep-demo:held-check:{key_person.pk}"),
+            key_person_id=key_person.pk,
+            measured_at=timezone.now() - datetime.timedelta(minutes=40),
+            form=form,
+        ),
     )

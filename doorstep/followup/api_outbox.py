@@ -69,8 +69,10 @@ def check_outbox_submit(request: HttpRequest, body: OutboxChecksIn) -> list[dict
     """The follow-up pages' offline outbox: up to 200 checks as their forms were filled in, each
     answered on its own: created, replaced (the slot's earlier check kept as history),
     duplicate (this UUID and form again), conflict (this UUID, another form: nothing written),
-    rejected (with the reason and field: released since, dated in the future...), not_found
-    (not your key person: nothing written) or throttled (send it again later)."""
+    rejected (with the reason and field: released since, dated in the future...), held (your
+    key person was given to another worker or community meanwhile: kept for its community's
+    admins to decide; field "held", and a replay says what they decided), not_found (not your
+    key person: nothing written) or throttled (send it again later)."""
     user = request.user
     assert isinstance(user, User)  # the API authenticates every operation
     answers = outbox.outbox_check_batch_record(

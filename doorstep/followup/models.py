@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from doorstep.screening.rules import TEMPERATURE_RANGE
@@ -473,3 +474,48 @@ class SelfCheckToken(models.Model):
 
     def __str__(self) -> str:
         return f"self-check token {self.monitoring_id}"
+
+
+class HeldCheckReason(models.TextChoices):
+    REASSIGNED = "reassigned", _("the key person was given to another worker")
+    TRANSFERRED = "transferred", _("the key person was transferred to another community")
+
+
+class HeldCheckState(models.TextChoices):
+    HELD = "held", _("waiting for a decision")
+    ACCEPTED = "accepted", _("accepted")
+    DISCARDED = "discarded", _("discarded")
+
+
+class HeldCheck(models.Model):
+    """A check recorded offline for a key person whose responsible worker changed before it
+    reached the server (issue 14, point 7): never dropped, kept for the admins of the key
+    person's community (holding.py). `form` is the check form as the phone posted it; the
+    sender and the time saved on the phone stay the check's when it is accepted."""
+
+    key_person = models.ForeignKey(KeyPerson, on_delete=models.PROTECT, related_name="+")
+    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    client_uuid = models.UUIDField(unique=True)
+    body_hash = models.CharField(max_length=64)
+    measured_at = models.DateTimeField(_("measured at"))
+    form = models.JSONField(default=list)
+    reason = models.CharField(_("reason"), max_length=20, choices=HeldCheckReason.choices)
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+    state = models.CharField(
+        _("state"), max_length=10, choices=HeldCheckState.choices, default=HeldCheckState.HELD
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(_("reason for discarding"), max_length=200, blank=True)
+    check_row = models.ForeignKey(
+        Check, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["received_at", "pk"]
+        indexes = [models.Index(fields=["state", "key_person"], name="held_check_state_kp")]
+
+    def __str__(self) -> str:
+        return f"held check {self.key_person_id} {self.reason} {self.state}"

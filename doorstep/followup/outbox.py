@@ -7,9 +7,11 @@ body again → the first answer, "duplicate"; another body → "conflict", nothi
 second check of the same slot replaces the first with its history kept ("replaced").
 
 Each record is answered on its own: created, replaced, duplicate, conflict, rejected (with the
-reason and the field: released since, dated in the future, a damaged form...), not_found (not
-the caller's key person: nothing written, nothing told) or throttled (too many refused writes:
-the phone sends it again later)."""
+reason and the field: released since, dated in the future, a damaged form...), held (the key
+person was the sender's but was given to another worker or community meanwhile: kept for that
+community's admins, see holding.py; field "held"), not_found (not the caller's key person and
+never was: nothing written, nothing told) or throttled (too many refused writes: the phone sends
+it again later)."""
 
 from __future__ import annotations
 
@@ -25,9 +27,9 @@ from django.utils.translation import gettext as _
 from doorstep.accounts.models import User
 from doorstep.core.ratelimit import refusals_left, write_refused
 
-from . import selectors, services
+from . import holding, selectors, services
 from .checkform import CheckFormDamaged, check_input_from_form
-from .models import CheckSubmission
+from .models import CheckSubmission, HeldCheck
 
 
 @dataclass
@@ -52,7 +54,7 @@ class OutboxCheck:
 class OutboxCheckAnswer:
     index: int
     client_uuid: str
-    # created | replaced | duplicate | conflict | rejected | not_found | throttled
+    # created | replaced | duplicate | held | conflict | rejected | not_found | throttled
     status: str
     check_id: int | None = None
     late: bool = False
@@ -94,11 +96,17 @@ def outbox_check_record(
     """Record one outbox check; the answer says what became of it (see the module)."""
     uuid_text = str(record.client_uuid)
     not_found = OutboxCheckAnswer(index, uuid_text, "not_found", error=_("key person not found"))
+    held = holding.held_of(record.client_uuid)
+    if held is not None:
+        return _held_answer(user, record, held, index, request, not_found)
     try:
         key_person = selectors.access_key_person(user, record.key_person_id)
     except Http404:
-        write_refused(request, reason="check not_found")
-        return not_found
+        reason = holding.sender_link(user, record.key_person_id)
+        if reason is None:
+            write_refused(request, reason="check not_found")
+            return not_found
+        return _hold(user, record, reason, index, request, not_found)
     try:
         data = check_input_from_form(record.data(), measured_at=record.measured_at)
     except CheckFormDamaged:
@@ -142,6 +150,89 @@ def outbox_check_record(
         result.late,
         referral_opened=result.referral is not None,
     )
+
+
+def _held_answer(
+    user: User,
+    record: OutboxCheck,
+    held: HeldCheck,
+    index: int,
+    request: HttpRequest | None,
+    not_found: OutboxCheckAnswer,
+) -> OutboxCheckAnswer:
+    """A record the server holds already (a replay): what became of it. Another sender's UUID
+    is no key to it (answered as an unknown key person); another body under the same UUID is a
+    conflict, nothing written."""
+    uuid_text = str(record.client_uuid)
+    if held.sender_id != user.pk:
+        write_refused(request, reason="check not_found")
+        return not_found
+    digest = holding.body_digest(
+        key_person_id=record.key_person_id, measured_at=record.measured_at, form=record.form
+    )
+    if digest != held.body_hash:
+        write_refused(request, reason="check conflict")
+        message = _("this client UUID was already used for a different check")
+        return OutboxCheckAnswer(index, uuid_text, "conflict", error=message, field="client_uuid")
+    status, message = holding.held_message(held)
+    return OutboxCheckAnswer(index, uuid_text, status, error=message, field="held")
+
+
+def _hold(
+    user: User,
+    record: OutboxCheck,
+    reason: str,
+    index: int,
+    request: HttpRequest | None,
+    not_found: OutboxCheckAnswer,
+) -> OutboxCheckAnswer:
+    """A check of the sender's former key person (holding.sender_link said so): the form's own
+    rules first (a check that could never be saved is refused with its reason, as when the
+    person was still theirs), then the page's post that may have landed before the person
+    moved (its first answer), else held for the community."""
+    uuid_text = str(record.client_uuid)
+    try:
+        data = check_input_from_form(record.data(), measured_at=record.measured_at)
+        services.check_input_validate(data)
+    except CheckFormDamaged:
+        write_refused(request, reason="check rejected form")
+        message = _(
+            "The form was damaged (its slot or identifier is not valid): nothing was saved. "
+            "Enter the check again."
+        )
+        return OutboxCheckAnswer(index, uuid_text, "rejected", error=message, field="slot")
+    except services.FollowupRefused as refused:
+        write_refused(request, reason="check rejected")
+        return OutboxCheckAnswer(
+            index, uuid_text, "rejected", error=refused.message, field=refused.field
+        )
+    try:
+        landed = _sent_before(data, record.key_person_id)
+    except services.CheckConflict as conflict:
+        write_refused(request, reason="check conflict")
+        return OutboxCheckAnswer(
+            index,
+            uuid_text,
+            "conflict",
+            conflict.check.pk,
+            error=str(conflict),
+            field="client_uuid",
+        )
+    except Http404:
+        write_refused(request, reason="check not_found")
+        return not_found
+    if landed is not None:
+        return OutboxCheckAnswer(index, uuid_text, "duplicate", landed.check.pk, landed.late)
+    held = holding.hold(
+        user=user,
+        key_person_id=record.key_person_id,
+        client_uuid=record.client_uuid,
+        measured_at=record.measured_at,
+        form=record.form,
+        reason=reason,
+        request=request,
+    )
+    return _held_answer(user, record, held, index, request, not_found)
 
 
 def outbox_check_batch_record(

@@ -2,7 +2,7 @@ from django.urls import path
 
 from doorstep.screening.views.offline import service_worker_view
 
-from .views import clinic, counts, field, keypersons, selfcheck
+from .views import clinic, counts, field, holding, keypersons, selfcheck
 
 app_name = "followup"
 urlpatterns = [
@@ -34,6 +34,9 @@ urlpatterns = [
     ),
     path("from-flags/", keypersons.from_flags_view, name="from_flags"),
     path("duplicates/", keypersons.duplicates_view, name="duplicates"),
+    # issue 14, point 7: checks recorded offline for a key person who changed hands meanwhile
+    path("held/", holding.held_checks_view, name="held_checks"),
+    path("held/<int:held_id>/", holding.held_check_decide_view, name="held_check_decide"),
     path("settings/", keypersons.settings_view, name="settings"),
     path("referrals/", clinic.referrals_view, name="referrals"),
     path("referrals/<int:referral_id>/", clinic.referral_action_view, name="referral_action"),

@@ -182,3 +182,46 @@ def test_a_proxy_answering_5xx_keeps_the_form_on_the_phone(
     expect(record).to_have_attribute("data-status", "created")
     assert str(Check.objects.get().temperature) == "36.8"
     assert str(CheckSubmission.objects.get().client_uuid) == form_uuid
+
+
+def test_a_check_of_a_key_person_reassigned_meanwhile_is_shown_held_and_leaves_the_outbox(
+    phone_browser,  # noqa: F811
+    live_server,
+    login,
+    three_due,
+    user_for,
+):
+    """Issue 14, point 7: the check is never dropped; the phone says the community holds it."""
+    from doorstep.followup.models import HeldCheck
+    from doorstep.followup.services import key_person_reassign
+
+    worker, key_persons = three_due
+    base = live_server.url
+    context, page = phone_browser()
+    login(page, worker)
+    ready_offline(page, base, 3)
+    # given a check saved offline on the stairs
+    go_offline(context)
+    check_offline(page, base, key_persons[0], "36.9")
+    expect(page.locator("#outbox-count")).to_have_text("1")
+    # while the secretary gives that key person to another worker
+    secretary = user_for(Role.COMMUNITY_ADMIN, "C1")
+    key_person_reassign(
+        user=secretary, key_person=key_persons[0], worker=user_for(Role.GRID_WORKER, "G2")
+    )
+    # when the signal comes back
+    go_online(context)
+    expect(page.locator("#outbox-count")).to_have_text("0", timeout=TIMEOUT_MS)
+    # then the record says the community holds it, with why, and it is kept on the server
+    record = page.locator("#outbox-records li[data-status=held]")
+    expect(record).to_have_count(1)
+    expect(record.locator(".answer")).to_have_text("待社区处理（包片已调整）")
+    expect(record.locator(".why")).to_contain_text("社区干部决定")
+    held = HeldCheck.objects.get()
+    assert (held.sender_id, held.key_person_id) == (worker.pk, key_persons[0].pk)
+    assert held.state == "held"
+    assert not Check.objects.exists()
+    # and it counts as landed: once seen, the worker may log out
+    record.locator(".outbox-dismiss").click()
+    page.locator("header form[action$='/logout/'] button").click()
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))

@@ -5,7 +5,8 @@ from django.utils import timezone
 
 from doorstep.accounts.models import User
 from doorstep.followup import selectors
-from doorstep.followup.models import KeyPerson, Monitoring, Referral
+from doorstep.followup.holding import held_checks_visible_to
+from doorstep.followup.models import HeldCheck, KeyPerson, Monitoring, Referral
 
 
 def test_the_demo_shows_key_persons_in_every_state(db):
@@ -17,11 +18,17 @@ def test_the_demo_shows_key_persons_in_every_state(db):
     assert selectors.ending_today(worker, now).exists()
     assert Referral.objects.filter(status="open", facility__staff__user__username="clinic").exists()
     assert Monitoring.objects.filter(status="released").exists()
+    # a check the worker saved offline for a person taken off their list, on the secretary's
+    # holding list
+    held = HeldCheck.objects.get()
+    assert (held.sender, held.state) == (worker, "held")
+    assert list(held_checks_visible_to(User.objects.get(username="community"))) == [held]
     # the follow-up demo's own five, and the checkpoints demo's accepted handoffs
     key_persons = KeyPerson.objects.count()
     assert key_persons >= 5
     call_command("demo", "--persons", "300", "--seed", "3", "--no-progress", stdout=io.StringIO())
     assert KeyPerson.objects.count() == key_persons  # loading twice adds nothing
+    assert HeldCheck.objects.count() == 1
 
 
 def test_the_demo_sweeps_fever_opened_its_key_person_and_referral(

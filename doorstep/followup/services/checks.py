@@ -180,6 +180,12 @@ def _validate_input(data: CheckInput, now: datetime.datetime) -> _Checked:
     return _Checked(slot, temperature, sorted(set(symptoms)))
 
 
+def check_input_validate(data: CheckInput) -> None:
+    """The rules of a check that need no database (FollowupRefused): a check kept for the
+    community's decision (holding.py) is refused at once for what it could never be saved with."""
+    _validate_input(data, timezone.now())
+
+
 def _validate_monitoring(
     monitorings: Sequence[Monitoring], data: CheckInput, slot: schedule.Slot
 ) -> Monitoring:

@@ -174,6 +174,9 @@ def transfer_accept(*, user: User, key_person: KeyPerson) -> KeyPerson:
     if to is None or area is None or not to.path.startswith(area.path) or not _is_admin(user):
         raise FollowupRefused(_("only the receiving community accepts a transfer"), "transfer")
     before = key_person.community.code
+    # The worker who followed the person until now, kept in the history: a check they recorded
+    # offline before they learned of the transfer is held for the new community (holding.py).
+    before_worker = key_person.worker_id
     KeyPerson.objects.filter(pk=key_person.pk).update(community=to, transfer_to=None, worker=None)
     key_person.community, key_person.transfer_to, key_person.worker = to, None, None
     placements_end_for(user=user, key_person_id=key_person.pk, why="transfer_accepted")
@@ -182,7 +185,7 @@ def transfer_accept(*, user: User, key_person: KeyPerson) -> KeyPerson:
             monitoring,
             ChangeKind.TRANSFER_ACCEPTED,
             user=user,
-            detail={"from": before, "to": to.code},
+            detail={"from": before, "to": to.code, "worker": before_worker},
         )
     return key_person
 
