@@ -423,7 +423,14 @@ def _passages_write(user: User, checkpoint: Checkpoint, vehicles: list[_Vehicle]
     if new:
         try:
             with transaction.atomic():
-                VehiclePassage.objects.bulk_create([v.record for v in new.values() if v.record])
+                # in the order of the UUIDs: two batches inserting the same new vehicles
+                # (on PostgreSQL) wait for each other instead of deadlocking
+                VehiclePassage.objects.bulk_create(
+                    sorted(
+                        (v.record for v in new.values() if v.record),
+                        key=lambda record: record.client_uuid,
+                    )
+                )
         except IntegrityError:
             # A send of one of these vehicles committed since they were read (a retry racing
             # the first send): each vehicle on its own, the same body answered with the
