@@ -16,8 +16,8 @@
 2. Ingestion over HTTP: a fresh SQLite database, gunicorn (4 sync workers), 8 client threads
    posting batches of 20 vehicles (1-3 occupants each) to /api/checkpoints/<id>/arrivals/batch,
    beside 8 threads posting the bare one-row insert (/api/bench/insert-one) on the same stack.
-   Prints vehicles/s and arrivals/s against inserts/s, and that every created occupant is
-   stored exactly once (0 lost).
+   Prints vehicles/s and arrivals/s against inserts/s, the load average before and after, and
+   that every created occupant is stored exactly once (0 lost). The server takes a free port.
 """
 
 import argparse
