@@ -16,14 +16,15 @@
 2. Ingestion over HTTP: a fresh SQLite database, gunicorn (4 sync workers), 8 client threads
    posting batches of 20 vehicles (1-3 occupants each) to /api/checkpoints/<id>/arrivals/batch,
    beside 8 threads posting the bare one-row insert (/api/bench/insert-one) on the same stack.
-   Prints vehicles/s and arrivals/s against inserts/s, and that every created occupant is
-   stored exactly once (0 lost).
+   Prints vehicles/s and arrivals/s against inserts/s, the load average before and after, and
+   that every created occupant is stored exactly once (0 lost). The server takes a free port.
 """
 
 import argparse
 import json
 import os
 import random
+import socket
 import statistics
 import subprocess
 import sys
@@ -290,7 +291,10 @@ def bench_http(seconds: float) -> dict:
         text=True,
     ).stdout.split()
     checkpoint_id, keys = out[-2], out[-1].split(",")
-    port = 8765
+    # a free port: another bench (sweep.py) or another session's server may hold a fixed one
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     server = subprocess.Popen(
         [
             str(ROOT / ".venv" / "bin" / "gunicorn"),
@@ -332,6 +336,7 @@ def bench_http(seconds: float) -> dict:
                 t.join()
             return len(done), latencies, answers
 
+        load_before = os.getloadavg()
         insert_url = f"{base}/api/bench/insert-one"
         n_insert, lat_insert, _ = run(lambda i, rnd: _post(insert_url, keys[i], b"{}")[0])
         batch_url = f"{base}/api/checkpoints/{checkpoint_id}/arrivals/batch"
@@ -342,6 +347,7 @@ def bench_http(seconds: float) -> dict:
             return status, json.loads(content) if status == 200 else content
 
         n_batch, lat_batch, answers = run(batch)
+        load_after = os.getloadavg()
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -376,6 +382,7 @@ def bench_http(seconds: float) -> dict:
     vehicles_per_s = created_vehicles / seconds
     return {
         "database": "sqlite",
+        "load_average_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
         "clients": 8,
         "batch": 20,
         "seconds": seconds,

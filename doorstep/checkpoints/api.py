@@ -162,8 +162,14 @@ def arrival_submit(request: HttpRequest, checkpoint_id: RowId, body: PassageIn) 
 def arrival_batch_submit(request: HttpRequest, checkpoint_id: RowId, body: PassageBatchIn) -> Any:
     """Up to 50 vehicles; each gets its own status, and each occupant its own."""
     checkpoint = selectors.access_checkpoint_for_entry(request.user, checkpoint_id)  # type: ignore[arg-type]
+    outcomes = services.passages_record(
+        user=request.user,  # type: ignore[arg-type]
+        checkpoint=checkpoint,
+        passages=[passage.to_input() for passage in body.passages],
+        request=request,
+    )
     items = []
-    for i, passage in enumerate(body.passages):
+    for i, (passage, outcome) in enumerate(zip(body.passages, outcomes, strict=True)):
         item: dict[str, object] = {
             "index": i,
             "client_uuid": str(passage.client_uuid),
@@ -172,22 +178,15 @@ def arrival_batch_submit(request: HttpRequest, checkpoint_id: RowId, body: Passa
             "field": "",
             "occupants": [],
         }
-        try:
-            result = services.passage_record(
-                user=request.user,  # type: ignore[arg-type]
-                checkpoint=checkpoint,
-                passage=passage.to_input(),
-                request=request,
-            )
-        except services.PassageConflict as conflict:
-            item.update(status="conflict", error=str(conflict))
-        except services.PassageRejected as rejected:
-            item.update(status="rejected", error=rejected.message, field=rejected.field)
+        if isinstance(outcome, services.PassageConflict):
+            item.update(status="conflict", error=str(outcome))
+        elif isinstance(outcome, services.PassageRejected):
+            item.update(status="rejected", error=outcome.message, field=outcome.field)
         else:
             item.update(
-                status="created" if result.created else "duplicate",
-                passage_id=result.passage.pk,
-                occupants=[o.__dict__ for o in result.occupants],
+                status="created" if outcome.created else "duplicate",
+                passage_id=outcome.passage.pk,
+                occupants=[o.__dict__ for o in outcome.occupants],
             )
         items.append(item)
     return items

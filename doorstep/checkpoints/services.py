@@ -12,7 +12,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -109,7 +109,9 @@ class OccupantInput:
     destination_outside: bool = False
 
     def digest(self) -> str:
-        body = asdict(self)
+        # the fields as asdict() gives them (every value here is a plain one), without its
+        # recursive deep copy: the stored body hashes of earlier sends must stay the same
+        body: dict[str, object] = {f: getattr(self, f) for f in _OCCUPANT_FIELDS}
         body["client_uuid"] = str(self.client_uuid)
         body["symptoms"] = sorted(self.symptoms)
         return body_hash(body)
@@ -131,15 +133,22 @@ class PassageInput:
     arrived_at_typed: str | None = None
 
     def digest(self) -> str:
-        body = asdict(self)
-        body.pop("occupants")  # each occupant has its own UUID and digest
-        body.pop("arrived_at_typed")
+        # each occupant has its own UUID and digest; the typed time is in arrived_at below
+        body: dict[str, object] = {f: getattr(self, f) for f in _PASSAGE_FIELDS}
         body["client_uuid"] = str(self.client_uuid)
         if self.arrived_at_typed is None:
             body["arrived_at"] = self.arrived_at.isoformat()
         else:
             body["arrived_at"] = "typed:" + self.arrived_at_typed.strip()
         return body_hash(body)
+
+
+_OCCUPANT_FIELDS = tuple(f.name for f in dataclasses.fields(OccupantInput))
+_PASSAGE_FIELDS = tuple(
+    f.name
+    for f in dataclasses.fields(PassageInput)
+    if f.name not in ("occupants", "arrived_at_typed")
+)
 
 
 @dataclass
@@ -249,65 +258,206 @@ def passage_record(
     an impossible temperature) is refused alone, with its reason; the others are saved. An
     officer of another checkpoint gets Http404 and nothing is written.
     """
+    (outcome,) = passages_record(
+        user=user, checkpoint=checkpoint, passages=[passage], request=request
+    )
+    if isinstance(outcome, PassageConflict | PassageRejected):
+        raise outcome
+    return outcome
+
+
+def passages_record(
+    *,
+    user: User,
+    checkpoint: Checkpoint,
+    passages: Sequence[PassageInput],
+    request: HttpRequest | None = None,
+) -> list[PassageResult | PassageConflict | PassageRejected]:
+    """Record a batch of vehicles at the officer's checkpoint: each vehicle answers on its own
+    (its result, or the PassageConflict / PassageRejected that passage_record would raise for
+    it), with the rules of passage_record; the same vehicle twice in one batch is one vehicle.
+
+    The batch is written in one transaction with a number of queries that does not grow with
+    the number of vehicles: the stored vehicles and occupants of the batch's UUIDs are read
+    once, the new ones inserted together. A vehicle refused (kind, time, another body under
+    its UUID) is decided before anything is written, so it never takes the others with it. A
+    risk arrival's handoff, and a fever's referral once the batch is saved, are made one
+    arrival at a time as before (they are few, and each may join what the previous made)."""
     try:
-        return _passage_record(user=user, checkpoint=checkpoint, passage=passage, request=request)
-    except (PassageConflict, PassageRejected, Http404) as refusal:
+        selectors.access_checkpoint_for_entry(user, checkpoint.pk)
+    except Http404 as refusal:
         write_refused(request, reason=type(refusal).__name__)
         raise
-
-
-def _passage_record(
-    *, user: User, checkpoint: Checkpoint, passage: PassageInput, request: HttpRequest | None
-) -> PassageResult:
-    selectors.access_checkpoint_for_entry(user, checkpoint.pk)
-    if passage.kind not in VehicleKind.values:
-        raise PassageRejected(_("unknown vehicle kind “%(v)s”") % {"v": passage.kind}, "kind")
-    digest = passage.digest()
-    first_time = (
-        VehiclePassage.objects.filter(
-            client_uuid=passage.client_uuid, checkpoint=checkpoint, body_hash=digest
-        )
-        .values_list("arrived_at", flat=True)
-        .first()
-    )
-    if first_time is not None:  # a retry: the time is the one the first record fixed
-        passage = dataclasses.replace(passage, arrived_at=first_time)
-    elif passage.arrived_at > timezone.now() + datetime.timedelta(minutes=10):
-        raise PassageRejected(_("arrival time is in the future"), "arrived_at")
-    risk_areas = _risk_area_names()
-    index = index_for_district(checkpoint.district)
-    results: list[OccupantResult] = []
-    cleaned: list[tuple[int, _CleanOccupant, Match]] = []
-    seen: set[uuid.UUID] = set()
-    for i, occupant in enumerate(passage.occupants):
-        result = OccupantResult(index=i, client_uuid=str(occupant.client_uuid), status="")
-        results.append(result)
-        if occupant.client_uuid in seen:
-            result.status, result.error = "rejected", _("this occupant appears twice")
+    vehicles = _vehicles_checked(checkpoint, passages, request)
+    live = [v for v in vehicles if v.refusal is None]
+    if live:
+        with sqlite_writer_turn(), transaction.atomic():
+            _passages_write(user, checkpoint, live)
+            _occupants_write(user, checkpoint, [v for v in live if v.refusal is None], request)
+    outcomes: list[PassageResult | PassageConflict | PassageRejected] = []
+    for vehicle in vehicles:
+        if vehicle.refusal is not None:
+            write_refused(request, reason=type(vehicle.refusal).__name__)
+            outcomes.append(vehicle.refusal)
             continue
-        seen.add(occupant.client_uuid)
-        try:
-            clean = _occupant_clean(
-                occupant, checkpoint=checkpoint, passage=passage, risk_areas=risk_areas
+        assert vehicle.record is not None
+        for result in vehicle.occupants:
+            # A fever opens a referral once the arrival is saved; a retry of the same occupant
+            # tries again when the first attempt opened none (follow-up refused it, or the
+            # request died before): fever_referral answers the referral already open, or
+            # opens it.
+            if result.status in ("created", "duplicate") and "fever" in result.flags:
+                result.referral = _fever_referral(user, result.arrival_id or 0, request)
+        outcomes.append(PassageResult(vehicle.record, vehicle.created, vehicle.occupants))
+    return outcomes
+
+
+@dataclass
+class _Vehicle:
+    """One vehicle of a batch on its way through: what was sent, its occupants checked and
+    matched, and what became of it (its record, or why it was refused)."""
+
+    data: PassageInput
+    digest: str = ""
+    occupants: list[OccupantResult] = dataclasses.field(default_factory=list)
+    cleaned: list[tuple[int, _CleanOccupant, Match]] = dataclasses.field(default_factory=list)
+    record: VehiclePassage | None = None
+    created: bool = False
+    refusal: PassageConflict | PassageRejected | None = None
+
+
+def _vehicles_checked(
+    checkpoint: Checkpoint, passages: Sequence[PassageInput], request: HttpRequest | None
+) -> list[_Vehicle]:
+    """Everything that needs no write: the vehicles' own checks, a retry's time, and each
+    occupant checked (refused alone) and its destination matched."""
+    # a retry: the time is the one the first record of the UUID fixed
+    first_times = {
+        (client_uuid, digest): arrived_at
+        for client_uuid, digest, arrived_at in VehiclePassage.objects.filter(
+            client_uuid__in={p.client_uuid for p in passages}, checkpoint=checkpoint
+        ).values_list("client_uuid", "body_hash", "arrived_at")
+    }
+    now = timezone.now()
+    risk_areas: list[str] | None = None
+    index = None
+    vehicles = []
+    for passage in passages:
+        vehicle = _Vehicle(data=passage)
+        vehicles.append(vehicle)
+        if passage.kind not in VehicleKind.values:
+            vehicle.refusal = PassageRejected(
+                _("unknown vehicle kind “%(v)s”") % {"v": passage.kind}, "kind"
             )
-        except PassageRejected as rejected:
-            result.status, result.error, result.field = "rejected", rejected.message, rejected.field
-            write_refused(request, reason=f"occupant {rejected.field}")
             continue
-        destination = occupant.destination or passage.destination
-        match = index.match(destination, outside=occupant.destination_outside)
-        cleaned.append((i, clean, match))
-    with sqlite_writer_turn(), transaction.atomic():
-        record, created = _passage_write(user, checkpoint, passage, digest)
-        for i, clean, match in cleaned:
-            _occupant_write(user, record, clean, match, results[i], request=request)
-    for i, _clean, _match in cleaned:
-        # A fever opens a referral once the arrival is saved; a retry of the same occupant
-        # tries again when the first attempt opened none (follow-up refused it, or the request
-        # died before): fever_referral answers the referral already open, or opens it.
-        if results[i].status in ("created", "duplicate") and "fever" in results[i].flags:
-            results[i].referral = _fever_referral(user, results[i].arrival_id or 0, request)
-    return PassageResult(passage=record, created=created, occupants=results)
+        vehicle.digest = passage.digest()
+        first_time = first_times.get((passage.client_uuid, vehicle.digest))
+        if first_time is not None:
+            passage = vehicle.data = dataclasses.replace(passage, arrived_at=first_time)
+        elif passage.arrived_at > now + datetime.timedelta(minutes=10):
+            vehicle.refusal = PassageRejected(_("arrival time is in the future"), "arrived_at")
+            continue
+        if risk_areas is None or index is None:
+            risk_areas = _risk_area_names()
+            index = index_for_district(checkpoint.district)
+        seen: set[uuid.UUID] = set()
+        for i, occupant in enumerate(passage.occupants):
+            result = OccupantResult(index=i, client_uuid=str(occupant.client_uuid), status="")
+            vehicle.occupants.append(result)
+            if occupant.client_uuid in seen:
+                result.status, result.error = "rejected", _("this occupant appears twice")
+                continue
+            seen.add(occupant.client_uuid)
+            try:
+                clean = _occupant_clean(
+                    occupant, checkpoint=checkpoint, passage=passage, risk_areas=risk_areas
+                )
+            except PassageRejected as rejected:
+                result.status, result.error = "rejected", rejected.message
+                result.field = rejected.field
+                write_refused(request, reason=f"occupant {rejected.field}")
+                continue
+            destination = occupant.destination or passage.destination
+            match = index.match(destination, outside=occupant.destination_outside)
+            vehicle.cleaned.append((i, clean, match))
+    return vehicles
+
+
+def _passages_locked(client_uuids: Sequence[uuid.UUID]) -> dict[uuid.UUID, VehiclePassage]:
+    """The vehicles recorded under these UUIDs, locked until the transaction ends (a UUID
+    whose concurrent first send has not committed yet is missing)."""
+    rows = VehiclePassage.objects.select_for_update().filter(client_uuid__in=set(client_uuids))
+    return {row.client_uuid: row for row in rows}
+
+
+def _passages_write(user: User, checkpoint: Checkpoint, vehicles: list[_Vehicle]) -> None:
+    """Each vehicle's record: the stored one of its UUID (a duplicate, or a conflict under
+    another body or at another checkpoint), else a new one, the new ones inserted at once."""
+    stored = _passages_locked([v.data.client_uuid for v in vehicles])
+    new: dict[uuid.UUID, _Vehicle] = {}
+    again: list[_Vehicle] = []  # a UUID that an earlier vehicle of this batch brings anew
+    for vehicle in vehicles:
+        passage = vehicle.data
+        if passage.client_uuid in new:
+            again.append(vehicle)
+            continue
+        existing = stored.get(passage.client_uuid)
+        if existing is not None:
+            if existing.checkpoint_id != checkpoint.pk or existing.body_hash != vehicle.digest:
+                vehicle.refusal = PassageConflict("vehicle")
+            else:
+                vehicle.record = existing
+            continue
+        new[passage.client_uuid] = vehicle
+        vehicle.record = VehiclePassage(
+            checkpoint=checkpoint,
+            client_uuid=passage.client_uuid,
+            body_hash=vehicle.digest,
+            plate=passage.plate.strip().upper()[:20],
+            kind=passage.kind,
+            origin=passage.origin[:100],
+            destination=passage.destination[:200],
+            arrived_at=passage.arrived_at,
+            entered_by=user,
+        )
+    if new:
+        try:
+            with transaction.atomic():
+                # in the order of the UUIDs: two batches inserting the same new vehicles
+                # (on PostgreSQL) wait for each other instead of deadlocking
+                VehiclePassage.objects.bulk_create(
+                    sorted(
+                        (v.record for v in new.values() if v.record),
+                        key=lambda record: record.client_uuid,
+                    )
+                )
+        except IntegrityError:
+            # A send of one of these vehicles committed since they were read (a retry racing
+            # the first send): each vehicle on its own, the same body answered with the
+            # stored record, another body a conflict.
+            for vehicle in new.values():
+                _passage_write_one(user, checkpoint, vehicle)
+        else:
+            for vehicle in new.values():
+                vehicle.created = True
+    for vehicle in again:
+        first = new[vehicle.data.client_uuid].record
+        if first is not None and first.body_hash == vehicle.digest:
+            vehicle.record = first
+        elif first is not None:
+            vehicle.refusal = PassageConflict("vehicle")
+        else:  # the first was refused: what is stored under the UUID decides
+            _passage_write_one(user, checkpoint, vehicle)
+
+
+def _passage_write_one(user: User, checkpoint: Checkpoint, vehicle: _Vehicle) -> None:
+    vehicle.record, vehicle.created = None, False
+    try:
+        vehicle.record, vehicle.created = _passage_write(
+            user, checkpoint, vehicle.data, vehicle.digest
+        )
+    except PassageConflict as conflict:
+        vehicle.refusal = conflict
 
 
 def _passage_locked(client_uuid: uuid.UUID) -> VehiclePassage | None:
@@ -349,27 +499,120 @@ def _passage_write(
     return record, True
 
 
-def _occupant_write(
+def _occupants_write(
+    user: User, checkpoint: Checkpoint, vehicles: list[_Vehicle], request: HttpRequest | None
+) -> None:
+    """The occupants of the recorded vehicles: the stored arrival of an occupant's UUID answers
+    it (a duplicate, or a conflict under another body or in another vehicle), the others are
+    inserted at once, then each risk arrival is handed off."""
+    cleaned = [(v, i, clean, match) for v in vehicles for i, clean, match in v.cleaned]
+    if not cleaned:
+        return
+    stored: dict[uuid.UUID, Arrival] = {
+        a.client_uuid: a
+        for a in Arrival.objects.filter(
+            client_uuid__in={clean.data.client_uuid for _v, _i, clean, _m in cleaned}
+        ).only("client_uuid", "passage", "body_hash", "risk_flags", "route", "needs_completion")
+    }
+    members = _roster_members(
+        {m.household_id for _v, _i, _c, m in cleaned if m.status == "matched" and m.household_id}
+    )
+    fresh: list[tuple[Arrival, OccupantResult]] = []
+    first_of: dict[uuid.UUID, OccupantResult] = {}  # the result of an occupant new in the batch
+    again: list[tuple[OccupantResult, OccupantResult]] = []  # the same occupant sent again
+    for vehicle, i, clean, match in cleaned:
+        assert vehicle.record is not None
+        result = vehicle.occupants[i]
+        digest = clean.data.digest()
+        existing = stored.get(clean.data.client_uuid)
+        if existing is not None:
+            _occupant_answer(existing, vehicle.record, digest, result, request)
+            if existing.pk is None and result.status == "duplicate":
+                again.append((result, first_of[clean.data.client_uuid]))
+            continue
+        arrival = _arrival_new(user, checkpoint, vehicle.record, clean, match, digest, members)
+        stored[clean.data.client_uuid] = arrival
+        first_of[clean.data.client_uuid] = result
+        fresh.append((arrival, result))
+        result.status = "created"
+        result.flags, result.route = clean.flags, arrival.route
+        result.needs_completion = clean.needs_completion
+    if fresh:
+        try:
+            with transaction.atomic():
+                Arrival.objects.bulk_create([arrival for arrival, _result in fresh])
+        except IntegrityError:
+            # An occupant's UUID stored by another send since it was read: each on its own.
+            for arrival, result in fresh:
+                _occupant_write_one(arrival, result, request)
+        else:
+            for arrival, result in fresh:
+                result.arrival_id = arrival.pk
+    for result, first in again:
+        if first.arrival_id is None:  # the first turned out a conflict: so does this one
+            _occupant_conflict(result, request)
+        else:
+            result.arrival_id = first.arrival_id
+    for arrival, result in fresh:
+        if result.status == "created" and arrival.route == Route.HANDED_OFF:
+            assert arrival.community_id is not None
+            _handoff_send(user=user, arrival=arrival, community_id=arrival.community_id)
+
+
+def _occupant_answer(
+    existing: Arrival,
+    passage: VehiclePassage,
+    digest: str,
+    result: OccupantResult,
+    request: HttpRequest | None,
+) -> None:
+    """An occupant whose UUID is stored: the same body in the same vehicle is a duplicate
+    answered by the stored arrival; anything else a conflict for this occupant alone."""
+    if existing.passage_id != passage.pk or existing.body_hash != digest:
+        _occupant_conflict(result, request)
+        return
+    result.status, result.arrival_id = "duplicate", existing.pk
+    result.flags, result.route = list(existing.risk_flags), existing.route
+    result.needs_completion = existing.needs_completion
+
+
+def _occupant_conflict(result: OccupantResult, request: HttpRequest | None) -> None:
+    result.status, result.error = "conflict", str(PassageConflict("occupant"))
+    result.arrival_id, result.flags, result.route, result.needs_completion = None, [], "", False
+    write_refused(request, reason="occupant conflict")
+
+
+def _occupant_write_one(
+    arrival: Arrival, result: OccupantResult, request: HttpRequest | None
+) -> None:
+    """One occupant of a batch whose insert met a UUID stored meanwhile (on PostgreSQL: a
+    concurrent send committed it), as passage_record once wrote each occupant."""
+    for _attempt in range(3):
+        existing = Arrival.objects.filter(client_uuid=arrival.client_uuid).first()
+        if existing is not None:
+            _occupant_answer(existing, arrival.passage, arrival.body_hash, result, request)
+            return
+        try:
+            with transaction.atomic():
+                arrival.save(force_insert=True)
+        except IntegrityError:
+            continue  # stored by another send a moment ago: answered by that one
+        result.arrival_id = arrival.pk
+        return
+    raise RuntimeError("arrival: neither stored nor insertable")
+
+
+def _arrival_new(
     user: User,
+    checkpoint: Checkpoint,
     passage: VehiclePassage,
     clean: _CleanOccupant,
     match: Match,
-    result: OccupantResult,
-    *,
-    request: HttpRequest | None,
-) -> None:
+    digest: str,
+    members: dict[int, list[tuple[int, str | None, str]]],
+) -> Arrival:
+    """The arrival of a new occupant (not saved): its risk flags, its route and its match."""
     occupant = clean.data
-    digest = occupant.digest()
-    existing = Arrival.objects.filter(client_uuid=occupant.client_uuid).first()
-    if existing is not None:
-        if existing.passage_id != passage.pk or existing.body_hash != digest:
-            result.status, result.error = "conflict", str(PassageConflict("occupant"))
-            write_refused(request, reason="occupant conflict")
-            return
-        result.status, result.arrival_id = "duplicate", existing.pk
-        result.flags, result.route = list(existing.risk_flags), existing.route
-        result.needs_completion = existing.needs_completion
-        return
     is_risk = bool(clean.flags)
     if occupant.purpose == Purpose.PASSING:
         route = Route.PASSING
@@ -387,9 +630,9 @@ def _occupant_write(
     community_id = (
         match.community_id if match.status == "matched" and route != Route.PASSING else None
     )
-    arrival = Arrival.objects.create(
+    return Arrival(
         passage=passage,
-        checkpoint_id=passage.checkpoint_id,
+        checkpoint=checkpoint,
         client_uuid=occupant.client_uuid,
         body_hash=digest,
         name=occupant.name.strip()[:50],
@@ -414,26 +657,40 @@ def _occupant_write(
         match_candidates=match.candidates_json(),
         community_id=community_id,
         household_id=match.household_id if community_id else None,
-        person=_roster_person(clean, match) if community_id else None,
+        person_id=_roster_person(clean, match, members) if community_id else None,
         entered_by=user,
     )
-    if route == Route.HANDED_OFF and community_id is not None:
-        _handoff_send(user=user, arrival=arrival, community_id=community_id)
-    result.status, result.arrival_id = "created", arrival.pk
-    result.flags, result.route, result.needs_completion = clean.flags, route, clean.needs_completion
 
 
-def _roster_person(clean: _CleanOccupant, match: Match) -> Person | None:
+def _roster_members(household_ids: set[int]) -> dict[int, list[tuple[int, str | None, str]]]:
+    """The living persons of these households: (pk, ID number, name), by household."""
+    members: dict[int, list[tuple[int, str | None, str]]] = {}
+    if not household_ids:
+        return members
+    rows = (
+        Person.objects.filter(household_id__in=household_ids, status=PersonStatus.ACTIVE)
+        .order_by("pk")
+        .values_list("household_id", "pk", "id_number", "name")
+    )
+    for household_id, pk, id_number, name in rows:
+        members.setdefault(household_id, []).append((pk, id_number, name))
+    return members
+
+
+def _roster_person(
+    clean: _CleanOccupant, match: Match, members: dict[int, list[tuple[int, str | None, str]]]
+) -> int | None:
     """The roster person at the matched door, living here (a moved-out or deceased record is
-    nobody coming home): by ID number, else by name."""
+    nobody coming home): by ID number, else by name, when one person there has it."""
     if match.household_id is None:
         return None
-    members = Person.objects.filter(household_id=match.household_id, status=PersonStatus.ACTIVE)
+    living = members.get(match.household_id, [])
     if clean.id_number:
-        found = members.filter(id_number=clean.id_number).first()
-        if found is not None:
-            return found
-    named = list(members.filter(name=clean.data.name.strip())[:2])
+        for pk, id_number, _name in living:
+            if id_number == clean.id_number:
+                return pk
+    name = clean.data.name.strip()
+    named = [pk for pk, _id_number, other in living if other == name]
     return named[0] if len(named) == 1 else None
 
 

@@ -100,7 +100,10 @@ def test_a_retry_racing_the_first_send_gets_the_stored_answer_not_409(checkpoint
     first = services.passage_record(user=user, checkpoint=checkpoints["K1"], passage=body)
     # when the retry looked before the first send had committed (it saw no vehicle) and its
     # insert then meets the unique client UUID
-    with mock.patch.object(services, "_passage_locked", return_value=None):
+    with (
+        mock.patch.object(services, "_passages_locked", return_value={}),
+        mock.patch.object(services, "_passage_locked", return_value=None),
+    ):
         again = services.passage_record(user=user, checkpoint=checkpoints["K1"], passage=body)
     # then it is answered with the stored vehicle, its occupant a duplicate
     assert again.passage.pk == first.passage.pk and again.created is False
@@ -109,6 +112,7 @@ def test_a_retry_racing_the_first_send_gets_the_stored_answer_not_409(checkpoint
     # and the same race with another body is still a conflict
     changed = services.PassageInput(**{**body.__dict__, "plate": "渝B2"})
     with (
+        mock.patch.object(services, "_passages_locked", return_value={}),
         mock.patch.object(services, "_passage_locked", return_value=None),
         pytest.raises(services.PassageConflict),
     ):
