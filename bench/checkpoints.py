@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/checkpoints.py [--persons 1000000] [--labelled 20000]
                                           [--skip-http] [--http-seconds 20]
+                                          [--risk-share 0.1] [--fever-share 0.01]
 
 1. Matching, on one core: a DestinationIndex built from the demo generator's roster of
    `--persons` persons (the same rows `make run` imports, without the database), then a
@@ -18,6 +19,12 @@
    beside 8 threads posting the bare one-row insert (/api/bench/insert-one) on the same stack.
    Prints vehicles/s and arrivals/s against inserts/s, the load average before and after, and
    that every created occupant is stored exactly once (0 lost). The server takes a free port.
+   Traffic as at a real post: the database declares risk areas the way command does
+   (`risk_areas_set`), `--risk-share` of the vehicles come from one of them (10 % by default;
+   their occupants are risk arrivals, handed off where the destination matched a community),
+   and `--fever-share` of the occupants (1 %) have a fever (a risk arrival, and a fever-clinic
+   referral where the destination matched). Prints the handoffs and referrals made, and checks
+   that every handed-off arrival has its handoff and every matched fever its referral.
 """
 
 import argparse
@@ -224,7 +231,10 @@ from doorstep.accounts.tokens import api_token_create
 from doorstep.areas.models import Area
 from doorstep.checkpoints.models import Checkpoint, CheckpointOfficer
 from doorstep.demo.services import demo_areas_create
+from doorstep.screening.services.campaigns import risk_areas_set
 district = demo_areas_create(persons=2000)
+command = User.objects.create(username="command", role=Role.COMMAND)
+risk_areas_set(user=command, names=RISK_AREAS)
 cp = Checkpoint.objects.create(district=district, code="B1", name="bench", kind="highway_exit")
 keys = []
 for i in range(8):
@@ -249,12 +259,20 @@ def _post(url: str, key: str, body: bytes) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
-def _vehicle(rnd: random.Random) -> dict:
+# The risk areas the bench database declares, the origins of its risk vehicles (each within a
+# declared area) and of the others (none within one).
+RISK_AREAS = ["湖北武汉", "湖北孝感", "湖北黄冈"]
+RISK_ORIGINS = ["湖北武汉", "湖北武汉江岸区", "湖北孝感", "湖北黄冈"]
+SAFE_ORIGINS = ["重庆渝中", "四川成都", "贵州遵义"]
+
+
+def _vehicle(rnd: random.Random, risk_share: float, fever_share: float) -> dict:
+    risky = rnd.random() < risk_share
     return {
         "client_uuid": str(uuid.uuid4()),
         "kind": "car",
         "plate": f"渝A{rnd.randrange(10**5):05d}",
-        "origin": rnd.choice(["湖北武汉", "重庆渝中", "四川成都"]),
+        "origin": rnd.choice(RISK_ORIGINS if risky else SAFE_ORIGINS),
         "arrived_at": time.strftime("%Y-%m-%dT%H:%M:%S+08:00", time.localtime(time.time() - 60)),
         "occupants": [
             {
@@ -262,14 +280,47 @@ def _vehicle(rnd: random.Random) -> dict:
                 "name": "测试",
                 "phone": "",
                 "destination": rnd.choice(["天生路12号1栋1单元101", "状元社区", "无从查找"]),
-                "temperature": "36.6",
+                "temperature": "38.1" if rnd.random() < fever_share else "36.6",
             }
             for _ in range(rnd.randint(1, 3))
         ],
     }
 
 
-def bench_http(seconds: float) -> dict:
+# What the run made, read from the database once the server stopped: the handoffs and their
+# events, the referrals, and what would be lost (a handed-off arrival without its handoff, a
+# fever at a matched community without its referral).
+COUNTS = """
+import json
+from django.db.models import F
+from doorstep.checkpoints.models import Arrival, Handoff, HandoffEvent, Route, VehiclePassage
+from doorstep.followup.models import KeyPerson, Referral
+arrivals = Arrival.objects
+# a fever: at or above the checkpoint's threshold (JSON "contains" does not run on SQLite)
+fevers = arrivals.filter(temperature__gte=F("checkpoint__fever_threshold"))
+fevers = fevers.filter(community__isnull=False).exclude(route=Route.PASSING)
+print(json.dumps({
+    "vehicles": VehiclePassage.objects.count(),
+    "arrivals": arrivals.count(),
+    "risk_arrivals": arrivals.filter(is_risk=True).count(),
+    "handed_off": arrivals.filter(route=Route.HANDED_OFF).count(),
+    "handed_off_without_handoff": arrivals.filter(
+        route=Route.HANDED_OFF, handoff__isnull=True
+    ).count(),
+    "handoffs": Handoff.objects.count(),
+    "handoff_events": dict(
+        (action, HandoffEvent.objects.filter(action=action).count())
+        for action in HandoffEvent.objects.values_list("action", flat=True).distinct()
+    ),
+    "fevers_matched": fevers.count(),
+    "fevers_matched_without_referral": fevers.filter(referral__isnull=True).count(),
+    "referrals": Referral.objects.count(),
+    "key_persons": KeyPerson.objects.count(),
+}))
+"""
+
+
+def bench_http(seconds: float, risk_share: float, fever_share: float) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="doorstep-bench-cp-"))
     env = dict(os.environ)
     env.update(
@@ -282,8 +333,9 @@ def bench_http(seconds: float) -> dict:
     )
     python = str(ROOT / ".venv" / "bin" / "python")
     subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    setup = f"RISK_AREAS = {RISK_AREAS!r}\n{SETUP}"
     out = subprocess.run(
-        [python, "manage.py", "shell", "-v0", "-c", SETUP],
+        [python, "manage.py", "shell", "-v0", "-c", setup],
         cwd=ROOT,
         env=env,
         check=True,
@@ -342,7 +394,7 @@ def bench_http(seconds: float) -> dict:
         batch_url = f"{base}/api/checkpoints/{checkpoint_id}/arrivals/batch"
 
         def batch(i: int, rnd: random.Random):
-            body = {"passages": [_vehicle(rnd) for _ in range(20)]}
+            body = {"passages": [_vehicle(rnd, risk_share, fever_share) for _ in range(20)]}
             status, content = _post(batch_url, keys[i], json.dumps(body).encode())
             return status, json.loads(content) if status == 200 else content
 
@@ -352,6 +404,7 @@ def bench_http(seconds: float) -> dict:
         server.terminate()
         server.wait(timeout=30)
     created_vehicles = created_occupants = other = 0
+    answered: Counter = Counter()  # what the created occupants were answered
     for status, items in answers:
         if status != 200:
             other += 1
@@ -359,25 +412,27 @@ def bench_http(seconds: float) -> dict:
         for item in items:
             if item["status"] == "created":
                 created_vehicles += 1
-                created_occupants += sum(o["status"] == "created" for o in item["occupants"])
+                for o in item["occupants"]:
+                    if o["status"] != "created":
+                        continue
+                    created_occupants += 1
+                    answered["risk"] += bool(o["flags"])
+                    answered["risk_area"] += "risk_area" in o["flags"]
+                    answered["fever"] += "fever" in o["flags"]
+                    answered["handed_off"] += o["route"] == "handed_off"
+                    answered["referral"] += o["referral"]
             else:
                 other += 1
-    stored = subprocess.run(
-        [
-            python,
-            "manage.py",
-            "shell",
-            "-v0",
-            "-c",
-            "from doorstep.checkpoints.models import Arrival, VehiclePassage;"
-            "print(VehiclePassage.objects.count(), Arrival.objects.count())",
-        ],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
+    stored = json.loads(
+        subprocess.run(
+            [python, "manage.py", "shell", "-v0", "-c", COUNTS],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.splitlines()[-1]
+    )
     inserts_per_s = n_insert / seconds
     vehicles_per_s = created_vehicles / seconds
     return {
@@ -394,9 +449,15 @@ def bench_http(seconds: float) -> dict:
         "ratio_vehicles_to_bare_inserts": round(vehicles_per_s / inserts_per_s, 3),
         "batches": n_batch,
         "not_created": other,
-        "stored_vehicles": int(stored[-2]),
-        "stored_arrivals": int(stored[-1]),
-        "lost": (created_vehicles - int(stored[-2])) + (created_occupants - int(stored[-1])),
+        "risk_share": risk_share,
+        "fever_share": fever_share,
+        "answered": dict(answered),
+        "stored": stored,
+        "lost": (created_vehicles - stored["vehicles"])
+        + (created_occupants - stored["arrivals"])
+        + (answered["handed_off"] - stored["handed_off"])
+        + stored["handed_off_without_handoff"]
+        + stored["fevers_matched_without_referral"],
     }
 
 
@@ -407,6 +468,8 @@ def main() -> None:
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-matching", action="store_true")
     parser.add_argument("--http-seconds", type=float, default=20)
+    parser.add_argument("--risk-share", type=float, default=0.1, help="of the vehicles")
+    parser.add_argument("--fever-share", type=float, default=0.01, help="of the occupants")
     args = parser.parse_args()
     _setup_django()
     results = {}
@@ -414,7 +477,7 @@ def main() -> None:
         results["matching"] = bench_matching(args.persons, args.labelled)
         print(json.dumps(results["matching"], ensure_ascii=False, indent=1), flush=True)
     if not args.skip_http:
-        results["ingestion"] = bench_http(args.http_seconds)
+        results["ingestion"] = bench_http(args.http_seconds, args.risk_share, args.fever_share)
         print(json.dumps(results["ingestion"], ensure_ascii=False, indent=1), flush=True)
 
 
