@@ -12,10 +12,11 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
-from django.db.models import F, FilteredRelation, Q, QuerySet
+from django.db import connection
+from django.db.models import F, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -386,57 +387,140 @@ class Today:
     ending: list[TodayRow]
     unreachable: list[TodayRow]
     new: list[tuple[int, str]]  # (key person, name) given to the user in the last day
+    # (key person, name, opened at) of the referrals not arrived in time, oldest first
+    overdue_referrals: list[tuple[int, str, datetime.datetime]]
 
 
-def today_lists(user: User, now: datetime.datetime, *, limit: int = 300) -> Today:
-    """The worker's page in two reads: the key persons in scope with their active monitoring
-    (a LEFT JOIN on a filtered relation; at most one active monitoring a key person), those
-    without one kept only when given to the user in the last day; then the monitorings' last
-    two days' checks. The same rows as due_now, missed_slots, ending_today, unreachable_today
-    and new_assigned, read as plain columns (a page of hundreds of rows spent more on making
-    model objects than on reading). Ordered by the key person's community id, then the key
-    person: grouped by community like the lists ordered by the community's path, without
-    joining the area table to sort."""
+def _key_person_where(condition: Q) -> tuple[str, list[Any]]:
+    """`condition` on the key person as SQL (its columns named "followup_keyperson"."column")
+    and its parameters: the access layer's own rule, compiled by the ORM, in a hand-written
+    statement."""
+    query = KeyPerson.objects.filter(condition).query
+    sql, params = query.get_compiler(connection=connection).compile(query.where)
+    return sql, list(params)
+
+
+def _aware(value: object) -> datetime.datetime:
+    """A moment read by a hand-written statement: SQLite gives it naive (UTC) or as text."""
+    if isinstance(value, str):
+        value = datetime.datetime.fromisoformat(value)
+    assert isinstance(value, datetime.datetime)
+    return value if timezone.is_aware(value) else value.replace(tzinfo=datetime.UTC)
+
+
+def _day(value: object) -> datetime.date:
+    if isinstance(value, str):
+        return datetime.date.fromisoformat(value)
+    assert isinstance(value, datetime.date)
+    return value
+
+
+# The worker's page, one statement: the key persons in scope with their person's name, their
+# active monitoring (LEFT JOIN: at most one a key person, one_active_monitoring_per_key_person)
+# and that monitoring's checks of yesterday and today as one text ("t0:measured,y1:unreachable":
+# t today, y yesterday, the slot, the outcome), those without a monitoring kept only when given
+# to the user in the last day.
+_TODAY_SQL = """
+SELECT m.id, followup_keyperson.id, p.name, m.measure, m.started_at, m.end_date, m.checked_on,
+  m.checked_mask, followup_keyperson.worker_id, followup_keyperson.created_at,
+  (SELECT {agg}(CASE WHEN c.slot_date = %s THEN 't' ELSE 'y' END || c.slot || ':' || c.outcome,
+   ',') FROM followup_check c WHERE c.monitoring_id = m.id AND c.slot_date IN (%s, %s))
+FROM followup_keyperson
+JOIN registry_person p ON p.id = followup_keyperson.person_id
+LEFT JOIN followup_monitoring m ON m.key_person_id = followup_keyperson.id
+  AND m.status = %s AND m.end_date >= %s
+WHERE ({scope}) AND (m.id IS NOT NULL
+  OR (followup_keyperson.worker_id = %s AND followup_keyperson.created_at >= %s))
+ORDER BY followup_keyperson.community_id, followup_keyperson.id
+LIMIT %s
+"""
+
+# Their open referrals not arrived in time (the same scope on the referral's key person).
+_OVERDUE_REFERRALS_SQL = """
+SELECT r.key_person_id, p.name, r.opened_at FROM followup_referral r
+JOIN followup_keyperson ON followup_keyperson.id = r.key_person_id
+JOIN registry_person p ON p.id = followup_keyperson.person_id
+WHERE ({scope}) AND r.status = %s AND r.opened_at < %s
+ORDER BY r.opened_at, r.id
+LIMIT %s
+"""
+
+
+def today_lists(
+    user: User, now: datetime.datetime, *, limit: int = 300, referrals: int = 50
+) -> Today:
+    """The worker's page in two hand-written statements (the ORM spent more on building its
+    queries than the database on answering them): the key persons in scope with their active
+    monitoring and its last two days' checks (_TODAY_SQL), and their overdue referrals. The
+    same rows as due_now, missed_slots, ending_today, unreachable_today, new_assigned and
+    referrals_overdue, read as plain columns; the scope is key_person_scope_q's, compiled.
+    Ordered by the key person's community id, then the key person: grouped by community like
+    the lists ordered by the community's path, without joining the area table to sort."""
     today = schedule.local_date(now)
     since = today - datetime.timedelta(days=1)
     new_since = now - datetime.timedelta(days=1)
     current = schedule.slot_of(now)
     scope = key_person_scope_q(user)
     if scope is None:
-        return Today([], [], [], [], [])
-    rows = (
-        KeyPerson.objects.filter(scope)
-        .annotate(
-            active=FilteredRelation(
-                "monitorings",
-                condition=Q(
-                    monitorings__status=MonitoringStatus.ACTIVE, monitorings__end_date__gte=since
-                ),
-            )
+        # no key person; clinic staff still see their facility's overdue referrals
+        overdue = list(
+            referrals_overdue(user, now)
+            .order_by("opened_at", "pk")
+            .values_list("key_person_id", "key_person__person__name", "opened_at")[:referrals]
         )
-        .filter(Q(active__id__isnull=False) | Q(worker_id=user.pk, created_at__gte=new_since))
-        .order_by("community_id", "pk")
-        .values_list(
-            "active__id",
-            "pk",
-            "person__name",
-            "active__measure",
-            "active__started_at",
-            "active__end_date",
-            "active__checked_on",
-            "active__checked_mask",
-            "worker_id",
-            "created_at",
-        )[: limit * 10]
-    )
+        return Today([], [], [], [], [], overdue)
+    where, params = _key_person_where(scope)
+    ops = connection.ops
+    day_param = ops.adapt_datefield_value
+    moment = ops.adapt_datetimefield_value
+    agg = "string_agg" if connection.vendor == "postgresql" else "group_concat"
+    arrival = now - datetime.timedelta(hours=settings.FOLLOWUP_REFERRAL_ARRIVAL_HOURS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _TODAY_SQL.format(agg=agg, scope=where),
+            [
+                day_param(today),
+                day_param(since),
+                day_param(today),
+                MonitoringStatus.ACTIVE.value,
+                day_param(since),
+                *params,
+                user.pk,
+                moment(new_since),
+                limit * 10,
+            ],
+        )
+        rows = cursor.fetchall()
+        cursor.execute(
+            _OVERDUE_REFERRALS_SQL.format(scope=where),
+            [*params, ReferralStatus.OPEN.value, moment(arrival), referrals],
+        )
+        overdue = [(pk, name, _aware(opened)) for pk, name, opened in cursor.fetchall()]
     monitorings: list[TodayRow] = []
     new: list[tuple[int, str]] = []
+    checked: dict[tuple[int, datetime.date, int], str] = {}
+    days = {"t": today, "y": since}
     for row in rows:
-        if row[0] is not None:
-            monitorings.append(TodayRow(*row[:8]))
-        if row[8] == user.pk and row[9] >= new_since and len(new) < limit:
-            new.append((row[1], row[2]))
-    checked = _recent_checks([m.pk for m in monitorings], since)
+        m_id, kp_id, name = row[0], row[1], row[2]
+        if m_id is not None:
+            monitorings.append(
+                TodayRow(
+                    m_id,
+                    kp_id,
+                    name,
+                    row[3],
+                    _aware(row[4]),
+                    _day(row[5]),
+                    None if row[6] is None else _day(row[6]),
+                    row[7],
+                )
+            )
+            if row[10]:
+                for item in row[10].split(","):
+                    slot, _colon, outcome = item[1:].partition(":")
+                    checked[(m_id, days[item[0]], int(slot))] = outcome
+        if row[8] == user.pk and _aware(row[9]) >= new_since and len(new) < limit:
+            new.append((kp_id, name))
     bit = 1 << current.index
     due = [
         m
@@ -459,6 +543,7 @@ def today_lists(user: User, now: datetime.datetime, *, limit: int = 300) -> Toda
         ending=[m for m in monitorings if m.end_date == today][:limit],
         unreachable=unreachable[:limit],
         new=new,
+        overdue_referrals=overdue,
     )
 
 
