@@ -415,18 +415,23 @@ def _day(value: object) -> datetime.date:
     return value
 
 
-# The worker's page, one statement: the key persons in scope with their person's name, their
-# active monitoring (LEFT JOIN: at most one a key person, one_active_monitoring_per_key_person)
-# and that monitoring's checks of yesterday and today as one text ("t0:measured,y1:unreachable":
-# t today, y yesterday, the slot, the outcome), those without a monitoring kept only when given
-# to the user in the last day. The unary plus keeps SQLite from walking the community index in
-# order (every key person of the district) to spare itself sorting the worker's few dozen.
+# The worker's page, one statement of two parts. The first: the key persons in scope with their
+# person's name, their active monitoring (LEFT JOIN: at most one a key person,
+# one_active_monitoring_per_key_person) and that monitoring's checks of yesterday and today as
+# one text ("t0:measured,y1:unreachable": t today, y yesterday, the slot, the outcome), those
+# without a monitoring kept only when given to the user in the last day. The unary plus keeps
+# SQLite from walking the community index in order (every key person of the district) to spare
+# itself sorting the worker's few dozen. The second: their open referrals not arrived in time
+# (the same scope on the referral's key person), in the columns of the first (the moment it was
+# opened where a monitoring's start is; the NULLs typed for PostgreSQL's UNION).
 _TODAY_SQL = """
-SELECT m.id, followup_keyperson.id, p.name, m.measure, m.started_at, m.end_date, m.checked_on,
-  m.checked_mask, followup_keyperson.worker_id, followup_keyperson.created_at,
+SELECT * FROM (
+SELECT 0, m.id, followup_keyperson.id, p.name, m.measure, m.started_at, m.end_date,
+  m.checked_on, m.checked_mask, followup_keyperson.worker_id, followup_keyperson.created_at,
   (SELECT {agg}(CASE WHEN c.slot_date = %s THEN 't' ELSE 'y' END || c.slot || ':' || c.outcome,
    ',') FROM followup_check c
-   WHERE c.monitoring_id = m.id AND c.slot_date >= %s AND c.slot_date <= %s)
+   WHERE c.monitoring_id = m.id AND c.slot_date >= %s AND c.slot_date <= %s),
+  followup_keyperson.community_id
 FROM followup_keyperson
 JOIN registry_person p ON p.id = followup_keyperson.person_id
 LEFT JOIN followup_monitoring m ON m.key_person_id = followup_keyperson.id
@@ -434,30 +439,32 @@ LEFT JOIN followup_monitoring m ON m.key_person_id = followup_keyperson.id
 WHERE ({scope}) AND (m.id IS NOT NULL
   OR (followup_keyperson.worker_id = %s AND followup_keyperson.created_at >= %s))
 ORDER BY +followup_keyperson.community_id, followup_keyperson.id
-LIMIT %s
-"""
-
-# Their open referrals not arrived in time (the same scope on the referral's key person).
-_OVERDUE_REFERRALS_SQL = """
-SELECT r.key_person_id, p.name, r.opened_at FROM followup_referral r
+LIMIT %s) AS lists
+UNION ALL
+SELECT * FROM (
+SELECT 1, r.id, r.key_person_id, p.name, CAST(NULL AS text), r.opened_at, CAST(NULL AS date),
+  CAST(NULL AS date), CAST(NULL AS integer), CAST(NULL AS bigint), r.opened_at,
+  CAST(NULL AS text), CAST(NULL AS bigint)
+FROM followup_referral r
 JOIN followup_keyperson ON followup_keyperson.id = r.key_person_id
 JOIN registry_person p ON p.id = followup_keyperson.person_id
 WHERE ({scope}) AND r.status = %s AND r.opened_at < %s
 ORDER BY r.opened_at, r.id
-LIMIT %s
+LIMIT %s) AS late
 """
 
 
 def today_lists(
     user: User, now: datetime.datetime, *, limit: int = 300, referrals: int = 50
 ) -> Today:
-    """The worker's page in two hand-written statements (the ORM spent more on building its
-    queries than the database on answering them): the key persons in scope with their active
-    monitoring and its last two days' checks (_TODAY_SQL), and their overdue referrals. The
-    same rows as due_now, missed_slots, ending_today, unreachable_today, new_assigned and
-    referrals_overdue, read as plain columns; the scope is key_person_scope_q's, compiled.
-    Ordered by the key person's community id, then the key person: grouped by community like
-    the lists ordered by the community's path, without joining the area table to sort."""
+    """The worker's page in one hand-written statement (the ORM spent more on building its
+    queries than the database on answering them, and each statement is a round trip): the key
+    persons in scope with their active monitoring and its last two days' checks, and their
+    overdue referrals (_TODAY_SQL). The same rows as due_now, missed_slots, ending_today,
+    unreachable_today, new_assigned and referrals_overdue, read as plain columns; the scope is
+    key_person_scope_q's, compiled. Ordered by the key person's community id, then the key
+    person: grouped by community like the lists ordered by the community's path, without
+    joining the area table to sort."""
     today = schedule.local_date(now)
     since = today - datetime.timedelta(days=1)
     new_since = now - datetime.timedelta(days=1)
@@ -490,14 +497,18 @@ def today_lists(
                 user.pk,
                 moment(new_since),
                 limit * 10,
+                *params,
+                ReferralStatus.OPEN.value,
+                moment(arrival),
+                referrals,
             ],
         )
-        rows = cursor.fetchall()
-        cursor.execute(
-            _OVERDUE_REFERRALS_SQL.format(scope=where),
-            [*params, ReferralStatus.OPEN.value, moment(arrival), referrals],
-        )
-        overdue = [(pk, name, _aware(opened)) for pk, name, opened in cursor.fetchall()]
+        fetched = cursor.fetchall()
+    # each part in its order (UNION ALL promises none): the lists by community and key person,
+    # the referrals by the moment they were opened
+    rows = sorted((row[1:] for row in fetched if row[0] == 0), key=lambda row: (row[11], row[1]))
+    late = sorted((_aware(row[5]), row[1], row[2], row[3]) for row in fetched if row[0] == 1)
+    overdue = [(kp_id, name, opened) for opened, _id, kp_id, name in late]
     monitorings: list[TodayRow] = []
     new: list[tuple[int, str]] = []
     checked: dict[tuple[int, datetime.date, int], str] = {}
