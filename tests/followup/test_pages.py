@@ -56,6 +56,9 @@ def test_today_page_lists_due_overdue_ending_and_new(key_person, fworker, client
     ]
 
 
+HOUR = datetime.timedelta(hours=1)
+
+
 def _overdue_by_orm(user, now) -> list:
     return list(
         selectors.referrals_overdue(user, now)
@@ -65,19 +68,23 @@ def _overdue_by_orm(user, now) -> list:
 
 
 def test_today_page_lists_the_referrals_not_arrived_in_time_of_its_users_scope(
-    key_person, fworker, clinic, areas, client_for
+    key_person, fworker, households, clinic, areas, client_for
 ):
     """The today page's hand-written read of the overdue referrals finds what
-    referrals_overdue finds, for every kind of user: the worker, the community's admin, the
-    clinic's staff, the admin of the community a key person is transferred to; nobody else."""
-    referral_open(
-        user=fworker,
-        key_person=key_person,
-        temperature=None,
-        symptoms=["cough"],
-        source=SourceInput(kind="manual"),
-        facility=clinic,
-    )
+    referrals_overdue finds, in its order (the oldest first), for every kind of user: the
+    worker, the community's admin, the clinic's staff, the admin of the community a key person
+    is transferred to; nobody else."""
+    earlier = add_key_person(fworker, households["G1"].persons.order_by("pk")[1])
+    for who, opened in ((key_person, timezone.now()), (earlier, timezone.now() - HOUR)):
+        with freeze_time(opened):
+            referral_open(
+                user=fworker,
+                key_person=who,
+                temperature=None,
+                symptoms=["cough"],
+                source=SourceInput(kind="manual"),
+                facility=clinic,
+            )
     clients = {
         "worker": client_for(Role.GRID_WORKER, "G1"),
         "other worker": client_for(Role.GRID_WORKER, "G2"),
@@ -86,7 +93,9 @@ def test_today_page_lists_the_referrals_not_arrived_in_time_of_its_users_scope(
         "clinic": client_for(Role.CLINIC_STAFF, None),
     }
     ClinicStaffing.objects.create(user=clients["clinic"].user, facility=clinic)
-    KeyPerson.objects.filter(pk=key_person.pk).update(worker=clients["worker"].user)
+    KeyPerson.objects.filter(pk__in=[key_person.pk, earlier.pk]).update(
+        worker=clients["worker"].user
+    )
     link = reverse("followup:key_person", args=[key_person.pk])
     name = key_person.person.name
 
@@ -101,14 +110,17 @@ def test_today_page_lists_the_referrals_not_arrived_in_time_of_its_users_scope(
             user = clients[who].user
             expected = _overdue_by_orm(user, now)
             assert selectors.today_lists(user, now).overdue_referrals == expected, who
-            assert bool(expected) is (who in ("worker", "admin", "clinic")), who
+            if who in ("worker", "admin", "clinic"):
+                assert [pk for pk, _name, _at in expected] == [earlier.pk, key_person.pk], who
+            else:
+                assert expected == [], who
             assert shown(who) is bool(expected), who
         # transferred to C2: its admin sees it too, until accepted
         KeyPerson.objects.filter(pk=key_person.pk).update(transfer_to=areas["C2"])
         other_admin = clients["other admin"].user
-        assert selectors.today_lists(other_admin, now).overdue_referrals == _overdue_by_orm(
-            other_admin, now
-        )
+        expected = _overdue_by_orm(other_admin, now)
+        assert [pk for pk, _name, _at in expected] == [key_person.pk]
+        assert selectors.today_lists(other_admin, now).overdue_referrals == expected
         assert shown("other admin")
 
 
