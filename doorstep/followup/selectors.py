@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import connection
 from django.db.models import F, Q, QuerySet
 from django.http import Http404
@@ -391,12 +392,18 @@ class Today:
     overdue_referrals: list[tuple[int, str, datetime.datetime]]
 
 
-def _key_person_where(condition: Q) -> tuple[str, list[Any]]:
+def _key_person_where(condition: Q) -> tuple[str, list[Any]] | None:
     """`condition` on the key person as SQL (its columns named "followup_keyperson"."column")
     and its parameters: the access layer's own rule, compiled by the ORM, in a hand-written
-    statement."""
+    statement. None when it can hold no row (e.g. "the community is one of none" on SQLite,
+    which the ORM answers without asking the database)."""
     query = KeyPerson.objects.filter(condition).query
-    sql, params = query.get_compiler(connection=connection).compile(query.where)
+    try:
+        sql, params = query.get_compiler(connection=connection).compile(query.where)
+    except EmptyResultSet:
+        return None
+    except FullResultSet:
+        return "1 = 1", []
     return sql, list(params)
 
 
@@ -478,7 +485,10 @@ def today_lists(
             .values_list("key_person_id", "key_person__person__name", "opened_at")[:referrals]
         )
         return Today([], [], [], [], [], overdue)
-    where, params = _key_person_where(scope)
+    compiled = _key_person_where(scope)
+    if compiled is None:
+        return Today([], [], [], [], [], [])
+    where, params = compiled
     ops = connection.ops
     day_param = ops.adapt_datefield_value
     moment = ops.adapt_datetimefield_value

@@ -124,6 +124,31 @@ def test_today_page_lists_the_referrals_not_arrived_in_time_of_its_users_scope(
         assert shown("other admin")
 
 
+def test_today_page_of_an_admin_whose_jurisdiction_holds_no_community_is_empty(
+    key_person, clinic, client_for
+):
+    """An admin account on a grid has no community under it: its scope is "none of no
+    communities", which the ORM answers with no rows without asking the database; the page's
+    hand-written statement must say the same (not fail)."""
+    referral_open(
+        user=key_person.worker,
+        key_person=key_person,
+        temperature=None,
+        symptoms=["cough"],
+        source=SourceInput(kind="manual"),
+        facility=clinic,
+    )
+    client = client_for(Role.COMMUNITY_ADMIN, "G1")
+    with freeze_time(timezone.now() + 3 * HOUR):
+        now = timezone.now()
+        lists = selectors.today_lists(client.user, now)
+        assert (lists.due, lists.missed, lists.new, lists.overdue_referrals) == ([], [], [], [])
+        assert _overdue_by_orm(client.user, now) == []
+        page = client.get(reverse("followup:today"))
+    assert page.status_code == 200
+    assert key_person.person.name not in page.content.decode()
+
+
 def test_today_page_lists_new_key_persons_without_an_active_monitoring(
     key_person, fworker, households, client
 ):
