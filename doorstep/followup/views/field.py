@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
@@ -116,6 +117,14 @@ def _today_head(language: str | None, script_prefix: str, manages_roster: bool) 
     )
 
 
+def _today_head_now(manages_roster: bool) -> SafeString:
+    """_today_head for this request's language and prefix (rendered every time with DEBUG:
+    templates edited while the server runs)."""
+    if settings.DEBUG:
+        return _today_head.__wrapped__(get_language(), get_script_prefix(), manages_roster)
+    return _today_head(get_language(), get_script_prefix(), manages_roster)
+
+
 @access(SCOPED)
 def today_view(request: HttpRequest) -> HttpResponse:
     """Checks due now, missed ones (with their escalation), monitorings ending today, key
@@ -180,7 +189,7 @@ def today_view(request: HttpRequest) -> HttpResponse:
         for key_person_id, name, opened_at in lists.overdue_referrals
     ]
     context = {
-        "head": _today_head(get_language(), get_script_prefix(), bool(user.manages_roster)),
+        "head": _today_head_now(bool(user.manages_roster)),
         "now": now,
         "slot_label": labels[current.index],
         "due": due,
