@@ -107,22 +107,19 @@ def _rows_html(rows: list[dict[str, object]]) -> SafeString:
 
 
 @functools.lru_cache(maxsize=32)
-def _today_head(language: str | None, script_prefix: str, manages_roster: bool) -> SafeString:
-    """The today page's parts that depend only on the language, the site's URL prefix and
-    whether the user manages the roster: the field pages' style, the offline outbox (its bar and
-    the texts of its states) and the follow-up tabs, rendered once per process for each (the
-    page rendered their ~70 template nodes every time)."""
-    return SafeString(
-        render_to_string("followup/_today_head.html", {"manages_roster": manages_roster})
-    )
+def _today_head(language: str | None, script_prefix: str) -> SafeString:
+    """The today page's parts that depend only on the language and the site's URL prefix: the
+    field pages' style and the offline outbox (its bar and the texts of its states), rendered
+    once per process for each (the page rendered their ~50 template nodes every time)."""
+    return SafeString(render_to_string("followup/_today_head.html"))
 
 
-def _today_head_now(manages_roster: bool) -> SafeString:
+def _today_head_now() -> SafeString:
     """_today_head for this request's language and prefix (rendered every time with DEBUG:
     templates edited while the server runs)."""
     if settings.DEBUG:
-        return _today_head.__wrapped__(get_language(), get_script_prefix(), manages_roster)
-    return _today_head(get_language(), get_script_prefix(), manages_roster)
+        return _today_head.__wrapped__(get_language(), get_script_prefix())
+    return _today_head(get_language(), get_script_prefix())
 
 
 @access(SCOPED)
@@ -189,7 +186,7 @@ def today_view(request: HttpRequest) -> HttpResponse:
         for key_person_id, name, opened_at in lists.overdue_referrals
     ]
     context = {
-        "head": _today_head_now(bool(user.manages_roster)),
+        "head": _today_head_now(),
         "now": now,
         "slot_label": labels[current.index],
         "due": due,
