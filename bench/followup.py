@@ -9,10 +9,11 @@ Prints, each beside a baseline measured in the same run on the same database:
   against the bare one-row insert endpoint on the same stack (/api/bench/insert-one); lost = 0.
 
     .venv/bin/python bench/followup.py [--monitored 50000] [--rounds 30] [--submissions 300] \
-        [--db-name doorstep_bench_followup] [--reuse]
+        [--backend postgres|sqlite] [--db-name doorstep_bench_followup] [--reuse]
 
-PostgreSQL only (database --db-name, default doorstep_bench_followup, or $DOORSTEP_BENCH_DB_NAME;
-dropped and made again each run unless --reuse finds it built for the same --monitored).
+PostgreSQL by default, or SQLite (var/bench/NAME.sqlite3) with --backend sqlite: database
+--db-name (default doorstep_bench_followup, or $DOORSTEP_BENCH_DB_NAME), dropped and made again
+each run unless --reuse finds it built for the same --monitored.
 """
 
 from __future__ import annotations
@@ -364,6 +365,8 @@ def measure(ctx: dict, rounds: int, submissions: int) -> dict:
     now = timezone.now()
     current = schedule.slot_of(now)
     bit = 1 << current.index
+    # a moment as the database's own columns hold it (SQLite: text in UTC, no offset)
+    moment = connection.ops.adapt_datetimefield_value
 
     due_rows = len(list(selectors.due_now(admin, now)))
     result["due_rows"] = due_rows
@@ -385,7 +388,7 @@ def measure(ctx: dict, rounds: int, submissions: int) -> dict:
                 [
                     admin.jurisdiction_area_id,
                     current.day,
-                    current.ends_at,
+                    moment(current.ends_at),
                     current.day,
                     current.day,
                     bit,
@@ -420,7 +423,7 @@ def measure(ctx: dict, rounds: int, submissions: int) -> dict:
                 "SELECT k.*, p.* FROM followup_keyperson k "
                 "JOIN registry_person p ON p.id = k.person_id "
                 "WHERE k.worker_id = %s AND k.created_at >= %s",
-                [worker.pk, now - datetime.timedelta(days=1)],
+                [worker.pk, moment(now - datetime.timedelta(days=1))],
             )
             cursor.fetchall()
             cursor.execute(
@@ -428,7 +431,7 @@ def measure(ctx: dict, rounds: int, submissions: int) -> dict:
                 "JOIN followup_keyperson k ON k.id = r.key_person_id "
                 "JOIN registry_person p ON p.id = k.person_id "
                 "WHERE k.worker_id = %s AND r.status = 'open' AND r.opened_at < %s LIMIT 50",
-                [worker.pk, now - datetime.timedelta(hours=arrival_hours)],
+                [worker.pk, moment(now - datetime.timedelta(hours=arrival_hours))],
             )
             cursor.fetchall()
 
@@ -482,7 +485,7 @@ def measure(ctx: dict, rounds: int, submissions: int) -> dict:
                 "LEFT JOIN followup_check c ON c.monitoring_id = m.id "
                 "WHERE m.status = 'active' GROUP BY m.id, k.community_id) t "
                 "JOIN areas_area a ON a.id = t.community_id GROUP BY 1",
-                [depth, day.ended, day.lost_before, day.today, day.ended],
+                [depth, day.ended, moment(day.lost_before), day.today, day.ended],
             )
             cursor.fetchall()
 
@@ -539,6 +542,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--submissions", type=int, default=300)
     parser.add_argument(
+        "--backend",
+        choices=("postgres", "sqlite"),
+        default="postgres",
+        help="the database of the run: PostgreSQL (the default) or a SQLite file under var/bench",
+    )
+    parser.add_argument(
         "--db-name",
         default=os.environ.get("DOORSTEP_BENCH_DB_NAME", "doorstep_bench_followup"),
         help="the PostgreSQL database of the run (one per person benching on a shared server)",
@@ -550,7 +559,7 @@ def main() -> int:
         "not rebuilt): for iterating on the code; the data's 'now' is then that run's",
     )
     args = parser.parse_args()
-    db = BenchDB("postgres", args.db_name)
+    db = BenchDB(args.backend, args.db_name)
     reuse = args.reuse and db.exists()
     if not reuse:
         if db.exists():
@@ -573,7 +582,11 @@ def main() -> int:
         log(f"built in {time.perf_counter() - t0:.0f} s")
     else:
         log("reusing the database of an earlier run")
-    result = {"monitored": args.monitored, **measure(ctx, args.rounds, args.submissions)}
+    result = {
+        "backend": args.backend,
+        "monitored": args.monitored,
+        **measure(ctx, args.rounds, args.submissions),
+    }
     print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
     checks = [
         ("due now median ≤ 2× bare", result["due_ratio"] <= 2),

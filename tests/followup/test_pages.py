@@ -10,7 +10,7 @@ from python_calamine import CalamineWorkbook
 from doorstep.accounts.models import Role
 from doorstep.core.masking import mask_id_number
 from doorstep.core.models import AuditEvent
-from doorstep.followup import schedule
+from doorstep.followup import schedule, selectors
 from doorstep.followup.models import (
     Check,
     ClinicStaffing,
@@ -20,7 +20,12 @@ from doorstep.followup.models import (
     ReasonLength,
     Referral,
 )
-from doorstep.followup.services import check_record, self_check_token_for
+from doorstep.followup.services import (
+    SourceInput,
+    check_record,
+    referral_open,
+    self_check_token_for,
+)
 from doorstep.screening.services import visit_record
 
 from ..screening.conftest import campaign, screened  # noqa: F401
@@ -49,6 +54,99 @@ def test_today_page_lists_due_overdue_ending_and_new(key_person, fworker, client
     assert [(r["name"], r["url"]) for r in page.context["new"]] == [
         (key_person.person.name, new_url)
     ]
+
+
+HOUR = datetime.timedelta(hours=1)
+
+
+def _overdue_by_orm(user, now) -> list:
+    return list(
+        selectors.referrals_overdue(user, now)
+        .order_by("opened_at", "pk")
+        .values_list("key_person_id", "key_person__person__name", "opened_at")
+    )
+
+
+def test_today_page_lists_the_referrals_not_arrived_in_time_of_its_users_scope(
+    key_person, fworker, households, clinic, areas, client_for
+):
+    """The today page's hand-written read of the overdue referrals finds what
+    referrals_overdue finds, in its order (the oldest first), for every kind of user: the
+    worker, the community's admin, the clinic's staff, the admin of the community a key person
+    is transferred to; nobody else."""
+    earlier = add_key_person(fworker, households["G1"].persons.order_by("pk")[1])
+    for who, opened in ((key_person, timezone.now()), (earlier, timezone.now() - HOUR)):
+        with freeze_time(opened):
+            referral_open(
+                user=fworker,
+                key_person=who,
+                temperature=None,
+                symptoms=["cough"],
+                source=SourceInput(kind="manual"),
+                facility=clinic,
+            )
+    clients = {
+        "worker": client_for(Role.GRID_WORKER, "G1"),
+        "other worker": client_for(Role.GRID_WORKER, "G2"),
+        "admin": client_for(Role.COMMUNITY_ADMIN, "C1"),
+        "other admin": client_for(Role.COMMUNITY_ADMIN, "C2"),
+        "clinic": client_for(Role.CLINIC_STAFF, None),
+    }
+    ClinicStaffing.objects.create(user=clients["clinic"].user, facility=clinic)
+    KeyPerson.objects.filter(pk__in=[key_person.pk, earlier.pk]).update(
+        worker=clients["worker"].user
+    )
+    link = reverse("followup:key_person", args=[key_person.pk])
+    name = key_person.person.name
+
+    def shown(who: str) -> bool:
+        page = clients[who].get(reverse("followup:today")).content.decode()
+        return 'id="overdue-referrals"' in page and f'<a href="{link}">{name}</a>' in page
+
+    assert not shown("worker")  # not late yet
+    with freeze_time(timezone.now() + datetime.timedelta(hours=3)):
+        now = timezone.now()
+        for who in clients:
+            user = clients[who].user
+            expected = _overdue_by_orm(user, now)
+            assert selectors.today_lists(user, now).overdue_referrals == expected, who
+            if who in ("worker", "admin", "clinic"):
+                assert [pk for pk, _name, _at in expected] == [earlier.pk, key_person.pk], who
+            else:
+                assert expected == [], who
+            assert shown(who) is bool(expected), who
+        # transferred to C2: its admin sees it too, until accepted
+        KeyPerson.objects.filter(pk=key_person.pk).update(transfer_to=areas["C2"])
+        other_admin = clients["other admin"].user
+        expected = _overdue_by_orm(other_admin, now)
+        assert [pk for pk, _name, _at in expected] == [key_person.pk]
+        assert selectors.today_lists(other_admin, now).overdue_referrals == expected
+        assert shown("other admin")
+
+
+def test_today_page_of_an_admin_whose_jurisdiction_holds_no_community_is_empty(
+    key_person, clinic, client_for
+):
+    """An admin account on a grid has no community under it: its scope is "none of no
+    communities", which the ORM answers with no rows without asking the database; the page's
+    hand-written statement must say the same (not fail)."""
+    referral_open(
+        user=key_person.worker,
+        key_person=key_person,
+        temperature=None,
+        symptoms=["cough"],
+        source=SourceInput(kind="manual"),
+        facility=clinic,
+    )
+    client = client_for(Role.COMMUNITY_ADMIN, "G1")
+    with freeze_time(timezone.now() + 3 * HOUR):
+        now = timezone.now()
+        lists = selectors.today_lists(client.user, now)
+        assert (lists.due, lists.missed, lists.new, lists.overdue_referrals) == ([], [], [], [])
+        assert _overdue_by_orm(client.user, now) == []
+        page = client.get(reverse("followup:today"))
+    assert page.status_code == 200
+    assert key_person.person.name not in page.content.decode()
 
 
 def test_today_page_lists_new_key_persons_without_an_active_monitoring(

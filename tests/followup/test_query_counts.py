@@ -21,9 +21,9 @@ from ..factories import PersonFactory
 from ..two_factor import api_key_for
 from .conftest import add_key_person, check_input
 
-# session, user; the key persons with their active monitoring (the new key persons among them),
-# the monitorings' last two days' checks, the overdue referrals
-TODAY_PAGE_MAX_QUERIES = 5
+# session, user; one statement: the key persons with their active monitoring and its last two
+# days' checks (the new key persons among them), and the overdue referrals
+TODAY_PAGE_MAX_QUERIES = 3
 
 
 def _more_key_persons(worker, household, count: int) -> list:
