@@ -12,7 +12,13 @@ from django.db import connection
 
 from doorstep.accounts.models import Role
 from doorstep.registry.counts import roster_count_differences, roster_totals
-from doorstep.registry.models import Household, IdReconciliation, Person, RosterCount
+from doorstep.registry.models import (
+    Household,
+    IdReconciliation,
+    Person,
+    RosterCount,
+    RosterParentCount,
+)
 from doorstep.registry.selectors import (
     households_visible_to,
     persons_visible_to,
@@ -40,6 +46,7 @@ def assert_counts_hold(user_for, areas) -> None:
         ("S2", Role.STREET_ADMIN),
         ("C1", Role.COMMUNITY_ADMIN),
         ("C3", Role.COMMUNITY_ADMIN),
+        ("G2", Role.GRID_WORKER),
     ):
         user = user_for(role, key)
         fresh = (households_visible_to(user).count(), persons_visible_to(user).count())
@@ -141,13 +148,13 @@ def test_the_check_fails_when_the_counts_drift_and_fix_repairs(households, areas
     assert roster_count_differences() == {}
     # when a person is added behind the services' back (a raw write)
     Person.objects.create(household=households["G3"], name="无名")
-    # then the check names the grid and exits 1; --fix rebuilds the counts
-    assert set(roster_count_differences()) == {areas["G3"].pk}
+    # then the check names the grid and its parent and exits 1; --fix rebuilds the counts
+    assert set(roster_count_differences()) == {areas["G3"].pk, areas["C2"].pk}
     out, err = io.StringIO(), io.StringIO()
     with pytest.raises(SystemExit) as exit_:
         call_command("recount_roster", stdout=out, stderr=err)
     assert exit_.value.code == 1
-    assert "differences=1" in out.getvalue() and f"grid {areas['G3'].pk}" in err.getvalue()
+    assert "differences=2" in out.getvalue() and f"area {areas['G3'].pk}" in err.getvalue()
     call_command("recount_roster", "--fix", stdout=io.StringIO(), stderr=io.StringIO())
     assert roster_count_differences() == {}
     assert roster_totals(areas["C2"]) == (1, 3)
@@ -157,6 +164,7 @@ def test_the_check_fails_when_the_counts_drift_and_fix_repairs(households, areas
 def test_the_migration_fills_the_counts_of_an_existing_roster(households, areas):
     # given a database whose counts are gone (as before the migration that made them)
     RosterCount.objects.all().delete()
+    RosterParentCount.objects.all().delete()
     assert roster_count_differences()
     # when the migration's statements run
     from importlib import import_module

@@ -35,6 +35,7 @@ from doorstep.screening.selectors import (
     progress_visible_to,
     revisits_overdue_count,
 )
+from doorstep.screening.tally import progress_sums
 
 from .models import BulletinStatus
 from .selectors import bulletins_visible_to, may_read_briefs
@@ -218,9 +219,14 @@ def standing(
         rollups = _rollups(user, campaigns)
     for campaign in campaigns:
         if user.role == Role.GRID_WORKER:
-            rows = coverage.coverage_by_worker(campaign, area)
-            mine = next((r for r in rows if r.key == user), None)
-            if mine is None:
+            # the worker's own rows only (their assignment: ~1,000 households), not every
+            # worker's of the area grouped to pick one
+            mine = coverage.CoverageRow(key=user, label=user.display_name)
+            rows = progress_visible_to(user, campaign).values_list("state")
+            # (state, households, persons, seen, elsewhere, flagged)
+            for state, *values in rows.annotate(**progress_sums()).order_by():
+                mine.add(state, *(int(v or 0) for v in values))
+            if not mine.households:
                 continue
             total, children = mine, list[coverage.CoverageRow]()
         else:

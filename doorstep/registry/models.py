@@ -179,6 +179,21 @@ class RosterCount(models.Model):
         return f"{self.grid_id}: {self.households} households, {self.persons} persons"
 
 
+class RosterParentCount(models.Model):
+    """The roster counts of the grids under one area (their parent: a community, mostly)
+    summed, moved with the grids' rows: a district's or a street's header sums a few hundred of
+    these instead of every grid's row."""
+
+    area = models.OneToOneField(
+        "areas.Area", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    households = models.IntegerField(default=0)
+    persons = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.area_id}: {self.households} households, {self.persons} persons"
+
+
 class ReconciliationStatus(models.TextChoices):
     PENDING = "pending", _("to reconcile")
     MOVED = "moved", _("same person, moved here")

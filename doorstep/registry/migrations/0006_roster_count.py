@@ -12,6 +12,10 @@ FILL = [
     "LEFT JOIN (SELECT household_id, COUNT(*) AS n FROM registry_person "
     "WHERE household_id IS NOT NULL GROUP BY household_id) m ON m.household_id = h.id "
     "GROUP BY h.grid_id",
+    "DELETE FROM registry_rosterparentcount",
+    "INSERT INTO registry_rosterparentcount (area_id, households, persons) "
+    "SELECT a.parent_id, SUM(c.households), SUM(c.persons) FROM registry_rostercount c "
+    "JOIN areas_area a ON a.id = c.grid_id WHERE a.parent_id IS NOT NULL GROUP BY a.parent_id",
 ]
 
 
@@ -27,6 +31,14 @@ class Migration(migrations.Migration):
             name='RosterCount',
             fields=[
                 ('grid', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='areas.area')),
+                ('households', models.IntegerField(default=0)),
+                ('persons', models.IntegerField(default=0)),
+            ],
+        ),
+        migrations.CreateModel(
+            name='RosterParentCount',
+            fields=[
+                ('area', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='areas.area')),
                 ('households', models.IntegerField(default=0)),
                 ('persons', models.IntegerField(default=0)),
             ],
