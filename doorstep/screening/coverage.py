@@ -87,17 +87,12 @@ def coverage_by_child_area(campaign: Campaign, area: Area) -> tuple[CoverageRow,
     the area lies within the user's jurisdiction (`selectors.area_in_scope`).
 
     The grids' parents' tallies (`ParentTally`: a district of 10,000 grids has a few hundred
-    communities) are folded into the children in Python; grids hanging straight under `area`
-    are read per grid (they are its children). Four queries at any size, none reading every
-    grid's row."""
+    communities), with their paths, are folded into the children in Python; grids hanging
+    straight under `area` are read per grid (they are its children). Three queries at any
+    size, none reading every grid's row."""
     children = list(Area.objects.filter(parent=area).order_by("code"))
     rows = {child.path: CoverageRow(key=child, label=child.name) for child in children}
     depth = area.path.count("/")
-    parent_paths = dict(
-        Area.objects.filter(prefix_q("path", area.path))
-        .exclude(level=AreaLevel.GRID)
-        .values_list("pk", "path")
-    )
     total = CoverageRow(key=area, label=area.name)
     tallies = GridTally.objects.filter(campaign=campaign, households__gt=0)
     if not campaign.scope_area.path.startswith(area.path):  # else: the whole campaign
@@ -107,7 +102,7 @@ def coverage_by_child_area(campaign: Campaign, area: Area) -> tuple[CoverageRow,
     if area.level == AreaLevel.GRID:  # no grid below: the grid's own rows, if any
         below = (
             tallies.exclude(grid__parent=area)
-            .values_list("grid__parent_id", "state")
+            .values_list("grid__parent__path", "state")
             .annotate(*sums)
             .order_by()
         )
@@ -116,13 +111,12 @@ def coverage_by_child_area(campaign: Campaign, area: Area) -> tuple[CoverageRow,
             ParentTally.objects.filter(campaign=campaign, households__gt=0)
             .filter(prefix_q("area__path", area.path))
             .exclude(area=area)
-            .values_list("area_id", "state", *SUM_COLUMNS)
+            .values_list("area__path", "state", *SUM_COLUMNS)
         )
-    for parent_id, state, *values in below:
+    for path, state, *values in below:
         values = [int(v or 0) for v in values]
         total.add(state, *values)
-        path = parent_paths.get(parent_id)
-        if path is None or path == area.path:
+        if path is None or not path.startswith(area.path) or path == area.path:
             continue
         child_path = "/".join(path.split("/")[: depth + 1]) + "/"
         if child_path in rows:
