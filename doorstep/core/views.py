@@ -3,7 +3,7 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.models import Count
 from django.http import JsonResponse
 
-from doorstep.registry.selectors import households_visible_to, persons_visible_to
+from doorstep.registry.selectors import roster_totals_visible_to
 
 from .cache import UNREACHABLE
 from .middleware import public_view
@@ -54,8 +54,8 @@ def home_context(user) -> dict:
     area = user.jurisdiction_area
     context = {"area": area, "household_count": 0, "person_count": 0, "children": []}
     if area is not None:
-        context["household_count"] = households_visible_to(user).count()
-        context["person_count"] = persons_visible_to(user).count()
+        # stored per grid by every writer of the roster: no COUNT over the roster per page view
+        context["household_count"], context["person_count"] = roster_totals_visible_to(user)
         context["children"] = area.children.order_by("code").annotate(grid_count=Count("children"))[
             :50
         ]

@@ -18,7 +18,7 @@ from itertools import islice
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -27,6 +27,7 @@ from doorstep.areas.selectors import grid_lookup_under
 from doorstep.core.bulk import insert_rows
 from doorstep.core.sheets.problems import SheetRow
 from doorstep.core.text import clean_text
+from doorstep.registry.counts import Deltas, persons_per_household
 from doorstep.registry.models import (
     Household,
     HouseholdKind,
@@ -126,6 +127,10 @@ class RosterImporter:
         self.grids = grid_lookup_under(self.area) if self.needs_grid else {}
         self.grid_cache: dict[tuple[str, str], Area | str] = {}
         self._fresh_household_ids: list[int] = []  # households created by the current batch
+        # the current batch's households: id → grid (after any move), and the moves
+        # (id, old grid, new grid), for the roster counts (registry/counts.py)
+        self._household_grid: dict[int, int] = {}
+        self._household_moves: list[tuple[int, int, int]] = []
         self.kinds = WordTable(KIND_WORDS, KIND_LABEL)
         self.residencies = WordTable(RESIDENCY_WORDS, RESIDENCY_LABEL)
         self.today = timezone.localdate()
@@ -306,8 +311,16 @@ class RosterImporter:
         if not plans:
             return
         self.conflicts.begin_batch()
+        counts = Deltas()
         households = self._apply_households(plans)
-        self._apply_persons(plans, households, result)
+        # a household moved to another grid takes its persons (those before this batch's) along
+        moved = persons_per_household(pk for pk, _old, _new in self._household_moves)
+        for pk, old, new in self._household_moves:
+            counts.households(old, -1)
+            counts.households(new, 1)
+            counts.persons(old, -moved.get(pk, 0))
+            counts.persons(new, moved.get(pk, 0))
+        self._apply_persons(plans, households, result, counts)
         self.conflicts.mark_seen(self.now)
         self.conflicts.audit_outside(result.rejections)
         if self._fresh_household_ids:
@@ -316,6 +329,10 @@ class RosterImporter:
             Household.objects.filter(
                 pk__in=self._fresh_household_ids, persons__isnull=True
             ).delete()
+            kept = Household.objects.filter(pk__in=self._fresh_household_ids).values_list("grid_id")
+            for grid_id, n in kept.annotate(n=Count("pk")).order_by():
+                counts.households(grid_id, n)
+        counts.save()  # in the batch's transaction, with the rows it counts
 
     def _apply_households(self, plans: list[RowPlan]) -> dict[str, tuple]:
         """Create and update this batch's households.
@@ -358,17 +375,20 @@ class RosterImporter:
         )
         resolved: dict[str, tuple] = {}
         self._fresh_household_ids = []
+        self._household_grid, self._household_moves = {}, []
         if fresh:
-            for number, pk in Household.objects.filter(
+            for number, pk, grid_id in Household.objects.filter(
                 batch_in_q("household_number", fresh)
-            ).values_list("household_number", "pk"):
+            ).values_list("household_number", "pk", "grid_id"):
                 resolved[number] = (pk, "", False)
                 self._fresh_household_ids.append(pk)
+                self._household_grid[pk] = grid_id
         changed_households, history = [], []
         for number, household in existing.items():
             resolved[number] = self._update_household(
                 household, first_plan[number], changed_households, history
             )
+            self._household_grid[household.pk] = household.grid_id
         if changed_households:
             Household.objects.bulk_update(
                 changed_households, ["grid", *HOUSEHOLD_KEYS, "floor", "updated_at"]
@@ -401,6 +421,7 @@ class RosterImporter:
         changes = {}
         if household.grid_id != wanted["grid_id"]:
             changes["grid"] = [household.grid.code, plan.grid.code]
+            self._household_moves.append((household.pk, household.grid_id, wanted["grid_id"]))
             household.grid_id = wanted["grid_id"]
         for key in HOUSEHOLD_KEYS:
             if getattr(household, key) != wanted[key]:
@@ -422,7 +443,9 @@ class RosterImporter:
             self.conflicts.seen_households.append(household.pk)
         return household.pk, "", bool(changes)
 
-    def _apply_persons(self, plans: list[RowPlan], households: dict, result: BatchResult):
+    def _apply_persons(
+        self, plans: list[RowPlan], households: dict, result: BatchResult, counts: Deltas
+    ):
         ids = [p.person["id_number"] for p in plans if p.person["id_number"]]
         by_id = (
             {
@@ -490,6 +513,7 @@ class RosterImporter:
                     )
                 )
                 result.created += 1
+                counts.persons(self._household_grid[household_id])
                 continue
             if data["id_number"] and self._written_by_this_job(person):
                 self._reject(

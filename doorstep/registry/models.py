@@ -162,6 +162,38 @@ class Person(models.Model):
         return self.id_number or self.id_number_held
 
 
+class RosterCount(models.Model):
+    """The households and persons on the roster of one grid (every status: the dashboards'
+    header counts them all; a person without a household is on no grid's roster). Moved by
+    every writer of the roster in its own transaction (`counts.py`), so the dashboards sum a
+    row per grid instead of counting the roster; `recount_roster` compares them with a COUNT
+    over the roster and `--fix` rebuilds them."""
+
+    grid = models.OneToOneField(
+        "areas.Area", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    households = models.IntegerField(default=0)
+    persons = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.grid_id}: {self.households} households, {self.persons} persons"
+
+
+class RosterParentCount(models.Model):
+    """The roster counts of the grids under one area (their parent: a community, mostly)
+    summed, moved with the grids' rows: a district's or a street's header sums a few hundred of
+    these instead of every grid's row."""
+
+    area = models.OneToOneField(
+        "areas.Area", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    households = models.IntegerField(default=0)
+    persons = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.area_id}: {self.households} households, {self.persons} persons"
+
+
 class ReconciliationStatus(models.TextChoices):
     PENDING = "pending", _("to reconcile")
     MOVED = "moved", _("same person, moved here")

@@ -13,6 +13,7 @@ from doorstep.areas.models import Area
 from doorstep.core.masking import is_masked, mask_id_number, mask_phone
 from doorstep.core.services import audit_write
 
+from .counts import grid_of_household, roster_counts_add
 from .models import (
     Household,
     IdReconciliation,
@@ -240,6 +241,7 @@ def person_create(
     person = Person(household=household)
     changes = _person_changes(person, data)
     person.save()
+    roster_counts_add({household.grid_id: (0, 1)})
     RecordChange.objects.create(
         user=user,
         household=household,
@@ -281,6 +283,8 @@ def person_found_at_door(
         person = Person.objects.create(
             household_id=household_id, is_new=True, id_number_held=held, **fields
         )
+    if household_id is not None:
+        roster_counts_add({grid_of_household(household_id): (0, 1)})
     if held:
         _reconciliation_track(user=user, person=person, source=source, request=request, area=area)
     return person.pk
@@ -338,6 +342,8 @@ def reconciliation_moved_here(*, user, case_id: int, request=None) -> Person:
     holder.save()
     newcomer_id = newcomer.pk
     newcomer.delete()
+    # the holder left its grid; in the newcomer's grid the holder took the deleted record's place
+    roster_counts_add({moved_from.grid_id: (0, -1)})
     change = {"household": [moved_from.household_number, holder.household.household_number]}
     for household in {moved_from.pk, holder.household_id}:
         RecordChange.objects.create(

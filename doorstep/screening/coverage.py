@@ -7,6 +7,7 @@ group the progress rows themselves (a worker's share is small).
 """
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db.models import Sum
@@ -16,7 +17,7 @@ from doorstep.accounts.models import User
 from doorstep.areas.models import Area, AreaLevel
 from doorstep.core.db import in_values_q, prefix_q
 
-from .models import Campaign, GridTally, HouseholdProgress, ProgressState
+from .models import Campaign, GridTally, HouseholdProgress, ParentTally, ProgressState
 from .tally import SUM_COLUMNS, progress_sums
 
 STATE_COLUMNS = [
@@ -85,34 +86,37 @@ def coverage_by_child_area(campaign: Campaign, area: Area) -> tuple[CoverageRow,
     """(total of `area`, one row per child area) for the campaign. The caller has checked that
     the area lies within the user's jurisdiction (`selectors.area_in_scope`).
 
-    The tallies are summed in SQL per grid's parent (a district of 10,000 grids has a few
-    hundred communities), and the parents are folded into the children in Python; grids hanging
-    straight under `area` are summed per grid (they are its children). Four queries at any
-    size."""
+    The grids' parents' tallies (`ParentTally`: a district of 10,000 grids has a few hundred
+    communities), with their paths, are folded into the children in Python; grids hanging
+    straight under `area` are read per grid (they are its children). Three queries at any
+    size, none reading every grid's row."""
     children = list(Area.objects.filter(parent=area).order_by("code"))
     rows = {child.path: CoverageRow(key=child, label=child.name) for child in children}
     depth = area.path.count("/")
-    parent_paths = dict(
-        Area.objects.filter(prefix_q("path", area.path))
-        .exclude(level=AreaLevel.GRID)
-        .values_list("pk", "path")
-    )
     total = CoverageRow(key=area, label=area.name)
     tallies = GridTally.objects.filter(campaign=campaign, households__gt=0)
     if not campaign.scope_area.path.startswith(area.path):  # else: the whole campaign
         tallies = tallies.filter(prefix_q("grid__path", area.path))
     sums = [Sum(column) for column in SUM_COLUMNS]
-    below = (
-        tallies.exclude(grid__parent=area)
-        .values_list("grid__parent_id", "state")
-        .annotate(*sums)
-        .order_by()
-    )
-    for parent_id, state, *values in below:
+    below: Iterable[tuple]
+    if area.level == AreaLevel.GRID:  # no grid below: the grid's own rows, if any
+        below = (
+            tallies.exclude(grid__parent=area)
+            .values_list("grid__parent__path", "state")
+            .annotate(*sums)
+            .order_by()
+        )
+    else:  # the grids whose parent lies below `area`, one row per parent and state
+        below = (
+            ParentTally.objects.filter(campaign=campaign, households__gt=0)
+            .filter(prefix_q("area__path", area.path))
+            .exclude(area=area)
+            .values_list("area__path", "state", *SUM_COLUMNS)
+        )
+    for path, state, *values in below:
         values = [int(v or 0) for v in values]
         total.add(state, *values)
-        path = parent_paths.get(parent_id)
-        if path is None or path == area.path:
+        if path is None or not path.startswith(area.path) or path == area.path:
             continue
         child_path = "/".join(path.split("/")[: depth + 1]) + "/"
         if child_path in rows:

@@ -164,6 +164,11 @@ class HouseholdProgress(models.Model):
             ),
             # A worker's list, already in grid order.
             models.Index(fields=["campaign", "assigned_to", "grid"], name="progress_worker_list"),
+            # The dashboards' overdue revisits (selectors.revisits_overdue_count): a range per
+            # grid, or over the campaign's open revisits, never the campaign's every row.
+            models.Index(
+                fields=["campaign", "state", "grid", "revisit_due_at"], name="progress_revisit_due"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -194,6 +199,33 @@ class GridTally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id}:{self.grid_id}:{self.state} {self.households}"
+
+
+class ParentTally(models.Model):
+    """The grid tallies of the grids under one area (their parent: a community, mostly) summed
+    per state: a district's or a street's roll-up reads a few hundred of these instead of every
+    grid's row (10,000 grids make ~25,000 grid tallies). Moved with the grid tally by
+    `tally.py` in the same transaction (a community's visits contend on its rows, never the
+    district's); `recompute_progress` checks them against the progress rows."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    area = models.ForeignKey("areas.Area", on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(max_length=16, choices=ProgressState.choices)
+    households = models.IntegerField(default=0)
+    persons = models.IntegerField(default=0)
+    seen = models.IntegerField(default=0)
+    elsewhere = models.IntegerField(default=0)
+    flagged = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "area", "state"], name="one_parent_tally_per_area_state"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}:{self.area_id}:{self.state} {self.households}"
 
 
 class VisitOutcome(models.TextChoices):

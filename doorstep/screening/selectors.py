@@ -1,5 +1,6 @@
 """Reads of campaigns and their progress, always scoped to the user."""
 
+import datetime
 from typing import NamedTuple
 
 from django.db.models import Q, QuerySet
@@ -15,6 +16,7 @@ from .models import (
     Campaign,
     HeldVisit,
     HouseholdProgress,
+    ProgressState,
     SelfReportToken,
     Visit,
     VisitSource,
@@ -56,6 +58,23 @@ def progress_visible_to(user, campaign: Campaign) -> QuerySet[HouseholdProgress]
         # another grid loses the old households at once.
         return rows.filter(assigned_to=user)
     return rows
+
+
+def revisits_overdue_count(user, campaign: Campaign, *, now: datetime.datetime) -> int:
+    """How many of the user's progress rows (`progress_visible_to`) wait for a revisit that fell
+    due before `now`: one count over the index on (campaign, state, grid, revisit_due_at). The
+    user's grids are named by id from the small area table, so the progress rows are never
+    joined to their areas, and a user whose area holds the whole campaign names none."""
+    path = _path(user)
+    if path is None:
+        return 0
+    if user.role == Role.GRID_WORKER:
+        rows = progress_visible_to(user, campaign)
+    else:
+        rows = HouseholdProgress.objects.filter(campaign=campaign)
+        if not campaign.scope_area.path.startswith(path):
+            rows = rows.filter(grid_id__in=Area.objects.filter(prefix_q("path", path)).values("pk"))
+    return rows.filter(state=ProgressState.REVISIT, revisit_due_at__lt=now).count()
 
 
 def access_progress(

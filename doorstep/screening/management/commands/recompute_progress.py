@@ -56,7 +56,9 @@ class Command(BaseCommand):
             # rebuilt by --fix once the rows are right.
             tallies = tally_differences(campaign)
             for (grid_id, state), (stored, expected) in sorted(tallies.items()):
-                self.stderr.write(f"tally grid {grid_id} {state}: {stored} → {expected}")
+                kind = "parent" if state.startswith("parent:") else "grid"
+                state = state.removeprefix("parent:")
+                self.stderr.write(f"tally {kind} {grid_id} {state}: {stored} → {expected}")
             if fix and tallies:
                 tally_rebuild(campaign=campaign)
         fixed = differences if fix else 0

@@ -1,0 +1,137 @@
+"""The dashboards read stored figures (the grids' roster counts, the sweep's grid and parent
+tallies, one indexed count of overdue revisits) instead of counting the roster and the progress
+rows on every page view; each figure still equals the COUNT it replaced, for every role, after
+random visits."""
+
+import random
+from importlib import import_module
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from doorstep.accounts.models import Role
+from doorstep.command.dashboard import dashboard_context
+from doorstep.core.views import home_context
+from doorstep.registry.selectors import households_visible_to, persons_visible_to
+from doorstep.screening.coverage import coverage_by_child_area, coverage_by_worker
+from doorstep.screening.models import HouseholdProgress, ParentTally, ProgressState
+from doorstep.screening.selectors import progress_visible_to
+from doorstep.screening.tally import tally_differences
+
+from .test_verify import _play
+
+
+def _counted(user, campaign, now) -> dict[str, int]:
+    """The to-dos' figures as the dashboard counted them before: over the progress rows."""
+    return progress_visible_to(user, campaign).aggregate(
+        overdue=Count("pk", filter=Q(state=ProgressState.REVISIT, revisit_due_at__lt=now)),
+        self_reported=Count("pk", filter=Q(state=ProgressState.SELF_REPORTED)),
+        escalated=Count("pk", filter=Q(state=ProgressState.ESCALATED)),
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_every_dashboard_figure_equals_a_fresh_count(seed, sweep, areas, user_for):
+    # given three days of random field work (nobody home, refusals, escalations)
+    rng = random.Random(seed)
+    for back in (2, 1, 0):
+        _play(rng, sweep, days_back=back, count=8, late_hours=(0, 2))
+    campaign = sweep["campaign"]
+    users = [
+        sweep["commander"],
+        user_for(Role.STREET_ADMIN, "S1"),
+        user_for(Role.STREET_ADMIN, "S2"),
+        user_for(Role.COMMUNITY_ADMIN, "C1"),
+        user_for(Role.COMMUNITY_ADMIN, "C3"),
+        sweep["workers"]["G1"],
+    ]
+    open_work = 0
+    for user in users:
+        # when the user's dashboard is assembled
+        context = dashboard_context(user)
+        now = timezone.now()
+        # then its header is the roster's count
+        header = home_context(user)
+        assert (header["household_count"], header["person_count"]) == (
+            households_visible_to(user).count(),
+            persons_visible_to(user).count(),
+        )
+        # and its to-dos are the counts over the progress rows
+        todos = {t.url.rsplit("=", 1)[-1]: t.count for t in context["todos"] if "?" in t.url}
+        if user.role != Role.GRID_WORKER:
+            counted = _counted(user, campaign, now)
+            assert todos["revisit"] == counted["overdue"], user.role
+            assert todos["self_reported"] == counted["self_reported"], user.role
+            assert todos["escalated"] == counted["escalated"], user.role
+            open_work += sum(counted.values())
+            (stand,) = context["standing"]
+            assert stand["households"] == progress_visible_to(user, campaign).count()
+        else:
+            rows = progress_visible_to(user, campaign)
+            assert todos["todo"] == rows.filter(state=ProgressState.NOT_STARTED).count()
+            # the worker's standing is their row of the per-worker coverage
+            by_worker = coverage_by_worker(campaign, user.jurisdiction_area)
+            mine = next(r for r in by_worker if r.key == user)
+            (stand,) = context["standing"]
+            figures = ("households", "closed", "persons_seen", "persons_flagged")
+            assert [stand[f] for f in figures] == [getattr(mine, f) for f in figures]
+    assert open_work > 0  # the play left open work to count
+
+
+def _by_state(rows) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for state, n in rows:
+        found[state] = found.get(state, 0) + n
+    return found
+
+
+def test_the_roll_up_from_parent_tallies_equals_the_progress_rows(sweep, areas):
+    # given random field work over three days
+    rng = random.Random(3)
+    for back in (2, 1, 0):
+        _play(rng, sweep, days_back=back, count=10, late_hours=(0, 2))
+    campaign = sweep["campaign"]
+    # then the grid and parent tallies hold
+    assert tally_differences(campaign) == {}
+    assert ParentTally.objects.filter(campaign=campaign, area=areas["C1"]).exists()
+    # and every area's roll-up (total and each child) is the GROUP BY over its progress rows
+    for key in ("D", "S1", "S2", "C1", "C2", "C3", "G1"):
+        area = areas[key]
+        total, children = coverage_by_child_area(campaign, area)
+        rows = HouseholdProgress.objects.filter(campaign=campaign, grid__path__startswith=area.path)
+        expected = _by_state(rows.values_list("state").annotate(n=Count("pk")).order_by())
+        assert {s: n for s, n in total.by_state.items() if n} == expected, key
+        assert total.persons_seen == sum(rows.values_list("persons_seen", flat=True)), key
+        for child in children:
+            below = rows.filter(grid__path__startswith=child.key.path)
+            expected = _by_state(below.values_list("state").annotate(n=Count("pk")).order_by())
+            assert {s: n for s, n in child.by_state.items() if n} == expected, child.label
+
+
+def test_recompute_reports_and_repairs_a_wrong_parent_tally(sweep, areas, capsys):
+    campaign = sweep["campaign"]
+    ParentTally.objects.filter(campaign=campaign, area=areas["C1"], state="not_started").update(
+        households=99
+    )
+    with pytest.raises(SystemExit):
+        call_command("recompute_progress", campaign.pk)
+    captured = capsys.readouterr()
+    assert "tally_differences=1" in captured.out and "tally parent" in captured.err
+    call_command("recompute_progress", campaign.pk, "--fix")
+    assert tally_differences(campaign) == {}
+
+
+def test_the_migration_fills_the_parent_tallies_of_existing_campaigns(sweep, areas):
+    # given a campaign whose parent tallies are gone (as before the migration that made them)
+    campaign = sweep["campaign"]
+    _play(random.Random(4), sweep, days_back=0, count=6, late_hours=(0, 1))
+    ParentTally.objects.all().delete()
+    assert tally_differences(campaign)
+    # when the migration's statement runs, then they are right
+    migration = import_module("doorstep.screening.migrations.0011_parent_tally")
+    with connection.cursor() as cursor:
+        cursor.execute(migration.FILL)
+    assert tally_differences(campaign) == {}
