@@ -514,6 +514,12 @@ def test_a_second_user_on_the_phone_neither_sends_nor_sees_the_firsts_records_or
     # would rightly send the record as the worker's at once)
     context.clear_cookies()
     context.set_offline(False)
+    # (the page sends at once on reconnect and, refused for want of a session, reads a fresh
+    # token from a page: that read sets the phone's CSRF cookie; a login form fetched before it
+    # lands would carry a token of the cookie it replaces, so the login waits for the attempt)
+    expect(page.locator("#outbox-note")).to_have_text(
+        re.compile(r"请重新登录后发送|Log in again to send")
+    )
     # when another worker logs in on the same phone
     other = user_for(Role.GRID_WORKER, "G1")
     login(page, other)
