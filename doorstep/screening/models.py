@@ -175,20 +175,29 @@ class HouseholdProgress(models.Model):
         return f"{self.campaign_id}:{self.household_id} {self.state}"
 
 
-class GridTally(models.Model):
-    """Households of one grid in one state, with their person sums: the coverage rollup reads
-    these few thousand rows instead of grouping a third of a million progress rows. Moved by
-    `tally.py` in the same transaction as the progress row; `recompute_progress` checks it
-    against a GROUP BY over the progress rows (and `--fix` rebuilds it)."""
+class TallyFigures(models.Model):
+    """The figures a tally row keeps for the households of one state: a grid's (GridTally) or
+    the sum of the grids under one area (ParentTally), moved together by `tally.py`."""
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
-    grid = models.ForeignKey("areas.Area", on_delete=models.PROTECT, related_name="+")
     state = models.CharField(max_length=16, choices=ProgressState.choices)
     households = models.IntegerField(default=0)
     persons = models.IntegerField(default=0)
     seen = models.IntegerField(default=0)
     elsewhere = models.IntegerField(default=0)
     flagged = models.IntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class GridTally(TallyFigures):
+    """Households of one grid in one state, with their person sums: the coverage rollup reads
+    these few thousand rows instead of grouping a third of a million progress rows. Moved by
+    `tally.py` in the same transaction as the progress row; `recompute_progress` checks it
+    against a GROUP BY over the progress rows (and `--fix` rebuilds it)."""
+
+    grid = models.ForeignKey("areas.Area", on_delete=models.PROTECT, related_name="+")
 
     class Meta:
         constraints = [
@@ -201,21 +210,14 @@ class GridTally(models.Model):
         return f"{self.campaign_id}:{self.grid_id}:{self.state} {self.households}"
 
 
-class ParentTally(models.Model):
+class ParentTally(TallyFigures):
     """The grid tallies of the grids under one area (their parent: a community, mostly) summed
     per state: a district's or a street's roll-up reads a few hundred of these instead of every
     grid's row (10,000 grids make ~25,000 grid tallies). Moved with the grid tally by
     `tally.py` in the same transaction (a community's visits contend on its rows, never the
     district's); `recompute_progress` checks them against the progress rows."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
     area = models.ForeignKey("areas.Area", on_delete=models.PROTECT, related_name="+")
-    state = models.CharField(max_length=16, choices=ProgressState.choices)
-    households = models.IntegerField(default=0)
-    persons = models.IntegerField(default=0)
-    seen = models.IntegerField(default=0)
-    elsewhere = models.IntegerField(default=0)
-    flagged = models.IntegerField(default=0)
 
     class Meta:
         constraints = [
