@@ -287,7 +287,10 @@ def test_the_reading_process_dies_at_its_memory_limit_and_the_file_is_refused(tm
 
 
 def test_the_reading_process_is_stopped_at_its_cpu_limit(tmp_path):
-    path = hostile.ods(tmp_path / "t.ods", hostile.ods_row("H", "x" * 50, repeat=1_000_000))
+    # a million rows of 99 cells: 4.6 s of the reader's CPU when let run, so the 1 s limit
+    # falls well inside it (two cells a row were read in 1.1 s, the end racing the signal)
+    row = hostile.ods_row("H", *["x" * 100] * 98, repeat=1_000_000)
+    path = hostile.ods(tmp_path / "t.ods", row)
     source = open_sheet(path, limits=sheet_limits(cpu_seconds=1, timeout_seconds=30))
     with pytest.raises(UnreadableFile, match="超时") as refused:
         for _row in source.rows():
