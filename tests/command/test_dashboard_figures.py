@@ -3,7 +3,9 @@ tallies, one indexed count of overdue revisits) instead of counting the roster a
 rows on every page view; each figure still equals the COUNT it replaced, for every role, after
 random visits."""
 
+import datetime
 import random
+import uuid
 from importlib import import_module
 
 import pytest
@@ -19,6 +21,7 @@ from doorstep.registry.selectors import households_visible_to, persons_visible_t
 from doorstep.screening.coverage import coverage_by_child_area, coverage_by_worker
 from doorstep.screening.models import HouseholdProgress, ParentTally, ProgressState
 from doorstep.screening.selectors import progress_visible_to
+from doorstep.screening.services import VisitInput, visit_record
 from doorstep.screening.tally import tally_differences
 
 from .test_verify import _play
@@ -40,6 +43,9 @@ def test_every_dashboard_figure_equals_a_fresh_count(seed, sweep, areas, user_fo
     for back in (2, 1, 0):
         _play(rng, sweep, days_back=back, count=8, late_hours=(0, 2))
     campaign = sweep["campaign"]
+    # and, whatever the dice and the hour, one household nobody was home at two days ago (its
+    # revisit fell due yesterday: open work for the to-dos to count)
+    _nobody_home_two_days_ago(sweep)
     users = [
         sweep["commander"],
         user_for(Role.STREET_ADMIN, "S1"),
@@ -79,6 +85,29 @@ def test_every_dashboard_figure_equals_a_fresh_count(seed, sweep, areas, user_fo
             figures = ("households", "closed", "persons_seen", "persons_flagged")
             assert [stand[f] for f in figures] == [getattr(mine, f) for f in figures]
     assert open_work > 0  # the play left open work to count
+
+
+def _nobody_home_two_days_ago(sweep) -> None:
+    campaign = sweep["campaign"]
+    progress = (
+        HouseholdProgress.objects.filter(campaign=campaign, closed=False)
+        .exclude(state=ProgressState.SELF_REPORTED)
+        .order_by("pk")
+        .first()
+    )
+    assert progress is not None
+    day = timezone.localdate() - datetime.timedelta(days=2)
+    visit_record(
+        user=sweep["commander"],
+        campaign=campaign,
+        visit=VisitInput(
+            household_id=progress.household_id,
+            outcome="not_home",
+            visited_at=timezone.make_aware(datetime.datetime.combine(day, datetime.time(10))),
+            client_uuid=uuid.uuid4(),
+            person_checks=[],
+        ),
+    )
 
 
 def _by_state(rows) -> dict[str, int]:
