@@ -299,9 +299,10 @@ def run(
         log(f"spreading the district over {target_areas}+ areas")
         spread = (spread_realistic if shape == "realistic" else spread_grids)(target_areas)
         log(f"{spread} areas ({time.perf_counter() - t0:.1f} s)")
-    if kind == "postgres":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+    with connection.cursor() as cursor:
+        # the planner's statistics, as after an import (the stored counts and tallies included:
+        # without them SQLite walks the district's 10,000 areas to find a few hundred parents)
+        cursor.execute("ANALYZE")
 
     from doorstep.accounts.models import User
     from doorstep.areas.models import Area, AreaLevel
