@@ -137,16 +137,28 @@ def closed_by_child_area(campaign: Campaign, area: Area) -> tuple[CoverageRow, l
         .filter(prefix_q("area__path", area.path))
         .values_list("area__path", "state", *SUM_COLUMNS)
     )
-    for path, state, *values in parents:
-        values = [int(v or 0) for v in values]
-        total.add(state, *values)
-        if path == area.path:  # the grids straight under the area: read per grid below
-            continue
-        bar = figures.get("/".join(path.split("/")[: depth + 1]) + "/")
+    # a district reads a few hundred communities × states: summed per state first (one add
+    # per state), each path's child found once
+    per_state: dict[str, list[int]] = {}
+    bar_of: dict[str, list[Any] | None] = {area.path: None}  # its own row: its direct grids
+    for path, state, households, *rest in parents:
+        sums = per_state.get(state)
+        if sums is None:
+            per_state[state] = [households, *rest]
+        else:
+            sums[0] += households
+            for i, v in enumerate(rest, 1):
+                sums[i] += v
+        if path in bar_of:
+            bar = bar_of[path]
+        else:
+            bar = bar_of[path] = figures.get("/".join(path.split("/")[: depth + 1]) + "/")
         if bar is not None:
-            bar[1] += values[0]
+            bar[1] += households
             if state in CLOSED_STATES:
-                bar[2] += values[0]
+                bar[2] += households
+    for state, sums in per_state.items():
+        total.add(state, *sums)
     grids = (
         GridTally.objects.filter(campaign=campaign, households__gt=0, grid__parent=area)
         .values_list("grid_id")
