@@ -4,8 +4,9 @@ area stands. Every count goes through the domain selectors (scoped to the user).
 No figure here scans the roster or the progress rows of an area on a page view: the header's
 households and persons are the grids' stored roster counts (`registry/counts.py`), the standing
 and the open work (self-reports to verify, escalations) are the sweep's grid tallies rolled up
-once per campaign (`screening.coverage.coverage_by_child_area`, shared by the to-dos and the
-standing), and the overdue revisits one count over an index (`revisits_overdue_count`)."""
+once per campaign (`screening.coverage.closed_by_child_area`: the coverage pages' roll-up, with
+each child's bar as a plain row; shared by the to-dos and the standing), and the overdue
+revisits one count over an index (`revisits_overdue_count`)."""
 
 from __future__ import annotations
 
@@ -57,12 +58,12 @@ def _open_campaigns(user: User) -> list[Campaign]:
     ]
 
 
-Rollups = dict[int, tuple[coverage.CoverageRow, list[coverage.CoverageRow]]]
+Rollups = dict[int, tuple[coverage.CoverageRow, list[coverage.ChildClosed]]]
 
 
 def _rollups(user: User, campaigns: list[Campaign]) -> Rollups:
     """The area's roll-up of each open campaign that reaches it (from the grid tallies), for an
-    admin or the command: (the area's total, its children)."""
+    admin or the command: (the area's total, its children's bars as plain rows)."""
     area = user.jurisdiction_area
     found: Rollups = {}
     if area is None or user.role == Role.GRID_WORKER:
@@ -70,7 +71,7 @@ def _rollups(user: User, campaigns: list[Campaign]) -> Rollups:
     for campaign in campaigns:
         scope = campaign.scope_area
         if area.path.startswith(scope.path) or scope.path.startswith(area.path):
-            found[campaign.pk] = coverage.coverage_by_child_area(campaign, area)
+            found[campaign.pk] = coverage.closed_by_child_area(campaign, area)
     return found
 
 
@@ -85,8 +86,8 @@ def todos(
     if rollups is None:
         rollups = _rollups(user, campaigns)
     for campaign in campaigns:
-        rows = progress_visible_to(user, campaign)
         if user.role == Role.GRID_WORKER:
+            rows = progress_visible_to(user, campaign)
             field = reverse("screening:field_list", args=[campaign.pk])
             found.append(
                 Todo(
@@ -228,7 +229,7 @@ def standing(
                 mine.add(state, *(int(v or 0) for v in values))
             if not mine.households:
                 continue
-            total, children = mine, list[coverage.CoverageRow]()
+            total, children = mine, list[coverage.ChildClosed]()
         else:
             if campaign.pk not in rollups:  # the campaign does not reach the area
                 continue
@@ -238,7 +239,10 @@ def standing(
             "series": [
                 {
                     "name": _("Households closed %"),
-                    "data": [round(c.household_coverage * 100, 1) for c in children],
+                    "data": [
+                        round(c.closed / c.households * 100, 1) if c.households else 0.0
+                        for c in children
+                    ],
                 }
             ],
             "kind": "bar",

@@ -56,7 +56,10 @@ def home_context(user) -> dict:
     if area is not None:
         # stored per grid by every writer of the roster: no COUNT over the roster per page view
         context["household_count"], context["person_count"] = roster_totals_visible_to(user)
-        context["children"] = area.children.order_by("code").annotate(grid_count=Count("children"))[
-            :50
-        ]
+        # plain rows (name, code, sub-areas) for the table: no Area object per row
+        context["children"] = (
+            area.children.order_by("code")
+            .values("code", "name")
+            .annotate(grid_count=Count("children"))[:50]
+        )
     return context

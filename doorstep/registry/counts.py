@@ -116,22 +116,15 @@ def persons_per_household(household_ids: Iterable[int]) -> dict[int, int]:
 
 def roster_totals(area: Area) -> Counts:
     """(households, persons) on the rosters of the area's grids: the rows of the grids' parents
-    below the area (a few hundred communities in a district of 10,000 grids) and of the grids
-    straight under it; a grid reads its own row."""
+    at and below the area (a few hundred communities in a district of 10,000 grids; the area's
+    own row holds the grids straight under it), one query; a grid reads its own row."""
     if area.level == AreaLevel.GRID:
         row = RosterCount.objects.filter(grid=area).values_list("households", "persons").first()
         return row or ZERO
-    total = [0, 0]
-    sums = {"households": Sum("households"), "persons": Sum("persons")}
-    for found in (
-        RosterParentCount.objects.filter(prefix_q("area__path", area.path))
-        .exclude(area=area)
-        .aggregate(**sums),
-        RosterCount.objects.filter(grid__parent=area).aggregate(**sums),
-    ):
-        total[0] += int(found["households"] or 0)
-        total[1] += int(found["persons"] or 0)
-    return total[0], total[1]
+    found = RosterParentCount.objects.filter(prefix_q("area__path", area.path)).aggregate(
+        households=Sum("households"), persons=Sum("persons")
+    )
+    return int(found["households"] or 0), int(found["persons"] or 0)
 
 
 def roster_counts_expected() -> dict[int, Counts]:

@@ -7,10 +7,11 @@ group the progress rows themselves (a worker's share is small).
 """
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils.translation import gettext_lazy as _
 
 from doorstep.accounts.models import User
@@ -92,8 +93,91 @@ def coverage_by_child_area(campaign: Campaign, area: Area) -> tuple[CoverageRow,
     size, none reading every grid's row."""
     children = list(Area.objects.filter(parent=area).order_by("code"))
     rows = {child.path: CoverageRow(key=child, label=child.name) for child in children}
+    by_pk = {child.pk: rows[child.path] for child in children}
+    total = CoverageRow(key=area, label=area.name)
+    for child, state, values in _child_sums(campaign, area):
+        total.add(state, *values)
+        row = rows.get(child) if isinstance(child, str) else by_pk.get(child)
+        if row is not None:
+            row.add(state, *values)
+    return total, list(rows.values())
+
+
+class ChildClosed(NamedTuple):
+    """One child area's bar on a dashboard: its name, households and households closed."""
+
+    label: str
+    households: int
+    closed: int
+
+
+CLOSED_STATES = frozenset(("screened", "vacant", "escalated"))
+
+
+def closed_by_child_area(campaign: Campaign, area: Area) -> tuple[CoverageRow, list[ChildClosed]]:
+    """The area's total (the figures of `coverage_by_child_area`) and, per child area, only what
+    a dashboard's bar shows, as plain rows: a community with hundreds of grids reads one row per
+    grid (households, closed) summed in SQL, not one per grid and state, and builds no Area
+    object or CoverageRow per child. The total is the parent tallies under the area, the
+    area's own included (its grids' sum, kept in the same transaction as theirs)."""
+    if area.level == AreaLevel.GRID:  # no child below a grid
+        total, _children = coverage_by_child_area(campaign, area)
+        return total, []
+    children = Area.objects.filter(parent=area).order_by("code").values_list("pk", "path", "name")
+    figures: dict[object, list[Any]] = {}
+    order: list[list[Any]] = []
+    for pk, path, name in children:
+        figure: list[Any] = [name, 0, 0]
+        figures[pk] = figures[path] = figure
+        order.append(figure)
     depth = area.path.count("/")
     total = CoverageRow(key=area, label=area.name)
+    parents = (
+        ParentTally.objects.filter(campaign=campaign, households__gt=0)
+        .filter(prefix_q("area__path", area.path))
+        .values_list("area__path", "state", *SUM_COLUMNS)
+    )
+    # a district reads a few hundred communities × states: summed per state first (one add
+    # per state), each path's child found once
+    per_state: dict[str, list[int]] = {}
+    bar_of: dict[str, list[Any] | None] = {area.path: None}  # its own row: its direct grids
+    for path, state, households, *rest in parents:
+        sums = per_state.get(state)
+        if sums is None:
+            per_state[state] = [households, *rest]
+        else:
+            sums[0] += households
+            for i, v in enumerate(rest, 1):
+                sums[i] += v
+        if path in bar_of:
+            bar = bar_of[path]
+        else:
+            bar = bar_of[path] = figures.get("/".join(path.split("/")[: depth + 1]) + "/")
+        if bar is not None:
+            bar[1] += households
+            if state in CLOSED_STATES:
+                bar[2] += households
+    for state, sums in per_state.items():
+        total.add(state, *sums)
+    grids = (
+        GridTally.objects.filter(campaign=campaign, households__gt=0, grid__parent=area)
+        .values_list("grid_id")
+        .annotate(n=Sum("households"), closed=Sum("households", filter=Q(state__in=CLOSED_STATES)))
+        .order_by()
+    )
+    for grid_id, n, closed in grids:
+        bar = figures.get(grid_id)
+        if bar is not None:
+            bar[1] += int(n or 0)
+            bar[2] += int(closed or 0)
+    return total, [ChildClosed(*figure) for figure in order]
+
+
+def _child_sums(campaign: Campaign, area: Area) -> Iterator[tuple[str | int | None, str, list]]:
+    """(child, state, [households, persons, seen, elsewhere, flagged]) for every tally below
+    `area`: `child` is the path of the child area holding the grids' parent, or the id of a
+    grid straight under `area` (itself a child), or None for a row outside any child."""
+    depth = area.path.count("/")
     tallies = GridTally.objects.filter(campaign=campaign, households__gt=0)
     if not campaign.scope_area.path.startswith(area.path):  # else: the whole campaign
         tallies = tallies.filter(prefix_q("grid__path", area.path))
@@ -115,22 +199,15 @@ def coverage_by_child_area(campaign: Campaign, area: Area) -> tuple[CoverageRow,
         )
     for path, state, *values in below:
         values = [int(v or 0) for v in values]
-        total.add(state, *values)
         if path is None or not path.startswith(area.path) or path == area.path:
+            yield None, state, values
             continue
-        child_path = "/".join(path.split("/")[: depth + 1]) + "/"
-        if child_path in rows:
-            rows[child_path].add(state, *values)
-    by_pk = {child.pk: rows[child.path] for child in children}
+        yield "/".join(path.split("/")[: depth + 1]) + "/", state, values
     direct = (
         tallies.filter(grid__parent=area).values_list("grid_id", "state").annotate(*sums).order_by()
     )
     for grid_id, state, *values in direct:
-        values = [int(v or 0) for v in values]
-        total.add(state, *values)
-        if grid_id in by_pk:
-            by_pk[grid_id].add(state, *values)
-    return total, list(rows.values())
+        yield grid_id, state, [int(v or 0) for v in values]
 
 
 def _grid_ids_under(area: Area) -> list[int]:
