@@ -301,9 +301,10 @@ def _heartbeat_while_running(job_id, runner: str) -> Iterator[None]:
 def _refresh_planner_statistics() -> None:
     from doorstep.areas.models import Area
     from doorstep.core.db import refresh_planner_statistics
-    from doorstep.registry.models import Household, Person
+    from doorstep.registry.models import Household, Person, RosterCount, RosterParentCount
 
-    refresh_planner_statistics(Area, Household, Person)
+    # the roster counts the import moved too: the dashboards' header reads them by area
+    refresh_planner_statistics(Area, Household, Person, RosterCount, RosterParentCount)
 
 
 def _fail(job: ImportJob, message: str, *, runner: str, final: bool = False) -> ImportJob:
