@@ -166,14 +166,14 @@ def check_due_list(request: HttpRequest) -> list[dict[str, Any]]:
     rows = [
         {
             "key_person_id": m.key_person_id,
-            "name": m.key_person.person.name,
+            "name": m.name,
             "slot_date": current.day,
             "slot": current.index,
             "status": "due",
             "escalation": "",
             "end_date": m.end_date,
         }
-        for m in selectors.due_now(user, now)[:1000]
+        for m in selectors.due_now_rows(user, now, limit=1000)
     ]
     rows += [
         {
