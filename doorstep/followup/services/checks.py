@@ -95,7 +95,6 @@ class _Target:
         key_person_id: int = 0,
     ):
         self.key_person, self.user, self.key_person_id = key_person, user, key_person_id
-
         self.seen = key_person is not None  # the caller sees the key person
 
     def reached(self) -> KeyPerson:
@@ -150,7 +149,14 @@ def _monitorings_locked_in_scope(user: User, key_person_id: int) -> list[Monitor
     if compiled is None:
         return []
     where, params = compiled
-    lock = " FOR UPDATE OF m" if connection.features.has_select_for_update_of else ""
+    features = connection.features
+    lock = (
+        " FOR UPDATE OF m"
+        if features.has_select_for_update_of
+        else " FOR UPDATE"
+        if features.has_select_for_update
+        else ""
+    )
     return list(
         Monitoring.objects.raw(
             _MONITORINGS_LOCKED_SQL.format(scope=where, lock=lock),
