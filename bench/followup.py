@@ -1,8 +1,9 @@
 """Follow-up at scale (issue 10): N persons under monitoring with 14 days of checks each.
 
 Prints, each beside a baseline measured in the same run on the same database:
-- a community's "due now" list (followup.selectors.due_now) and a worker's today page (the
-  page through Django's test client) — median, against bare SQL reading the same rows;
+- a community's "due now" list (followup.selectors.due_now_rows, as the due API reads it) and
+  a worker's today page (the page through Django's test client) — median, against bare SQL
+  reading the same rows;
 - the district's counts for all 17 streets (followup.counts.counts_by_child_area) — p95,
   against a GROUP BY over the raw checks computing the same figures;
 - check submission through the API (in process, Django's full request stack) — checks/s,
@@ -368,11 +369,13 @@ def measure(ctx: dict, rounds: int, submissions: int) -> dict:
     # a moment as the database's own columns hold it (SQLite: text in UTC, no offset)
     moment = connection.ops.adapt_datetimefield_value
 
-    due_rows = len(list(selectors.due_now(admin, now)))
+    due_rows = len(selectors.due_now_rows(admin, now))
+    # every row of the list (none cut by its limit): the models' queryset holds as many
+    assert due_rows == selectors.due_now(admin, now).count()
     result["due_rows"] = due_rows
 
     def due_orm():
-        rows = list(selectors.due_now(admin, now))
+        rows = selectors.due_now_rows(admin, now)
         assert len(rows) == due_rows
 
     def due_bare():

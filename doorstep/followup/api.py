@@ -166,14 +166,14 @@ def check_due_list(request: HttpRequest) -> list[dict[str, Any]]:
     rows = [
         {
             "key_person_id": m.key_person_id,
-            "name": m.key_person.person.name,
+            "name": m.name,
             "slot_date": current.day,
             "slot": current.index,
             "status": "due",
             "escalation": "",
             "end_date": m.end_date,
         }
-        for m in selectors.due_now(user, now)[:1000]
+        for m in selectors.due_now_rows(user, now, limit=1000)
     ]
     rows += [
         {
@@ -209,14 +209,14 @@ def check_submit(request: HttpRequest, key_person_id: RowId, body: CheckIn) -> S
     try:
         # the key person is reached through the caller's selector in the read that locks its
         # monitorings (one read fewer per check); not theirs: 404, nothing written
-        key_person, result = services.check_record_for(
+        key_person_id, result = services.check_record_for(
             user=user, key_person_id=key_person_id, data=body.to_input(), request=request
         )
     except services.CheckConflict as conflict:
         return Status(409, {"detail": str(conflict)})
     except services.FollowupRefused as refused:
         return Status(422, {"detail": refused.message, "field": refused.field})
-    return Status(201 if result.status == "created" else 200, _check_out(result, key_person.pk))
+    return Status(201 if result.status == "created" else 200, _check_out(result, key_person_id))
 
 
 @router.post(

@@ -6,6 +6,7 @@ from django.http import Http404
 from django.utils import timezone
 from freezegun import freeze_time
 
+from doorstep.accounts.models import Role
 from doorstep.followup import schedule, selectors
 from doorstep.followup.models import Check, CheckChange, CheckSubmission, Monitoring, Referral
 from doorstep.followup.services import (
@@ -15,6 +16,7 @@ from doorstep.followup.services import (
     monitoring_release,
     self_check_lookup,
     self_check_token_for,
+    transfer_ask,
 )
 from doorstep.screening.rules import TEMPERATURE_RANGE, parse_temperature
 
@@ -199,6 +201,42 @@ def test_a_self_check_link_is_valid_only_during_the_monitoring(key_person, admin
         self_check_lookup(token.token)
 
 
+def test_the_due_rows_are_due_nows_in_every_scope(key_person, fworker, admin, user_for, areas):
+    # given the G1 worker's key person owing this afternoon's slot, being transferred to C2
+    monitoring = key_person.monitorings.get()
+    day = schedule.local_date(timezone.now())
+    Monitoring.objects.filter(pk=monitoring.pk).update(
+        started_at=schedule.local_moment(day - datetime.timedelta(days=2), datetime.time(8))
+    )
+    transfer_ask(user=admin, key_person=key_person, to=areas["C2"], reason="住在C2")
+    users = {
+        "worker": fworker,
+        "admin": admin,
+        "receiver": user_for(Role.COMMUNITY_ADMIN, "C2"),
+        "street": user_for(Role.STREET_ADMIN, "S1"),
+        "command": user_for(Role.COMMAND, "D"),
+        "other worker": user_for(Role.GRID_WORKER, "G2"),
+        "other street": user_for(Role.STREET_ADMIN, "S2"),
+        "other community": user_for(Role.COMMUNITY_ADMIN, "C3"),
+        "clinic": user_for(Role.CLINIC_STAFF, None),
+        "no jurisdiction": user_for(Role.COMMUNITY_ADMIN, None),
+    }
+    with freeze_time(schedule.local_moment(day, datetime.time(13))):
+        # when each reads the due list as rows and as models
+        rows = {name: selectors.due_now_rows(user) for name, user in users.items()}
+        models = {name: list(selectors.due_now(user)) for name, user in users.items()}
+    # then the same monitorings, for those who see the key person only (the transfer's
+    # receiver too, until it accepts)
+    assert {name: [r.pk for r in found] for name, found in rows.items()} == {
+        name: [m.pk for m in found] for name, found in models.items()
+    }
+    seeing = {name for name, found in rows.items() if found}
+    assert seeing == {"worker", "admin", "receiver", "street", "command"}
+    assert rows["admin"] == [
+        selectors.DueRow(monitoring.pk, key_person.pk, key_person.person.name, monitoring.end_date)
+    ]
+
+
 def test_due_and_missed_are_read_from_checks_and_schedule(key_person, fworker, admin):
     monitoring = key_person.monitorings.get()
     day = datetime.date.today()
@@ -208,6 +246,7 @@ def test_due_and_missed_are_read_from_checks_and_schedule(key_person, fworker, a
     noon_plus = schedule.local_moment(schedule.local_date(timezone.now()), datetime.time(13))
     with freeze_time(noon_plus):
         assert list(selectors.due_now(fworker)) == [monitoring]
+        assert [r.pk for r in selectors.due_now_rows(fworker)] == [monitoring.pk]
         missed = [m.slot for m in selectors.missed_slots(fworker)]
         today = schedule.local_date(noon_plus)
         assert schedule.Slot(today, 0) in missed
@@ -224,6 +263,7 @@ def test_due_and_missed_are_read_from_checks_and_schedule(key_person, fworker, a
             data=check_input(when=noon_plus - datetime.timedelta(minutes=5)),
         )
         assert list(selectors.due_now(fworker)) == []
+        assert selectors.due_now_rows(fworker) == []
     # escalation: still missing hours later goes to the community, then the street
     tomorrow = today + datetime.timedelta(days=1)
     with freeze_time(schedule.local_moment(tomorrow, datetime.time(3))):
@@ -233,6 +273,7 @@ def test_due_and_missed_are_read_from_checks_and_schedule(key_person, fworker, a
         now = timezone.now()
         lists = selectors.today_lists(fworker, now)  # the page's two reads, the same answers
         assert [m.pk for m in lists.due] == [m.pk for m in selectors.due_now(fworker, now)]
+        assert [m.pk for m in lists.due] == [m.pk for m in selectors.due_now_rows(fworker, now)]
         assert [(x.monitoring.pk, x.slot, x.hours_late, x.escalation) for x in lists.missed] == [
             (x.monitoring.pk, x.slot, x.hours_late, x.escalation)
             for x in selectors.missed_slots(fworker, now)

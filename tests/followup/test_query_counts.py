@@ -75,8 +75,8 @@ def test_the_today_page_reads_the_same_few_times_for_one_row_or_many(
 
 def _due_read(admin, now):
     with CaptureQueriesContext(connection) as queries:
-        rows = list(selectors.due_now(admin, now))
-        shown = [(m.key_person_id, m.key_person.person.name, m.end_date) for m in rows]
+        rows = selectors.due_now_rows(admin, now)
+        shown = [(m.key_person_id, m.name, m.end_date) for m in rows]
     return len(queries), rows, shown
 
 
@@ -100,6 +100,12 @@ def test_the_due_list_reads_twice_with_the_names_a_list_shows(
         and not Check.objects.filter(monitoring=m, slot_date=slot.day, slot=slot.index).exists()
     ]
     assert [m.pk for m in rows] == owing
+    # and the models' queryset (for counts) holds them, in the same order, with the same columns
+    assert shown == [
+        (m.key_person_id, m.key_person.person.name, m.end_date)
+        for m in selectors.due_now(admin, now)
+    ]
+    assert [m.pk for m in selectors.due_now_rows(admin, now, limit=3)] == owing[:3]
 
 
 def test_the_due_api_reads_the_same_few_times_for_many_rows(key_person, fworker, households):

@@ -95,6 +95,7 @@ class _Target:
         key_person_id: int = 0,
     ):
         self.key_person, self.user, self.key_person_id = key_person, user, key_person_id
+        self.seen = key_person is not None  # the caller sees the key person
 
     def reached(self) -> KeyPerson:
         """The key person (Http404 when the caller does not see it)."""
@@ -103,27 +104,65 @@ class _Target:
 
             assert self.user is not None
             self.key_person = access_key_person(self.user, self.key_person_id, related=())
+            self.seen = True
         return self.key_person
+
+    def reached_id(self) -> int:
+        """The key person's id (Http404 when the caller does not see it): no read once its
+        monitorings were read in the caller's scope."""
+        if self.key_person is not None:
+            return self.key_person.pk
+        if self.seen:
+            return self.key_person_id
+        return self.reached().pk
 
     def monitorings_locked(self) -> list[Monitoring]:
         if self.key_person is not None:
             return _monitorings_locked(self.key_person)
-        from ..selectors import monitorings_visible_to
-
         assert self.user is not None
-        rows = list(
-            monitorings_visible_to(self.user)
-            .select_for_update(of=("self",))
-            .filter(key_person_id=self.key_person_id)
-            .exclude(status=MonitoringStatus.MERGED)
-            .select_related("key_person")
-            .order_by("-started_at")
-        )
+        rows = _monitorings_locked_in_scope(self.user, self.key_person_id)
         if rows:
-            self.key_person = rows[0].key_person
+            self.seen = True
             return rows
         self.reached()  # not the caller's: Http404; else a key person without a monitoring
         return []
+
+
+# A key person's monitorings (merged ones aside), latest first, if the caller sees the key person
+# (the scope is key_person_scope_q's, compiled: selectors._key_person_where), locked on
+# PostgreSQL. Written by hand: the ORM spent twice the statement's time building it.
+_MONITORINGS_LOCKED_SQL = """
+SELECT m.* FROM followup_monitoring m
+JOIN followup_keyperson ON followup_keyperson.id = m.key_person_id
+WHERE ({scope}) AND m.key_person_id = %s AND NOT (m.status = %s)
+ORDER BY m.started_at DESC{lock}
+"""
+
+
+def _monitorings_locked_in_scope(user: User, key_person_id: int) -> list[Monitoring]:
+    """The key person's monitorings as _monitorings_locked reads them, none when the user does
+    not see the key person (their key person loads on access)."""
+    from ..selectors import _key_person_where, key_person_scope_q
+
+    scope = key_person_scope_q(user)
+    compiled = _key_person_where(scope) if scope is not None else None
+    if compiled is None:
+        return []
+    where, params = compiled
+    features = connection.features
+    lock = (
+        " FOR UPDATE OF m"
+        if features.has_select_for_update_of
+        else " FOR UPDATE"
+        if features.has_select_for_update
+        else ""
+    )
+    return list(
+        Monitoring.objects.raw(
+            _MONITORINGS_LOCKED_SQL.format(scope=where, lock=lock),
+            [*params, key_person_id, MonitoringStatus.MERGED.value],
+        )
+    )
 
 
 def _monitoring_for(monitorings: Sequence[Monitoring], slot: schedule.Slot) -> Monitoring:
@@ -210,14 +249,14 @@ def _validate_monitoring(
     return monitoring
 
 
-def _existing(client_uuid: uuid.UUID, digest: str, key_person: KeyPerson) -> CheckResult | None:
+def _existing(client_uuid: uuid.UUID, digest: str, key_person_id: int) -> CheckResult | None:
     submission = (
         CheckSubmission.objects.filter(client_uuid=client_uuid).select_related("check_row").first()
     )
     if submission is None:
         return None
     check = submission.check_row
-    if not key_person.monitorings.filter(pk=check.monitoring_id).exists():
+    if not Monitoring.objects.filter(pk=check.monitoring_id, key_person_id=key_person_id).exists():
         raise Http404  # another person's check: the UUID is no key to it
     if submission.body_hash != digest:
         raise CheckConflict(check)
@@ -245,13 +284,13 @@ def check_record(
 
 def check_record_for(
     *, user: User, key_person_id: int, data: CheckInput, request: HttpRequest | None = None
-) -> tuple[KeyPerson, CheckResult]:
+) -> tuple[int, CheckResult]:
     """check_record for a key person the caller names by id (the API): reached through the
     caller's selector in the read that locks its monitorings; one they do not see answers
     Http404 before any rule about the check, and nothing is written."""
     target = _Target(user=user, key_person_id=key_person_id)
     result = _recorded(user, target, data, request)
-    return target.reached(), result
+    return target.reached_id(), result
 
 
 def _recorded(
@@ -273,7 +312,7 @@ def _check_record(*, user: User | None, target: _Target, data: CheckInput) -> Ch
     except FollowupRefused:
         # A key person the caller does not see: 404 first, whatever the check. A retry that the
         # rules would refuse now still gets its first answer.
-        existing = _existing(data.client_uuid, digest, target.reached())
+        existing = _existing(data.client_uuid, digest, target.reached_id())
         if existing is not None:
             return existing
         raise
@@ -299,12 +338,12 @@ def _check_record(*, user: User | None, target: _Target, data: CheckInput) -> Ch
                 )
         except FollowupRefused:
             # Released since the first answer (a retry): that answer again.
-            existing = _existing(data.client_uuid, digest, target.reached())
+            existing = _existing(data.client_uuid, digest, target.reached_id())
             if existing is not None:
                 return existing
             raise
         except IntegrityError:
-            existing = _existing(data.client_uuid, digest, target.reached())
+            existing = _existing(data.client_uuid, digest, target.reached_id())
             if existing is not None:
                 return existing
             if not trust_tally:
@@ -417,10 +456,9 @@ def _check_insert(
     used or a slot already checked raises IntegrityError either way."""
     moved = _tally_moved(monitoring, check)
     if connection.vendor != "postgresql":
-        check.save(force_insert=True)
-        CheckSubmission.objects.create(client_uuid=client_uuid, body_hash=digest, check_row=check)
-        if moved:
-            monitoring.save(update_fields=moved)
+        _check_insert_apart(
+            check, monitoring, moved, client_uuid=client_uuid, digest=digest, now=now
+        )
         return
     symptoms = Check._meta.get_field("symptoms")
     assert isinstance(symptoms, models.JSONField)
@@ -453,6 +491,75 @@ def _check_insert(
     check.pk = row[0]
     check._state.adding = False
     check._state.db = connection.alias
+
+
+def _check_insert_apart(
+    check: Check,
+    monitoring: Monitoring,
+    moved: list[str],
+    *,
+    client_uuid: uuid.UUID,
+    digest: str,
+    now: datetime.datetime,
+) -> None:
+    """_check_insert elsewhere than on PostgreSQL: the same three rows in three hand-written
+    statements, each value prepared by its field as the ORM would (on SQLite three saves spent
+    more on building their statements than the database on writing the rows)."""
+
+    def prepared(model: type[models.Model], values: dict[str, Any]) -> list[Any]:
+        params = []
+        for name, value in values.items():
+            field = model._meta.get_field(name)
+            assert isinstance(field, models.Field)
+            params.append(field.get_db_prep_save(value, connection))
+        return params
+
+    check_values = {
+        name: getattr(check, name)
+        for name in (
+            "monitoring_id",
+            "slot_date",
+            "slot",
+            "outcome",
+            "method",
+            "temperature",
+            "symptoms",
+            "measured_at",
+            "entered_at",
+            "entered_by_id",
+            "late",
+        )
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_CHECK_INSERT_APART_SQL, prepared(Check, check_values))
+        check.pk = cursor.lastrowid
+        check._state.adding = False
+        check._state.db = connection.alias
+        submission = {
+            "client_uuid": client_uuid,
+            "body_hash": digest,
+            "created_at": now,
+            "check_row_id": check.pk,
+        }
+        cursor.execute(_SUBMISSION_INSERT_SQL, prepared(CheckSubmission, submission))
+        if moved:
+            # the names come from _tally_moved's fixed list, never from input
+            sql = "UPDATE followup_monitoring SET {} WHERE id = %s".format(  # noqa: S608
+                ", ".join(f"{name} = %s" for name in moved)
+            )
+            tally = {name: getattr(monitoring, name) for name in moved}
+            cursor.execute(sql, [*prepared(Monitoring, tally), monitoring.pk])
+
+
+_CHECK_INSERT_APART_SQL = (
+    "INSERT INTO followup_check (monitoring_id, slot_date, slot, outcome, method, temperature, "
+    "symptoms, measured_at, entered_at, entered_by_id, late) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+_SUBMISSION_INSERT_SQL = (
+    "INSERT INTO followup_checksubmission (client_uuid, body_hash, created_at, check_row_id) "
+    "VALUES (%s, %s, %s, %s)"
+)
 
 
 # The check, its submission and (in {tally}) the monitoring's tally, in one statement.
