@@ -49,13 +49,9 @@ def spread_grids(target: int) -> int:
     progress rows, the tallies and the roster counts moved with them). The demo tree has
     ~1,500 areas at 1M persons; a real district has 10,000+ (grids of a few hundred people).
     Idempotent."""
-    from django.db import connection, transaction
+    from django.db import transaction
 
     from doorstep.areas.models import Area, AreaLevel
-    from doorstep.registry.counts import roster_counts_rebuild
-    from doorstep.registry.models import Household
-    from doorstep.screening.models import Campaign
-    from doorstep.screening.tally import tally_rebuild
 
     have = Area.objects.count()
     if have >= target:
@@ -75,33 +71,46 @@ def spread_grids(target: int) -> int:
             for n in range(per_community)
         ]
         Area.objects.bulk_create(new, batch_size=2000)
-        grids: dict[int, list[int]] = {}
-        for pk, parent_id in (
-            Area.objects.filter(level=AreaLevel.GRID).order_by("code").values_list("pk", "parent")
-        ):
-            grids.setdefault(parent_id, []).append(pk)
-        moves = []
-        dealt: dict[int, int] = {}
-        for household_id, parent_id in (
-            Household.objects.order_by("pk").values_list("pk", "grid__parent_id").iterator()
-        ):
-            n = dealt.get(parent_id, 0)
-            dealt[parent_id] = n + 1
-            choices = grids[parent_id]
-            moves.append((choices[n % len(choices)], household_id))
-        with connection.cursor() as cursor:
-            cursor.executemany("UPDATE registry_household SET grid_id = %s WHERE id = %s", moves)
-            cursor.executemany(
-                "UPDATE screening_householdprogress SET grid_id = %s WHERE household_id = %s",
-                moves,
-            )
-        # the households moved by raw UPDATEs: the roster counts are rebuilt as an operator
-        # would after such a change (manage.py recount_roster --fix)
-        roster_counts_rebuild()
-        # the grid and parent tallies of every campaign, from the moved progress rows
-        for campaign in Campaign.objects.all():
-            tally_rebuild(campaign=campaign)
+        deal_households(over="parent")
     return Area.objects.count()
+
+
+def deal_households(*, over: str) -> None:
+    """Deal every household round-robin over the grids under its own grid's parent ("parent":
+    its community) or grandparent ("parent__parent": its street), moving its progress rows
+    with it, then rebuild the roster counts and the tallies (the rows moved by raw UPDATEs, as
+    an operator would after such a change: recount_roster --fix, recompute_progress --fix)."""
+    from django.db import connection
+
+    from doorstep.areas.models import Area, AreaLevel
+    from doorstep.registry.counts import roster_counts_rebuild
+    from doorstep.registry.models import Household
+    from doorstep.screening.models import Campaign
+    from doorstep.screening.tally import tally_rebuild
+
+    grids: dict[int, list[int]] = {}
+    for pk, key in (
+        Area.objects.filter(level=AreaLevel.GRID).order_by("code").values_list("pk", over)
+    ):
+        grids.setdefault(key, []).append(pk)
+    moves = []
+    dealt: dict[int, int] = {}
+    for household_id, key in (
+        Household.objects.order_by("pk").values_list("pk", f"grid__{over}_id").iterator()
+    ):
+        n = dealt.get(key, 0)
+        dealt[key] = n + 1
+        choices = grids[key]
+        moves.append((choices[n % len(choices)], household_id))
+    with connection.cursor() as cursor:
+        cursor.executemany("UPDATE registry_household SET grid_id = %s WHERE id = %s", moves)
+        cursor.executemany(
+            "UPDATE screening_householdprogress SET grid_id = %s WHERE household_id = %s",
+            moves,
+        )
+    roster_counts_rebuild()
+    for campaign in Campaign.objects.all():
+        tally_rebuild(campaign=campaign)
 
 
 def spread_realistic(target: int, grids_per_community: int = 30) -> int:
@@ -111,14 +120,10 @@ def spread_realistic(target: int, grids_per_community: int = 30) -> int:
     dealt round-robin over all its grids (households, their progress rows, the tallies and the
     roster counts moved with them, as `spread_grids` does). At 10,000 areas and 17 streets:
     ~320 communities of 30 grids. Idempotent."""
-    from django.db import connection, transaction
+    from django.db import transaction
     from django.db.models import Count
 
     from doorstep.areas.models import Area, AreaLevel
-    from doorstep.registry.counts import roster_counts_rebuild
-    from doorstep.registry.models import Household
-    from doorstep.screening.models import Campaign
-    from doorstep.screening.tally import tally_rebuild
 
     have = Area.objects.count()
     if have >= target:
@@ -164,31 +169,7 @@ def spread_realistic(target: int, grids_per_community: int = 30) -> int:
                     )
                 )
         Area.objects.bulk_create(new_grids, batch_size=2000)
-        grids: dict[int, list[int]] = {}
-        for pk, street_id in (
-            Area.objects.filter(level=AreaLevel.GRID)
-            .order_by("code")
-            .values_list("pk", "parent__parent_id")
-        ):
-            grids.setdefault(street_id, []).append(pk)
-        moves = []
-        dealt: dict[int, int] = {}
-        for household_id, street_id in (
-            Household.objects.order_by("pk").values_list("pk", "grid__parent__parent_id").iterator()
-        ):
-            n = dealt.get(street_id, 0)
-            dealt[street_id] = n + 1
-            choices = grids[street_id]
-            moves.append((choices[n % len(choices)], household_id))
-        with connection.cursor() as cursor:
-            cursor.executemany("UPDATE registry_household SET grid_id = %s WHERE id = %s", moves)
-            cursor.executemany(
-                "UPDATE screening_householdprogress SET grid_id = %s WHERE household_id = %s",
-                moves,
-            )
-        roster_counts_rebuild()
-        for campaign in Campaign.objects.all():
-            tally_rebuild(campaign=campaign)
+        deal_households(over="parent__parent")
     return Area.objects.count()
 
 
