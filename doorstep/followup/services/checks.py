@@ -10,10 +10,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -38,6 +37,7 @@ from ..models import (
     SelfCheckToken,
     SourceKind,
 )
+from .check_insert import check_insert, tally_moved
 from .errors import CheckConflict, FollowupRefused
 
 FUTURE_GRACE = datetime.timedelta(minutes=10)
@@ -393,7 +393,7 @@ def _check_write(
         ).first()
     if check is None:
         check = Check(monitoring=monitoring, slot_date=slot.day, slot=slot.index, **values)
-        _check_insert(check, monitoring, client_uuid=data.client_uuid, digest=digest, now=now)
+        check_insert(check, monitoring, client_uuid=data.client_uuid, digest=digest, now=now)
         status = "created"
     else:
         CheckChange.objects.create(
@@ -442,158 +442,9 @@ def _check_write(
     return CheckResult(check, status, late, referral)
 
 
-def _check_insert(
-    check: Check,
-    monitoring: Monitoring,
-    *,
-    client_uuid: uuid.UUID,
-    digest: str,
-    now: datetime.datetime,
-) -> None:
-    """Write a new check, its submission (client UUID and body hash) and the monitoring's moved
-    tally, inside the caller's transaction. On PostgreSQL these are one statement (a
-    data-modifying WITH: one round trip instead of three); elsewhere three. A UUID already
-    used or a slot already checked raises IntegrityError either way."""
-    moved = _tally_moved(monitoring, check)
-    if connection.vendor != "postgresql":
-        _check_insert_apart(
-            check, monitoring, moved, client_uuid=client_uuid, digest=digest, now=now
-        )
-        return
-    symptoms = Check._meta.get_field("symptoms")
-    assert isinstance(symptoms, models.JSONField)
-    params: list[Any] = [
-        monitoring.pk,
-        check.slot_date,
-        check.slot,
-        check.outcome,
-        check.method,
-        check.temperature,
-        symptoms.get_db_prep_save(check.symptoms, connection),
-        check.measured_at,
-        check.entered_at,
-        check.entered_by_id,
-        check.late,
-        client_uuid,
-        digest,
-        now,
-    ]
-    tally = ""
-    if moved:
-        # the names come from _tally_moved's fixed list, never from input
-        tally = ", m AS (UPDATE followup_monitoring SET {} WHERE id = %s)".format(  # noqa: S608
-            ", ".join(f"{name} = %s" for name in moved)
-        )
-        params += [getattr(monitoring, name) for name in moved] + [monitoring.pk]
-    with connection.cursor() as cursor:
-        cursor.execute(_CHECK_INSERT_SQL.format(tally=tally), params)
-        row = cursor.fetchone()
-    check.pk = row[0]
-    check._state.adding = False
-    check._state.db = connection.alias
-
-
-def _check_insert_apart(
-    check: Check,
-    monitoring: Monitoring,
-    moved: list[str],
-    *,
-    client_uuid: uuid.UUID,
-    digest: str,
-    now: datetime.datetime,
-) -> None:
-    """_check_insert elsewhere than on PostgreSQL: the same three rows in three hand-written
-    statements, each value prepared by its field as the ORM would (on SQLite three saves spent
-    more on building their statements than the database on writing the rows)."""
-
-    def prepared(model: type[models.Model], values: dict[str, Any]) -> list[Any]:
-        params = []
-        for name, value in values.items():
-            field = model._meta.get_field(name)
-            assert isinstance(field, models.Field)
-            params.append(field.get_db_prep_save(value, connection))
-        return params
-
-    check_values = {
-        name: getattr(check, name)
-        for name in (
-            "monitoring_id",
-            "slot_date",
-            "slot",
-            "outcome",
-            "method",
-            "temperature",
-            "symptoms",
-            "measured_at",
-            "entered_at",
-            "entered_by_id",
-            "late",
-        )
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(_CHECK_INSERT_APART_SQL, prepared(Check, check_values))
-        check.pk = cursor.lastrowid
-        check._state.adding = False
-        check._state.db = connection.alias
-        submission = {
-            "client_uuid": client_uuid,
-            "body_hash": digest,
-            "created_at": now,
-            "check_row_id": check.pk,
-        }
-        cursor.execute(_SUBMISSION_INSERT_SQL, prepared(CheckSubmission, submission))
-        if moved:
-            # the names come from _tally_moved's fixed list, never from input
-            sql = "UPDATE followup_monitoring SET {} WHERE id = %s".format(  # noqa: S608
-                ", ".join(f"{name} = %s" for name in moved)
-            )
-            tally = {name: getattr(monitoring, name) for name in moved}
-            cursor.execute(sql, [*prepared(Monitoring, tally), monitoring.pk])
-
-
-_CHECK_INSERT_APART_SQL = (
-    "INSERT INTO followup_check (monitoring_id, slot_date, slot, outcome, method, temperature, "
-    "symptoms, measured_at, entered_at, entered_by_id, late) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-)
-_SUBMISSION_INSERT_SQL = (
-    "INSERT INTO followup_checksubmission (client_uuid, body_hash, created_at, check_row_id) "
-    "VALUES (%s, %s, %s, %s)"
-)
-
-
-# The check, its submission and (in {tally}) the monitoring's tally, in one statement.
-_CHECK_INSERT_SQL = (
-    "WITH c AS (INSERT INTO followup_check (monitoring_id, slot_date, slot, outcome, method, "
-    "temperature, symptoms, measured_at, entered_at, entered_by_id, late) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id), "
-    "s AS (INSERT INTO followup_checksubmission (client_uuid, body_hash, created_at, "
-    "check_row_id) SELECT %s, %s, %s, c.id FROM c){tally} "
-    "SELECT c.id FROM c"
-)
-
-
-def _tally_moved(monitoring: Monitoring, check: Check) -> list[str]:
-    """Move the monitoring's tally (in memory) by a new check; the names of the fields moved."""
-    fields = []
-    if check.outcome == CheckOutcome.MEASURED and (
-        monitoring.last_check_at is None or check.measured_at > monitoring.last_check_at
-    ):
-        monitoring.last_check_at = check.measured_at
-        fields.append("last_check_at")
-    bit = 1 << check.slot
-    if monitoring.checked_on is None or check.slot_date > monitoring.checked_on:
-        monitoring.checked_on, monitoring.checked_mask = check.slot_date, bit
-        fields += ["checked_on", "checked_mask"]
-    elif check.slot_date == monitoring.checked_on and not monitoring.checked_mask & bit:
-        monitoring.checked_mask |= bit
-        fields.append("checked_mask")
-    return fields
-
-
 def tally_apply(monitoring: Monitoring, check: Check) -> None:
     """Move the monitoring's tally of checks by this one (inside the check's transaction)."""
-    fields = _tally_moved(monitoring, check)
+    fields = tally_moved(monitoring, check)
     if fields:
         monitoring.save(update_fields=fields)
 
