@@ -1,7 +1,7 @@
 """Follow-up at scale (issue 10): N persons under monitoring with 14 days of checks each.
 
 Prints, each beside a baseline measured in the same run on the same database:
-- a community's "due now" list (followup.selectors.due_now_rows, as the due API reads it) and
+- a community's "due now" list (followup.field_reads.due_now_rows, as the due API reads it) and
   a worker's today page (the page through Django's test client) — median, against bare SQL
   reading the same rows;
 - the district's counts for all 17 streets (followup.counts.counts_by_child_area) — p95,
@@ -356,7 +356,7 @@ def measure(ctx: dict, rounds: int, submissions: int) -> dict:
 
     from doorstep.accounts.models import User
     from doorstep.accounts.services import api_token_create
-    from doorstep.followup import counts, schedule, selectors
+    from doorstep.followup import counts, field_reads, schedule, selectors
     from doorstep.followup.models import Check, CheckSubmission, KeyPerson
 
     result: dict = {"checks": ctx["checks"]}
@@ -369,13 +369,13 @@ def measure(ctx: dict, rounds: int, submissions: int) -> dict:
     # a moment as the database's own columns hold it (SQLite: text in UTC, no offset)
     moment = connection.ops.adapt_datetimefield_value
 
-    due_rows = len(selectors.due_now_rows(admin, now))
+    due_rows = len(field_reads.due_now_rows(admin, now))
     # every row of the list (none cut by its limit): the models' queryset holds as many
     assert due_rows == selectors.due_now(admin, now).count()
     result["due_rows"] = due_rows
 
     def due_orm():
-        rows = selectors.due_now_rows(admin, now)
+        rows = field_reads.due_now_rows(admin, now)
         assert len(rows) == due_rows
 
     def due_bare():

@@ -24,7 +24,7 @@ from doorstep.screening.api import (
     ValidationErrorOut,
 )
 
-from . import schedule, selectors, services
+from . import field_reads, schedule, selectors, services
 from .models import CheckMethod, CheckOutcome
 
 router = Router(tags=["followup"])
@@ -173,7 +173,7 @@ def check_due_list(request: HttpRequest) -> list[dict[str, Any]]:
             "escalation": "",
             "end_date": m.end_date,
         }
-        for m in selectors.due_now_rows(user, now, limit=1000)
+        for m in field_reads.due_now_rows(user, now, limit=1000)
     ]
     rows += [
         {

@@ -7,7 +7,7 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from doorstep.accounts.models import Role
-from doorstep.followup import schedule, selectors
+from doorstep.followup import field_reads, schedule, selectors
 from doorstep.followup.models import Check, CheckChange, CheckSubmission, Monitoring, Referral
 from doorstep.followup.services import (
     CheckConflict,
@@ -223,7 +223,7 @@ def test_the_due_rows_are_due_nows_in_every_scope(key_person, fworker, admin, us
     }
     with freeze_time(schedule.local_moment(day, datetime.time(13))):
         # when each reads the due list as rows and as models
-        rows = {name: selectors.due_now_rows(user) for name, user in users.items()}
+        rows = {name: field_reads.due_now_rows(user) for name, user in users.items()}
         models = {name: list(selectors.due_now(user)) for name, user in users.items()}
     # then the same monitorings, for those who see the key person only (the transfer's
     # receiver too, until it accepts)
@@ -233,7 +233,9 @@ def test_the_due_rows_are_due_nows_in_every_scope(key_person, fworker, admin, us
     seeing = {name for name, found in rows.items() if found}
     assert seeing == {"worker", "admin", "receiver", "street", "command"}
     assert rows["admin"] == [
-        selectors.DueRow(monitoring.pk, key_person.pk, key_person.person.name, monitoring.end_date)
+        field_reads.DueRow(
+            monitoring.pk, key_person.pk, key_person.person.name, monitoring.end_date
+        )
     ]
 
 
@@ -246,7 +248,7 @@ def test_due_and_missed_are_read_from_checks_and_schedule(key_person, fworker, a
     noon_plus = schedule.local_moment(schedule.local_date(timezone.now()), datetime.time(13))
     with freeze_time(noon_plus):
         assert list(selectors.due_now(fworker)) == [monitoring]
-        assert [r.pk for r in selectors.due_now_rows(fworker)] == [monitoring.pk]
+        assert [r.pk for r in field_reads.due_now_rows(fworker)] == [monitoring.pk]
         missed = [m.slot for m in selectors.missed_slots(fworker)]
         today = schedule.local_date(noon_plus)
         assert schedule.Slot(today, 0) in missed
@@ -263,7 +265,7 @@ def test_due_and_missed_are_read_from_checks_and_schedule(key_person, fworker, a
             data=check_input(when=noon_plus - datetime.timedelta(minutes=5)),
         )
         assert list(selectors.due_now(fworker)) == []
-        assert selectors.due_now_rows(fworker) == []
+        assert field_reads.due_now_rows(fworker) == []
     # escalation: still missing hours later goes to the community, then the street
     tomorrow = today + datetime.timedelta(days=1)
     with freeze_time(schedule.local_moment(tomorrow, datetime.time(3))):
@@ -271,9 +273,9 @@ def test_due_and_missed_are_read_from_checks_and_schedule(key_person, fworker, a
         assert selectors.missed_slots(admin) == []
     with freeze_time(schedule.local_moment(tomorrow, datetime.time(17))):
         now = timezone.now()
-        lists = selectors.today_lists(fworker, now)  # the page's two reads, the same answers
+        lists = field_reads.today_lists(fworker, now)  # the page's two reads, the same answers
         assert [m.pk for m in lists.due] == [m.pk for m in selectors.due_now(fworker, now)]
-        assert [m.pk for m in lists.due] == [m.pk for m in selectors.due_now_rows(fworker, now)]
+        assert [m.pk for m in lists.due] == [m.pk for m in field_reads.due_now_rows(fworker, now)]
         assert [(x.monitoring.pk, x.slot, x.hours_late, x.escalation) for x in lists.missed] == [
             (x.monitoring.pk, x.slot, x.hours_late, x.escalation)
             for x in selectors.missed_slots(fworker, now)

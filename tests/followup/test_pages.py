@@ -10,7 +10,7 @@ from python_calamine import CalamineWorkbook
 from doorstep.accounts.models import Role
 from doorstep.core.masking import mask_id_number
 from doorstep.core.models import AuditEvent
-from doorstep.followup import schedule, selectors
+from doorstep.followup import field_reads, schedule, selectors
 from doorstep.followup.models import (
     Check,
     ClinicStaffing,
@@ -109,7 +109,7 @@ def test_today_page_lists_the_referrals_not_arrived_in_time_of_its_users_scope(
         for who in clients:
             user = clients[who].user
             expected = _overdue_by_orm(user, now)
-            assert selectors.today_lists(user, now).overdue_referrals == expected, who
+            assert field_reads.today_lists(user, now).overdue_referrals == expected, who
             if who in ("worker", "admin", "clinic"):
                 assert [pk for pk, _name, _at in expected] == [earlier.pk, key_person.pk], who
             else:
@@ -120,7 +120,7 @@ def test_today_page_lists_the_referrals_not_arrived_in_time_of_its_users_scope(
         other_admin = clients["other admin"].user
         expected = _overdue_by_orm(other_admin, now)
         assert [pk for pk, _name, _at in expected] == [key_person.pk]
-        assert selectors.today_lists(other_admin, now).overdue_referrals == expected
+        assert field_reads.today_lists(other_admin, now).overdue_referrals == expected
         assert shown("other admin")
 
 
@@ -141,7 +141,7 @@ def test_today_page_of_an_admin_whose_jurisdiction_holds_no_community_is_empty(
     client = client_for(Role.COMMUNITY_ADMIN, "G1")
     with freeze_time(timezone.now() + 3 * HOUR):
         now = timezone.now()
-        lists = selectors.today_lists(client.user, now)
+        lists = field_reads.today_lists(client.user, now)
         assert (lists.due, lists.missed, lists.new, lists.overdue_referrals) == ([], [], [], [])
         assert _overdue_by_orm(client.user, now) == []
         page = client.get(reverse("followup:today"))

@@ -129,7 +129,7 @@ class _Target:
 
 
 # A key person's monitorings (merged ones aside), latest first, if the caller sees the key person
-# (the scope is key_person_scope_q's, compiled: selectors._key_person_where), locked on
+# (the scope is key_person_scope_q's, compiled: field_reads.key_person_where_sql), locked on
 # PostgreSQL. Written by hand: the ORM spent twice the statement's time building it.
 _MONITORINGS_LOCKED_SQL = """
 SELECT m.* FROM followup_monitoring m
@@ -142,10 +142,11 @@ ORDER BY m.started_at DESC{lock}
 def _monitorings_locked_in_scope(user: User, key_person_id: int) -> list[Monitoring]:
     """The key person's monitorings as _monitorings_locked reads them, none when the user does
     not see the key person (their key person loads on access)."""
-    from ..selectors import _key_person_where, key_person_scope_q
+    from ..field_reads import key_person_where_sql
+    from ..selectors import key_person_scope_q
 
     scope = key_person_scope_q(user)
-    compiled = _key_person_where(scope) if scope is not None else None
+    compiled = key_person_where_sql(scope) if scope is not None else None
     if compiled is None:
         return []
     where, params = compiled

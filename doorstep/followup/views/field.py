@@ -28,7 +28,7 @@ from doorstep.core.services import audit_write
 from doorstep.core.urlaccess import SCOPED, access
 from doorstep.screening.rules import SYMPTOMS
 
-from .. import schedule, selectors, services
+from .. import field_reads, schedule, selectors, services
 from ..checkform import CheckFormDamaged, check_input_from_form
 from ..models import CheckMethod, CheckOutcome, KeyPerson, Measure, Monitoring
 from .common import user_of
@@ -134,7 +134,7 @@ def today_view(request: HttpRequest) -> HttpResponse:
     measures = {value: str(label) for value, label in Measure.choices}
     check_url = _url_of_id("followup:check")
     key_person_url = _url_of_id("followup:key_person")
-    lists = selectors.today_lists(user, now, limit=LIST_LIMIT)
+    lists = field_reads.today_lists(user, now, limit=LIST_LIMIT)
     # Each row's HTML is made here (names escaped): a page of hundreds of rows spent more in the
     # template engine, node by node, than in reading them.
     t_check, t_until = _("check"), _("until")
