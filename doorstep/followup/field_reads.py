@@ -24,8 +24,8 @@ from .models import CheckOutcome, KeyPerson, MonitoringStatus, ReferralStatus
 from .selectors import (
     Missed,
     TodayRow,
-    _missed,
     key_person_scope_q,
+    missed_of,
     referrals_overdue,
 )
 
@@ -273,7 +273,7 @@ def today_lists(
     unreachable = [m for m in monitorings if m.pk in unreachable_ids]
     return Today(
         due=due[:limit],
-        missed=_missed(monitorings, checked, now, since)[:limit],
+        missed=missed_of(monitorings, checked, now, since)[:limit],
         ending=[m for m in monitorings if m.end_date == today][:limit],
         unreachable=unreachable[:limit],
         new=new,

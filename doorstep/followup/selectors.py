@@ -308,7 +308,7 @@ def missed_slots(
     now = now or timezone.now()
     since = schedule.local_date(now) - datetime.timedelta(days=days)
     monitorings = list(active_monitorings(user).filter(end_date__gte=since))
-    return _missed(monitorings, _recent_checks([m.pk for m in monitorings], since), now, since)
+    return missed_of(monitorings, _recent_checks([m.pk for m in monitorings], since), now, since)
 
 
 def _recent_checks(
@@ -321,7 +321,7 @@ def _recent_checks(
     return {(m, d, s): outcome for m, d, s, outcome in rows}
 
 
-def _missed(
+def missed_of(
     monitorings: Sequence[M],
     checked: dict[tuple[int, datetime.date, int], str],
     now: datetime.datetime,
