@@ -148,8 +148,10 @@ def test_submit_a_visit_through_the_api(production_server):
             "SELECT count(*) FROM screening_visit WHERE client_uuid = %s", [body["client_uuid"]]
         ).fetchone()[0]
         state = db.execute(
-            "SELECT state FROM screening_householdprogress WHERE household_id = %s",
-            [household_id],
+            # one progress row per campaign: the demo's sweep holds the same household too
+            "SELECT state FROM screening_householdprogress"
+            " WHERE household_id = %s AND campaign_id = %s",
+            [household_id, production_server.campaign],
         ).fetchone()[0]
     assert (stored, state) == (1, "screened")
 
