@@ -13,6 +13,7 @@ from freezegun import freeze_time
 
 from doorstep.checkpoints import services
 from doorstep.checkpoints.models import Arrival, VehiclePassage
+from doorstep.checkpoints.services import passages
 from doorstep.checkpoints.views import _arrived_at
 from doorstep.followup.models import Referral
 from doorstep.followup.services import FollowupRefused
@@ -101,8 +102,8 @@ def test_a_retry_racing_the_first_send_gets_the_stored_answer_not_409(checkpoint
     # when the retry looked before the first send had committed (it saw no vehicle) and its
     # insert then meets the unique client UUID
     with (
-        mock.patch.object(services, "_passages_locked", return_value={}),
-        mock.patch.object(services, "_passage_locked", return_value=None),
+        mock.patch.object(passages, "_passages_locked", return_value={}),
+        mock.patch.object(passages, "_passage_locked", return_value=None),
     ):
         again = services.passage_record(user=user, checkpoint=checkpoints["K1"], passage=body)
     # then it is answered with the stored vehicle, its occupant a duplicate
@@ -112,8 +113,8 @@ def test_a_retry_racing_the_first_send_gets_the_stored_answer_not_409(checkpoint
     # and the same race with another body is still a conflict
     changed = services.PassageInput(**{**body.__dict__, "plate": "渝B2"})
     with (
-        mock.patch.object(services, "_passages_locked", return_value={}),
-        mock.patch.object(services, "_passage_locked", return_value=None),
+        mock.patch.object(passages, "_passages_locked", return_value={}),
+        mock.patch.object(passages, "_passage_locked", return_value=None),
         pytest.raises(services.PassageConflict),
     ):
         services.passage_record(user=user, checkpoint=checkpoints["K1"], passage=changed)
