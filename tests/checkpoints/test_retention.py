@@ -348,3 +348,16 @@ def test_the_command_says_counts_only_and_logs_nothing_personal(traffic, setting
     # and the open ones were left alone
     assert Handoff.objects.filter(status=HandoffStatus.PENDING).exclude(person_key="").exists()
     assert Arrival.objects.filter(route=Route.UNMATCHED).exclude(name="").exists()
+
+
+def test_an_old_arrival_whose_handoff_closed_recently_is_untouched(traffic):
+    # given the coach's handoff closed 35 days from now, and retention run 40 days from now
+    coach = traffic["closed"][-1]
+    Handoff.objects.filter(pk=coach.handoff_id).update(
+        closed_at=timezone.now() + datetime.timedelta(days=35)
+    )
+    before = everything([coach])
+    counts = arrivals_anonymise_due(user=traffic["command"], now=timezone.now() + LATER)
+    # then the other closed passages went, the coach (closed 5 days before) is as it was
+    assert counts.passages_due == 2 and counts.handoffs == 2
+    assert everything([coach]) == before

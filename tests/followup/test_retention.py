@@ -434,3 +434,63 @@ def test_the_daily_task_runs_every_step_as_the_operator(follow_up, settings):
     assert SelfCheckToken.objects.filter(monitoring__key_person=follow_up["b"]).exists()
     # and again: nothing left
     assert apply_retention_due.enqueue().return_value == 0
+
+
+def test_an_open_referral_or_a_waiting_transfer_holds_the_follow_up_back(follow_up, areas):
+    # given the released key person with a referral arrived and no outcome yet
+    a, command = follow_up["a"], follow_up["command"]
+    Referral.objects.filter(key_person=a).update(status="arrived", outcome="", outcome_at=None)
+    before = everything(a)
+    later = timezone.now() + LATER
+    # when retention runs 40 days later, then nothing of it changed
+    assert followup_anonymise_due(user=command, now=later).total == 0
+    assert everything(a) == before
+    # and the same while a transfer waits
+    Referral.objects.filter(key_person=a).update(status="closed", outcome="excluded")
+    KeyPerson.objects.filter(pk=a.pk).update(transfer_to=areas["C2"])
+    before = everything(a)
+    assert followup_anonymise_due(user=command, now=later).total == 0
+    assert everything(a) == before
+
+
+def test_an_interrupted_run_keeps_its_batches_and_a_rerun_finishes(
+    follow_up, households, fworker, admin, monkeypatch
+):
+    # given two released key persons past the period
+    from doorstep.followup import retention
+
+    c = _follow(
+        fworker,
+        households["G2"].persons.order_by("pk").first(),
+        detail="同事确诊",
+        reference="单位通知",
+    )
+    check_record(user=fworker, key_person=c, data=check_input(temperature="37.1"))
+    monitoring_release(
+        user=admin, monitoring=Monitoring.objects.get(key_person=c), reason="提前解除"
+    )
+    command, later = follow_up["command"], timezone.now() + LATER
+    # when a run dies in its second batch
+    real, calls = retention._anonymise, []
+
+    def dying(rows, counts):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("killed")
+        real(rows, counts)
+
+    monkeypatch.setattr(retention, "_anonymise", dying)
+    with pytest.raises(RuntimeError):
+        followup_anonymise_due(user=command, now=later, batch_size=1)
+    monkeypatch.setattr(retention, "_anonymise", real)
+    # then the first key person's batch is committed, the second untouched
+    first, second = sorted([follow_up["a"].pk, c.pk])
+    assert not Check.objects.filter(monitoring__key_person=first, temperature__isnull=False)
+    assert Check.objects.filter(monitoring__key_person=second, temperature__isnull=False)
+    # and the next run finishes the job, the one after finds nothing
+    finished = followup_anonymise_due(user=command, now=later, batch_size=1)
+    assert finished.checks == 1 and finished.key_persons == 2
+    assert not Check.objects.filter(temperature__isnull=False).exclude(
+        monitoring__key_person=follow_up["b"]
+    )
+    assert followup_anonymise_due(user=command, now=later).total == 0
