@@ -15,6 +15,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.urls import reverse
 from django.utils import timezone, translation
 
 from doorstep.accounts.models import Role
@@ -494,3 +495,32 @@ def test_an_interrupted_run_keeps_its_batches_and_a_rerun_finishes(
         monitoring__key_person=follow_up["b"]
     )
     assert followup_anonymise_due(user=command, now=later).total == 0
+
+
+def test_pages_of_an_anonymised_follow_up_still_render(follow_up, client_for):
+    # given an anonymised follow-up and the self-check link it had
+    a = follow_up["a"]
+    token = SelfCheckToken.objects.get(monitoring__key_person=a).token
+    page = client_for(Role.COMMUNITY_ADMIN, "C1").get(reverse("followup:key_person", args=[a.pk]))
+    assert "华南市场" in page.content.decode()  # (the record showed the answer before)
+    followup_anonymise_due(user=follow_up["command"], now=timezone.now() + LATER)
+    admin = client_for(Role.COMMUNITY_ADMIN, "C1")
+    command = client_for(Role.COMMAND, "D")
+    # when the record, the lists, the counts and the held checks are opened, then each renders
+    for client, url, query in (
+        (admin, reverse("followup:key_person", args=[a.pk]), {}),
+        (admin, reverse("followup:key_persons"), {}),
+        (admin, reverse("followup:held_checks"), {}),
+        (command, reverse("followup:key_person", args=[a.pk]), {}),
+        (command, reverse("followup:counts"), {}),
+        (command, reverse("followup:count_list"), {"figure": "released"}),
+    ):
+        response = client.get(url, query)
+        assert response.status_code == 200, url
+        body = response.content.decode()
+        assert "华南市场" not in body and "独立房间" not in body and "37.6" not in body
+    # and the old self-check link opens nothing
+    assert (
+        client_for(Role.COMMAND, "D").get(reverse("followup:self_check", args=[token])).status_code
+        == 404
+    )
