@@ -5,7 +5,8 @@ with the other domains' retention steps (`core/retention.py`, `apply_retention`)
 
 When: a key person none of whose monitorings is open (active, or released less than the period
 ago), that has at least one released before it, no referral still open or arrived without an
-outcome, and no transfer waiting. A key person who comes under monitoring again is out of reach
+outcome, and no transfer waiting; a record merged into another (a duplicate) when the record it
+was merged into is. A key person who comes under monitoring again is out of reach
 until that monitoring too has been released for the period; a later run then takes the new rows.
 
 What goes (collected only to follow the person):
@@ -137,12 +138,12 @@ def due_key_persons(
     *, area_path: str = "", now: datetime.datetime | None = None
 ) -> QuerySet[KeyPerson]:
     """The key persons whose follow-up is past its retention period (see the module docstring),
-    under `area_path` ("" for all)."""
+    under `area_path` ("" for all). A record merged into another (a duplicate) follows the one
+    it was merged into: its monitoring closed as merged went on there."""
     cut = cutoff(retention_days(), now)
     monitorings = Monitoring.objects.filter(key_person=OuterRef("pk"))
-    rows = (
-        KeyPerson.objects.filter(Exists(monitorings.filter(released_at__lte=cut)))
-        .exclude(Exists(monitorings.filter(_still_open(cut))))
+    closed = (
+        KeyPerson.objects.exclude(Exists(monitorings.filter(_still_open(cut))))
         .exclude(
             Exists(
                 Referral.objects.filter(key_person=OuterRef("pk")).exclude(
@@ -152,6 +153,10 @@ def due_key_persons(
         )
         .filter(transfer_to__isnull=True)
     )
+    released = closed.filter(
+        Exists(monitorings.filter(released_at__lte=cut)), merged_into__isnull=True
+    )
+    rows = closed.filter(Q(pk__in=released.values("pk")) | Q(merged_into__in=released.values("pk")))
     if area_path:
         rows = rows.filter(prefix_q("community__path", area_path))
     return rows

@@ -61,7 +61,7 @@ PHONE = "13912345678"
 LATER = datetime.timedelta(days=40)  # past the 30-day period
 
 
-def _follow(user, person, *, detail: str, reference: str) -> KeyPerson:
+def _follow(user, person, *, detail: str, reference: str, community=None) -> KeyPerson:
     return key_person_add(
         user=user,
         person=person,
@@ -74,6 +74,7 @@ def _follow(user, person, *, detail: str, reference: str) -> KeyPerson:
         ],
         source=SourceInput(kind="manual", reference=reference),
         start_date=today() - datetime.timedelta(days=2),
+        community=community,
     )
 
 
@@ -524,3 +525,36 @@ def test_pages_of_an_anonymised_follow_up_still_render(follow_up, client_for):
         client_for(Role.COMMAND, "D").get(reverse("followup:self_check", args=[token])).status_code
         == 404
     )
+
+
+def test_a_merged_duplicate_follows_the_record_it_was_merged_into(
+    follow_up, households, areas, fworker, admin
+):
+    # given a record merged into another (its monitoring closed as merged, its check kept)
+    from doorstep.followup.models import PossibleDuplicate
+    from doorstep.followup.services import duplicate_decide, person_for_follow_up
+
+    head = households["G2"].persons.order_by("pk").first()
+    keep = _follow(fworker, head, detail="同楼栋", reference="楼长")
+    newcomer = person_for_follow_up(
+        user=admin, community=areas["C1"], name=head.name, phone="13900000001"
+    )
+    drop = _follow(fworker, newcomer, detail="自报发热", reference="自报", community=areas["C1"])
+    check_record(user=fworker, key_person=drop, data=check_input(temperature="37.1"))
+    duplicate_decide(user=admin, case=PossibleDuplicate.objects.get(), merge=True)
+    assert Monitoring.objects.get(key_person=drop).status == MonitoringStatus.MERGED
+    command, later = follow_up["command"], timezone.now() + LATER
+    before = everything(drop)
+    # when retention runs while the record kept is under monitoring, then the duplicate stays
+    followup_anonymise_due(user=command, now=later)
+    assert everything(drop) == before
+    # and once the record kept is released (and past the period), the duplicate goes with it
+    check_record(user=fworker, key_person=keep, data=check_input(temperature="36.6"))
+    monitoring_release(
+        user=admin, monitoring=Monitoring.objects.get(key_person=keep), reason="提前解除"
+    )
+    counts = followup_anonymise_due(user=command, now=later)
+    assert counts.key_persons == 3  # A (again, nothing left), the kept record, the duplicate
+    assert not Check.objects.filter(
+        monitoring__key_person__in=[keep, drop], temperature__isnull=False
+    ).exists()
