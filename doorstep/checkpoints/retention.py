@@ -94,7 +94,8 @@ LABELS = {
 
 @dataclass
 class ArrivalCounts:
-    passages_due: int = 0  # the passages past their retention period (not a change)
+    # the passages past their retention period with something left (read, not a change)
+    passages_due: int = 0
     arrivals: int = 0
     passages: int = 0
     handoffs: int = 0
@@ -125,11 +126,15 @@ def _holds_back(cut: datetime.datetime) -> Q:
 def due_passages(
     *, area_path: str = "", now: datetime.datetime | None = None
 ) -> QuerySet[VehiclePassage]:
-    """The passages past the retention period (module docstring) at checkpoints under
-    `area_path` ("" for all)."""
+    """The passages past the retention period (module docstring) that still hold something, at
+    checkpoints under `area_path` ("" for all)."""
     cut = cutoff(retention_days(), now)
-    rows = VehiclePassage.objects.filter(arrived_at__lte=cut).exclude(
-        Exists(Arrival.objects.filter(passage=OuterRef("pk")).filter(_holds_back(cut)))
+    arrivals = Arrival.objects.filter(passage=OuterRef("pk"))
+    rows = (
+        VehiclePassage.objects.filter(arrived_at__lte=cut)
+        .exclude(Exists(arrivals.filter(_holds_back(cut))))
+        # only those with something left: a daily run does not walk every passage of the past
+        .filter(PASSAGE_HOLDS_DATA | Exists(arrivals.filter(ARRIVAL_HOLDS_DATA)))
     )
     if area_path:
         rows = rows.filter(prefix_q("checkpoint__district__path", area_path))
@@ -137,9 +142,17 @@ def due_passages(
 
 
 def due_handoffs(*, area_path: str = "", now: datetime.datetime | None = None) -> QuerySet[Handoff]:
-    """Handoffs closed more than the retention period ago, of districts under `area_path`."""
+    """Handoffs closed more than the retention period ago with something left, of districts
+    under `area_path`."""
     cut = cutoff(retention_days(), now)
-    rows = Handoff.objects.exclude(status=HandoffStatus.PENDING).filter(closed_at__lte=cut)
+    rows = (
+        Handoff.objects.exclude(status=HandoffStatus.PENDING)
+        .filter(closed_at__lte=cut)
+        .filter(
+            HANDOFF_HOLDS_DATA
+            | Exists(HandoffEvent.objects.filter(handoff=OuterRef("pk")).exclude(note=""))
+        )
+    )
     if area_path:
         rows = rows.filter(prefix_q("district__path", area_path))
     return rows
