@@ -10,7 +10,7 @@ database queue by default, the immediate one in tests) enqueue as before.
 import logging
 
 from django.db import transaction
-from django_tasks import task_backends
+from django_tasks import task, task_backends
 from django_tasks.base import Task
 
 from .cache import UNREACHABLE
@@ -37,3 +37,11 @@ def enqueue(task: Task, *args, **kwargs):
 def enqueue_on_commit(task: Task, *args, **kwargs) -> None:
     """Enqueue once the caller's transaction has committed (the worker must see its rows)."""
     transaction.on_commit(lambda: enqueue(task, *args, **kwargs))
+
+
+@task()
+def apply_retention_due() -> int:
+    """The daily retention run (`apply_retention`, as the operator): rows anonymised."""
+    from .retention import run_steps
+
+    return sum(counts.total for _step, counts in run_steps(user=None))

@@ -344,6 +344,17 @@ FOLLOWUP_REFERRAL_ARRIVAL_HOURS = float(
 )
 FOLLOWUP_FEVER_THRESHOLD = os.environ.get("DOORSTEP_FOLLOWUP_FEVER_THRESHOLD", "37.3")
 FOLLOWUP_LOST_HOURS = float(os.environ.get("DOORSTEP_FOLLOWUP_LOST_HOURS", "48"))
+# Retention (doorstep/core/retention.py, `apply_retention`): the days after a key person's last
+# monitoring was released, and after an arrival's handoff closed (or the arrival, without one),
+# before what was collected about the person is anonymised; the figures stay. 30 days: two
+# incubation periods of 14 days and a margin for late corrections, the span data-minimisation
+# rules of contact tracing commonly keep such records for. The steps `apply_retention` runs.
+FOLLOWUP_RETENTION_DAYS = int(os.environ.get("DOORSTEP_FOLLOWUP_RETENTION_DAYS", "30"))
+DOORSTEP_CHECKPOINT_RETENTION_DAYS = int(os.environ.get("DOORSTEP_CHECKPOINT_RETENTION_DAYS", "30"))
+DOORSTEP_RETENTION_STEPS = [
+    "doorstep.followup.retention.STEP",
+    "doorstep.checkpoints.retention.STEP",
+]
 # What other domains do with a saved sweep visit (doorstep/core/visit_consumers.py): consumers are
 # told the ids of the visits saved (on commit, one call per batch); outcome providers say what
 # they did for a visit's flagged persons (the worker's feedback after a save).

@@ -1,0 +1,88 @@
+"""Retention of the domains that collect personal data after the sweep, in one place.
+
+The sweep's own retention is per campaign (`screening/retention.py`: archive a closed campaign,
+then anonymise it). Follow-up and checkpoints have no campaign to close: their records become
+anonymisable on their own, a retention period after their case closed (a key person's last
+monitoring released, an arrival's handoff closed). Each such domain provides a step
+(`RetentionStep`, listed by dotted path in `DOORSTEP_RETENTION_STEPS`, so core imports no domain);
+`apply_retention` runs every step, in batches, and each step audits what it changed (counts
+only). Who may run it is decided here once: the operator at the server's shell (no user), or a
+command (指挥部) account, which anonymises only inside its jurisdiction.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from doorstep.accounts.models import Role, User
+
+# A district's closed cases of a year become a few hundred short transactions: other writers are
+# never held up for long, and a run that is killed keeps what it committed.
+DEFAULT_BATCH_SIZE = 500
+
+
+@dataclass(frozen=True)
+class RetentionStep:
+    """One domain's retention: `pending` says what `apply` would anonymise now (a dry run);
+    `apply` anonymises it in batches of `batch_size` and returns what it really changed. Both
+    take `area_path`: "" for everything (the operator), else the caller's jurisdiction."""
+
+    key: str
+    label: Any  # a lazy translation: what the command's lines call the step
+    labels: dict[str, Any]  # a count's name → its lazy "%(n)d …" (what the lines list)
+    pending: Callable[..., Any]
+    apply: Callable[..., Any]
+
+
+def steps() -> list[RetentionStep]:
+    return [import_string(path) for path in getattr(settings, "DOORSTEP_RETENTION_STEPS", ())]
+
+
+def retention_area_path(user: User | None) -> str:
+    """The part of the district `user` may anonymise: "" (all) for the operator (None), the
+    jurisdiction's path for an active command account; anyone else is refused."""
+    if user is None:
+        return ""
+    if (
+        not user.is_active
+        or user.role != Role.COMMAND
+        or user.jurisdiction_area is None
+        or not user.jurisdiction_area.path
+    ):
+        raise PermissionDenied
+    return str(user.jurisdiction_area.path)
+
+
+def cutoff(days: int, now: datetime.datetime | None = None) -> datetime.datetime:
+    """Cases closed before this moment are past their retention period."""
+    return (now or timezone.now()) - datetime.timedelta(days=days)
+
+
+def run_steps(
+    *,
+    user: User | None,
+    dry_run: bool = False,
+    only: Sequence[str] = (),
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    now: datetime.datetime | None = None,
+) -> list[tuple[RetentionStep, Any]]:
+    """Every listed step (or those named in `only`), in order: what each anonymised (or, with
+    `dry_run`, would). A caller who may not anonymise is refused before any step runs."""
+    retention_area_path(user)
+    done = []
+    for step in steps():
+        if only and step.key not in only:
+            continue
+        if dry_run:
+            done.append((step, step.pending(user=user, now=now)))
+        else:
+            done.append((step, step.apply(user=user, now=now, batch_size=batch_size)))
+    return done
