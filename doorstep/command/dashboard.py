@@ -25,6 +25,7 @@ from doorstep.checkpoints.selectors import (
     handoffs_visible_to,
     officer_checkpoint,
 )
+from doorstep.followup import field_reads
 from doorstep.followup import selectors as followup
 from doorstep.followup.models import ReferralStatus
 from doorstep.imports.models import ImportStatus
@@ -160,7 +161,7 @@ def _follow_up_todos(user: User, now: datetime.datetime) -> list[Todo]:
         found.append(
             Todo(
                 _("Follow-up checks due now"),
-                followup.due_now(user, now).count(),
+                field_reads.due_now_count(user, now),
                 reverse("followup:today"),
             )
         )
