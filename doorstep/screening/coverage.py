@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from django.db import connection
+from django.db import connections, router
 from django.db.models import Sum
 from django.utils.translation import gettext_lazy as _
 
@@ -129,6 +129,8 @@ def closed_by_child_area(campaign: Campaign, area: Area) -> tuple[CoverageRow, l
     if area.level == AreaLevel.GRID:  # no child below a grid
         total, _children = coverage_by_child_area(campaign, area)
         return total, []
+    # the database the ORM would read these from (the primary, or a stale-ok block's replica)
+    connection = connections[router.db_for_read(ParentTally)]
     figures: dict[object, list[Any]] = {}
     order: list[list[Any]] = []
     only_grids = True  # then no parent tally lies below the area but its own
@@ -136,17 +138,17 @@ def closed_by_child_area(campaign: Campaign, area: Area) -> tuple[CoverageRow, l
     closed = ", ".join(["%s"] * len(CLOSED_STATES))
     # constant table names; every value is a parameter
     children_sql = f"""
-        SELECT a.id, a.path, a.name, a.level, SUM(t.households),
+        SELECT a.id, a.name, a.level, SUM(t.households),
                SUM(CASE WHEN t.state IN ({closed}) THEN t.households ELSE 0 END)
         FROM areas_area a LEFT JOIN {grid_tally} t
              ON t.grid_id = a.id AND t.campaign_id = %s AND t.households > 0
-        WHERE a.parent_id = %s GROUP BY a.id, a.path, a.name, a.level, a.code ORDER BY a.code
+        WHERE a.parent_id = %s GROUP BY a.id, a.name, a.level, a.code ORDER BY a.code
     """  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(children_sql, [*sorted(CLOSED_STATES), campaign.pk, area.pk])
-        for pk, path, name, level, households, closed_n in cursor.fetchall():
+        for pk, name, level, households, closed_n in cursor.fetchall():
             figure: list[Any] = [name, int(households or 0), int(closed_n or 0)]
-            figures[pk] = figures[path] = figure
+            figures[pk] = figure
             order.append(figure)
             only_grids = only_grids and level == AreaLevel.GRID
     if only_grids:  # a community: its own rows, one index lookup
@@ -189,11 +191,15 @@ def closed_by_child_area(campaign: Campaign, area: Area) -> tuple[CoverageRow, l
             bar[2] += households
     if deeper:  # a tree deeper than district / street / community / grid: by path
         depth = area.path.count("/")
+        by_path = {
+            path: figures[pk]
+            for pk, path in Area.objects.filter(parent=area).values_list("pk", "path")
+        }
         paths = dict(
             Area.objects.filter(pk__in={k for k, _s, _n in deeper}).values_list("pk", "path")
         )
         for key, state, households in deeper:
-            bar = figures.get("/".join(paths[key].split("/")[: depth + 1]) + "/")
+            bar = by_path.get("/".join(paths[key].split("/")[: depth + 1]) + "/")
             if bar is not None:
                 bar[1] += households
                 if state in CLOSED_STATES:

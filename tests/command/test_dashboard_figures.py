@@ -17,6 +17,7 @@ from django.utils import timezone
 from doorstep.accounts.models import Role
 from doorstep.areas.models import Area, AreaLevel
 from doorstep.command.dashboard import dashboard_context
+from doorstep.core.db import count_each
 from doorstep.core.views import home_context
 from doorstep.registry.selectors import households_visible_to, persons_visible_to
 from doorstep.screening.coverage import (
@@ -194,7 +195,9 @@ def test_every_dashboard_bar_equals_a_fresh_count(sweep, areas, households):
     for back in (1, 0):
         _play(rng, sweep, days_back=back, count=10, late_hours=(0, 1))
     commander = sweep["commander"]
-    for key, parent in (("GS", areas["S2"]), ("GD", areas["D"])):
+    # (and a community inside a community: parent tallies two levels below a street)
+    inner = AreaFactory(code="CX", name="内社区", level=AreaLevel.COMMUNITY, parent=areas["C1"])
+    for key, parent in (("GS", areas["S2"]), ("GD", areas["D"]), ("GX", inner)):
         grid = AreaFactory(code=key, name=f"直属{key}", level=AreaLevel.GRID, parent=parent)
         for n in range(2):
             home = HouseholdFactory(grid=grid, household_number=f"HN-{key}-{n}")
@@ -229,8 +232,8 @@ def test_every_dashboard_bar_equals_a_fresh_count(sweep, areas, households):
     # area and one beside it)
     for campaign in [sweep["campaign"], *campaigns]:
         assert tally_differences(campaign) == {}
-        for key in ("D", "S1", "S2", "C1", "C2", "C3"):
-            area = areas[key]
+        for area in [*(areas[key] for key in ("D", "S1", "S2", "C1", "C2", "C3")), inner]:
+            key = area.code
             total, bars = closed_by_child_area(campaign, area)
             by_state, flagged, counted = _bars_counted(campaign, area)
             assert {s: n for s, n in total.by_state.items() if n} == by_state, (campaign, key)
@@ -238,3 +241,21 @@ def test_every_dashboard_bar_equals_a_fresh_count(sweep, areas, households):
             assert [tuple(bar) for bar in bars] == counted, (campaign, key)
             # the coverage pages' total is the same
             assert coverage_by_child_area(campaign, area)[0].by_state == total.by_state
+
+
+def test_counted_together_each_count_is_its_querysets(sweep, areas, user_for):
+    # given querysets of several tables, one that can hold no row and one the ORM never sends
+    campaign = sweep["campaign"]
+    _play(random.Random(6), sweep, days_back=0, count=6, late_hours=(0, 1))
+    progress = HouseholdProgress.objects.filter(campaign=campaign)
+    querysets = [
+        progress.filter(grid__path__startswith=areas["S1"].path),
+        progress.filter(state=ProgressState.NOT_STARTED).exclude(grid=areas["G1"]),
+        Area.objects.filter(parent=areas["D"]),
+        HouseholdProgress.objects.none(),
+        progress.filter(pk__in=[]),
+        ParentTally.objects.filter(campaign=campaign, households__gt=0),
+    ]
+    # when they are counted in one statement, then each is its own count
+    assert count_each(querysets) == [queryset.count() for queryset in querysets]
+    assert count_each([]) == []
