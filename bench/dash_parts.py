@@ -16,7 +16,9 @@ script with `--tag main` and this tree's with `--tag branch --from main`, altern
 import argparse
 import json
 import os
+import statistics
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -80,13 +82,23 @@ def query_counts(result: dict) -> None:
             with CaptureQueriesContext(connection) as queries:
                 assert client.get(url).status_code == 200
             result[f"queries_{page}_{label}"] = len(queries)
+        # the process's CPU time per request (the thread's: what the machine's other load moves
+        # least), dashboard and bare read alternately
+        cpu: dict[str, list[float]] = {"dashboard": [], "bare": []}
+        for _ in range(60):
+            for page, url in (("dashboard", "/"), ("bare", "/accounts/password/")):
+                t0 = time.thread_time()
+                client.get(url)
+                cpu[page].append((time.thread_time() - t0) * 1000)
+        for page, times in cpu.items():
+            result[f"cpu_{page}_{label}_p50_ms"] = round(statistics.median(times), 2)
+        result[f"cpu_ratio_{label}_p50"] = round(
+            result[f"cpu_dashboard_{label}_p50_ms"] / result[f"cpu_bare_{label}_p50_ms"], 2
+        )
 
 
 def role_parts(result: dict, rounds: int) -> None:
     """Each role's dashboard parts alone in the process (no HTTP, no template), p50 in ms."""
-    import statistics
-    import time
-
     from doorstep.accounts.models import User
     from doorstep.command import dashboard as board
     from doorstep.core.views import home_context
