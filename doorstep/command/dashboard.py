@@ -6,7 +6,8 @@ households and persons are the grids' stored roster counts (`registry/counts.py`
 and the open work (self-reports to verify, escalations) are the sweep's grid tallies rolled up
 once per campaign (`screening.coverage.closed_by_child_area`: the coverage pages' roll-up, with
 each child's bar as a plain row; shared by the to-dos and the standing), and the overdue
-revisits one count over an index (`revisits_overdue_count`)."""
+revisits one count over an index (`revisits_overdue`), sent with the page's other counts in
+one statement (`core.db.count_each`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,6 +27,8 @@ from doorstep.checkpoints.selectors import (
     handoffs_visible_to,
     officer_checkpoint,
 )
+from doorstep.core.db import count_each
+from doorstep.followup import field_reads
 from doorstep.followup import selectors as followup
 from doorstep.followup.models import ReferralStatus
 from doorstep.imports.models import ImportStatus
@@ -34,7 +38,7 @@ from doorstep.screening.models import Campaign, ProgressState
 from doorstep.screening.selectors import (
     campaigns_visible_to,
     progress_visible_to,
-    revisits_overdue_count,
+    revisits_overdue,
 )
 from doorstep.screening.tally import progress_sums
 
@@ -75,12 +79,25 @@ def _rollups(user: User, campaigns: list[Campaign]) -> Rollups:
     return found
 
 
+Counts = list[tuple[Todo, QuerySet[Any]]]
+
+
 def todos(
     user: User, campaigns: list[Campaign] | None = None, rollups: Rollups | None = None
 ) -> list[Todo]:
+    """What the user must do today, each with its count: the counts over the records (each
+    its domain's scoped queryset) are answered by one statement (`core.db.count_each`); the
+    self-reports and escalations are the roll-up's states."""
     now = timezone.now()
     end = _start_of_day(now) + datetime.timedelta(days=1)
     found: list[Todo] = []
+    counted: Counts = []  # the to-dos whose count is a queryset's, counted together below
+
+    def add(label: str, rows: QuerySet[Any], url: str) -> None:
+        todo = Todo(label, 0, url)
+        found.append(todo)
+        counted.append((todo, rows))
+
     if campaigns is None:
         campaigns = _open_campaigns(user)
     if rollups is None:
@@ -89,19 +106,15 @@ def todos(
         if user.role == Role.GRID_WORKER:
             rows = progress_visible_to(user, campaign)
             field = reverse("screening:field_list", args=[campaign.pk])
-            found.append(
-                Todo(
-                    _("Revisits due today (%(c)s)") % {"c": campaign.name},
-                    rows.filter(state=ProgressState.REVISIT, revisit_due_at__lt=end).count(),
-                    f"{field}?f=revisit",
-                )
+            add(
+                _("Revisits due today (%(c)s)") % {"c": campaign.name},
+                rows.filter(state=ProgressState.REVISIT, revisit_due_at__lt=end),
+                f"{field}?f=revisit",
             )
-            found.append(
-                Todo(
-                    _("Households not yet visited (%(c)s)") % {"c": campaign.name},
-                    rows.filter(state=ProgressState.NOT_STARTED).count(),
-                    f"{field}?f=todo",
-                )
+            add(
+                _("Households not yet visited (%(c)s)") % {"c": campaign.name},
+                rows.filter(state=ProgressState.NOT_STARTED),
+                f"{field}?f=todo",
             )
             continue
         listing = reverse("screening:coverage_list", args=[campaign.pk])
@@ -109,94 +122,88 @@ def todos(
         # progress_visible_to: the area's grids in the campaign); overdue depends on the moment
         rollup = rollups.get(campaign.pk)
         by_state = rollup[0].by_state if rollup is not None else {}
-        counts = {
-            "overdue": revisits_overdue_count(user, campaign, now=now),
-            "self_reported": by_state.get(ProgressState.SELF_REPORTED, 0),
-            "escalated": by_state.get(ProgressState.ESCALATED, 0),
-        }
-        found.append(
-            Todo(
-                _("Revisits overdue (%(c)s)") % {"c": campaign.name},
-                counts["overdue"],
-                f"{listing}?state=revisit",
-            )
+        add(
+            _("Revisits overdue (%(c)s)") % {"c": campaign.name},
+            revisits_overdue(user, campaign, now=now),
+            f"{listing}?state=revisit",
         )
         found.append(
             Todo(
                 _("Self-reports to verify (%(c)s)") % {"c": campaign.name},
-                counts["self_reported"],
+                by_state.get(ProgressState.SELF_REPORTED, 0),
                 f"{listing}?state=self_reported",
             )
         )
         found.append(
             Todo(
                 _("Escalated households (%(c)s)") % {"c": campaign.name},
-                counts["escalated"],
+                by_state.get(ProgressState.ESCALATED, 0),
                 f"{listing}?state=escalated",
             )
         )
-    found.extend(_follow_up_todos(user, now))
+    found.extend(_follow_up_todos(user, now, counted))
     if user.manages_roster:
-        failed = import_jobs_visible_to(user).filter(status=ImportStatus.FAILED).count()
-        found.append(Todo(_("Imports that failed"), failed, reverse("imports:list")))
+        add(
+            _("Imports that failed"),
+            import_jobs_visible_to(user).filter(status=ImportStatus.FAILED),
+            reverse("imports:list"),
+        )
     if user.role == Role.COMMAND:
-        waiting = (
-            bulletins_visible_to(user)
-            .filter(status=BulletinStatus.DRAFT)
-            .exclude(author=user)
-            .count()
+        add(
+            _("Bulletins waiting for your approval"),
+            bulletins_visible_to(user).filter(status=BulletinStatus.DRAFT).exclude(author=user),
+            reverse("command:bulletins"),
         )
-        found.append(
-            Todo(_("Bulletins waiting for your approval"), waiting, reverse("command:bulletins"))
-        )
+    for (todo, _rows), n in zip(
+        counted, count_each([rows for _todo, rows in counted]), strict=True
+    ):
+        todo.count = n
     return found
 
 
-def _follow_up_todos(user: User, now: datetime.datetime) -> list[Todo]:
+def _follow_up_todos(user: User, now: datetime.datetime, counted: Counts) -> list[Todo]:
     """Checks due, handoffs to accept, referrals waiting, arrivals to enter: each from its
-    domain's scoped selectors, shown only to the roles that act on it."""
+    domain's scoped selectors, shown only to the roles that act on it (a queryset's count is
+    left to the caller: appended to `counted`)."""
     found: list[Todo] = []
+
+    def add(label: str, rows: QuerySet[Any], url: str) -> None:
+        todo = Todo(label, 0, url)
+        found.append(todo)
+        counted.append((todo, rows))
+
     if user.role in (Role.GRID_WORKER, Role.COMMUNITY_ADMIN):
+        # due_now's count by hand (its slot bit is an annotation): its own statement
         found.append(
             Todo(
                 _("Follow-up checks due now"),
-                followup.due_now(user, now).count(),
+                field_reads.due_now_count(user, now),
                 reverse("followup:today"),
             )
         )
     if user.role == Role.COMMUNITY_ADMIN:
-        waiting = handoffs_visible_to(user).filter(
-            status=HandoffStatus.PENDING, community_id=user.jurisdiction_area_id
-        )
-        found.append(
-            Todo(
-                _("Arrivals handed to your community"),
-                waiting.count(),
-                reverse("checkpoints:inbox"),
-            )
+        add(
+            _("Arrivals handed to your community"),
+            handoffs_visible_to(user).filter(
+                status=HandoffStatus.PENDING, community_id=user.jurisdiction_area_id
+            ),
+            reverse("checkpoints:inbox"),
         )
     if user.role == Role.CLINIC_STAFF:
-        waiting_referrals = followup.referrals_for_clinic(user).exclude(
-            status=ReferralStatus.CLOSED
-        )
-        found.append(
-            Todo(
-                _("Referrals waiting for an outcome"),
-                waiting_referrals.count(),
-                reverse("followup:referrals"),
-            )
+        add(
+            _("Referrals waiting for an outcome"),
+            followup.referrals_for_clinic(user).exclude(status=ReferralStatus.CLOSED),
+            reverse("followup:referrals"),
         )
     if user.role == Role.CHECKPOINT_OFFICER:
         checkpoint = officer_checkpoint(user)
         if checkpoint is not None:
-            found.append(
-                Todo(
-                    _("Arrivals entered today at %(c)s") % {"c": checkpoint.name},
-                    arrivals_visible_to(user)
-                    .filter(checkpoint=checkpoint, arrived_at__gte=_start_of_day(now))
-                    .count(),
-                    reverse("checkpoints:entry", args=[checkpoint.pk]),
-                )
+            add(
+                _("Arrivals entered today at %(c)s") % {"c": checkpoint.name},
+                arrivals_visible_to(user).filter(
+                    checkpoint=checkpoint, arrived_at__gte=_start_of_day(now)
+                ),
+                reverse("checkpoints:entry", args=[checkpoint.pk]),
             )
     return found
 

@@ -56,10 +56,12 @@ def home_context(user) -> dict:
     if area is not None:
         # stored per grid by every writer of the roster: no COUNT over the roster per page view
         context["household_count"], context["person_count"] = roster_totals_visible_to(user)
-        # plain rows (name, code, sub-areas) for the table: no Area object per row
+        # plain rows (name, code, sub-areas) for the table: no Area object per row. Grouped by
+        # the id too: grouped by (code, name) alone SQLite walked the whole area table in code
+        # order and built an index on the children per view (6 ms at 10,000 areas)
         context["children"] = (
             area.children.order_by("code")
-            .values("code", "name")
+            .values("pk", "code", "name")
             .annotate(grid_count=Count("children"))[:50]
         )
     return context

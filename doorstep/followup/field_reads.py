@@ -93,6 +93,47 @@ def due_now_rows(
     return [DueRow(m_id, kp_id, name, _day(end)) for m_id, kp_id, name, end in fetched]
 
 
+# due_now's count (the dashboards' to-do): its scope and filters, without the list's joins
+_DUE_COUNT_SQL = """
+SELECT COUNT(*)
+FROM followup_monitoring m
+JOIN followup_keyperson ON followup_keyperson.id = m.key_person_id
+WHERE ({scope}) AND m.status = %s AND m.end_date >= %s AND m.started_at < %s
+  AND (m.checked_on IS NULL OR m.checked_on < %s
+    OR (m.checked_on = %s AND (m.checked_mask & %s) = 0))
+"""
+
+
+def due_now_count(user: User, now: datetime.datetime | None = None) -> int:
+    """`due_now(user, now).count()` in one hand-written statement (a dashboard's to-do, on
+    every view: the ORM's building of the count cost more than the database's answer)."""
+    now = now or timezone.now()
+    scope = key_person_scope_q(user)
+    if scope is None:
+        return 0
+    compiled = key_person_where_sql(scope)
+    if compiled is None:
+        return 0
+    where, params = compiled
+    current = schedule.slot_of(now)
+    day = connection.ops.adapt_datefield_value(current.day)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _DUE_COUNT_SQL.format(scope=where),
+            [
+                *params,
+                MonitoringStatus.ACTIVE.value,
+                day,
+                connection.ops.adapt_datetimefield_value(current.ends_at),
+                day,
+                day,
+                1 << current.index,
+            ],
+        )
+        (count,) = cursor.fetchone()
+    return int(count)
+
+
 @dataclass(frozen=True)
 class Today:
     due: list[TodayRow]

@@ -164,7 +164,7 @@ class HouseholdProgress(models.Model):
             ),
             # A worker's list, already in grid order.
             models.Index(fields=["campaign", "assigned_to", "grid"], name="progress_worker_list"),
-            # The dashboards' overdue revisits (selectors.revisits_overdue_count): a range per
+            # The dashboards' overdue revisits (selectors.revisits_overdue): a range per
             # grid, or over the campaign's open revisits, never the campaign's every row.
             models.Index(
                 fields=["campaign", "state", "grid", "revisit_due_at"], name="progress_revisit_due"

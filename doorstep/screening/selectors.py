@@ -60,21 +60,27 @@ def progress_visible_to(user, campaign: Campaign) -> QuerySet[HouseholdProgress]
     return rows
 
 
-def revisits_overdue_count(user, campaign: Campaign, *, now: datetime.datetime) -> int:
-    """How many of the user's progress rows (`progress_visible_to`) wait for a revisit that fell
-    due before `now`: one count over the index on (campaign, state, grid, revisit_due_at). The
-    user's grids are named by id from the small area table, so the progress rows are never
-    joined to their areas, and a user whose area holds the whole campaign names none."""
+def revisits_overdue(user, campaign: Campaign, *, now: datetime.datetime):
+    """The user's progress rows (`progress_visible_to`) that wait for a revisit that fell due
+    before `now`, as a queryset to count: one count over the index on (campaign, state, grid,
+    revisit_due_at). The user's grids are named by id from the small area table, so the
+    progress rows are never joined to their areas, and a user whose area holds the whole
+    campaign names none."""
     path = _path(user)
     if path is None:
-        return 0
+        return HouseholdProgress.objects.none()
     if user.role == Role.GRID_WORKER:
         rows = progress_visible_to(user, campaign)
     else:
         rows = HouseholdProgress.objects.filter(campaign=campaign)
         if not campaign.scope_area.path.startswith(path):
             rows = rows.filter(grid_id__in=Area.objects.filter(prefix_q("path", path)).values("pk"))
-    return rows.filter(state=ProgressState.REVISIT, revisit_due_at__lt=now).count()
+    return rows.filter(state=ProgressState.REVISIT, revisit_due_at__lt=now)
+
+
+def revisits_overdue_count(user, campaign: Campaign, *, now: datetime.datetime) -> int:
+    """How many rows `revisits_overdue` holds."""
+    return revisits_overdue(user, campaign, now=now).count()
 
 
 def access_progress(

@@ -15,14 +15,21 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from doorstep.accounts.models import Role
+from doorstep.areas.models import Area, AreaLevel
 from doorstep.command.dashboard import dashboard_context
+from doorstep.core.db import count_each
 from doorstep.core.views import home_context
 from doorstep.registry.selectors import households_visible_to, persons_visible_to
-from doorstep.screening.coverage import coverage_by_child_area, coverage_by_worker
+from doorstep.screening.coverage import (
+    closed_by_child_area,
+    coverage_by_child_area,
+    coverage_by_worker,
+)
 from doorstep.screening.models import HouseholdProgress, ParentTally, ProgressState
 from doorstep.screening.selectors import progress_visible_to
-from doorstep.screening.services import VisitInput, visit_record
+from doorstep.screening.services import VisitInput, campaign_create, visit_record
 from doorstep.screening.tally import tally_differences
+from tests.factories import AreaFactory, HouseholdFactory, PersonFactory
 
 from .test_verify import _play
 
@@ -164,3 +171,91 @@ def test_the_migration_fills_the_parent_tallies_of_existing_campaigns(sweep, are
     with connection.cursor() as cursor:
         cursor.execute(migration.FILL)
     assert tally_differences(campaign) == {}
+
+
+def _bars_counted(campaign, area) -> tuple[dict[str, int], int, list[tuple[str, int, int]]]:
+    """The roll-up as a COUNT over the progress rows: the area's households by state, its
+    persons flagged, and per child (by code) its name, households and households closed."""
+    rows = HouseholdProgress.objects.filter(campaign=campaign)
+    under = rows.filter(grid__path__startswith=area.path)
+    by_state = _by_state(under.values_list("state").annotate(n=Count("pk")).order_by())
+    flagged = sum(under.values_list("persons_flagged", flat=True))
+    bars = []
+    for child in Area.objects.filter(parent=area).order_by("code"):
+        below = rows.filter(grid__path__startswith=child.path)
+        closed = below.filter(state__in=("screened", "vacant", "escalated")).count()
+        bars.append((child.name, below.count(), closed))
+    return by_state, flagged, bars
+
+
+def test_every_dashboard_bar_equals_a_fresh_count(sweep, areas, households):
+    # given random field work in the district's sweep, then grids straight under a street and
+    # under the district beside the communities, a campaign of the district and one of a street
+    rng = random.Random(5)
+    for back in (1, 0):
+        _play(rng, sweep, days_back=back, count=10, late_hours=(0, 1))
+    commander = sweep["commander"]
+    # (and a community inside a community: parent tallies two levels below a street)
+    inner = AreaFactory(code="CX", name="内社区", level=AreaLevel.COMMUNITY, parent=areas["C1"])
+    for key, parent in (("GS", areas["S2"]), ("GD", areas["D"]), ("GX", inner)):
+        grid = AreaFactory(code=key, name=f"直属{key}", level=AreaLevel.GRID, parent=parent)
+        for n in range(2):
+            home = HouseholdFactory(grid=grid, household_number=f"HN-{key}-{n}")
+            PersonFactory(household=home, name=f"住户{key}{n}", relation="户主")
+    start = timezone.now() - datetime.timedelta(days=1)
+    campaigns = [
+        campaign_create(
+            user=commander,
+            name=f"bars {key}",
+            scope_area=areas[key],
+            starts_at=start,
+            deadline=start + datetime.timedelta(days=5),
+        )
+        for key in ("D", "S1")
+    ]
+    # and a visit to every third household of each campaign
+    for campaign in [sweep["campaign"], *campaigns]:
+        for progress in HouseholdProgress.objects.filter(campaign=campaign).order_by("pk")[::3]:
+            visit_record(
+                user=commander,
+                campaign=campaign,
+                visit=VisitInput(
+                    household_id=progress.household_id,
+                    outcome=rng.choice(["not_home", "vacant", "refused"]),
+                    visited_at=timezone.now() - datetime.timedelta(minutes=5),
+                    client_uuid=uuid.uuid4(),
+                    person_checks=[],
+                ),
+            )
+    # then every area's bars and total are the counts over its progress rows, for each campaign
+    # (the district's whole campaign, a street within it, a community, a campaign below the
+    # area and one beside it)
+    for campaign in [sweep["campaign"], *campaigns]:
+        assert tally_differences(campaign) == {}
+        for area in [*(areas[key] for key in ("D", "S1", "S2", "C1", "C2", "C3")), inner]:
+            key = area.code
+            total, bars = closed_by_child_area(campaign, area)
+            by_state, flagged, counted = _bars_counted(campaign, area)
+            assert {s: n for s, n in total.by_state.items() if n} == by_state, (campaign, key)
+            assert total.persons_flagged == flagged, (campaign, key)
+            assert [tuple(bar) for bar in bars] == counted, (campaign, key)
+            # the coverage pages' total is the same
+            assert coverage_by_child_area(campaign, area)[0].by_state == total.by_state
+
+
+def test_counted_together_each_count_is_its_querysets(sweep, areas, user_for):
+    # given querysets of several tables, one that can hold no row and one the ORM never sends
+    campaign = sweep["campaign"]
+    _play(random.Random(6), sweep, days_back=0, count=6, late_hours=(0, 1))
+    progress = HouseholdProgress.objects.filter(campaign=campaign)
+    querysets = [
+        progress.filter(grid__path__startswith=areas["S1"].path),
+        progress.filter(state=ProgressState.NOT_STARTED).exclude(grid=areas["G1"]),
+        Area.objects.filter(parent=areas["D"]),
+        HouseholdProgress.objects.none(),
+        progress.filter(pk__in=[]),
+        ParentTally.objects.filter(campaign=campaign, households__gt=0),
+    ]
+    # when they are counted in one statement, then each is its own count
+    assert count_each(querysets) == [queryset.count() for queryset in querysets]
+    assert count_each([]) == []

@@ -225,6 +225,7 @@ def test_the_due_rows_are_due_nows_in_every_scope(key_person, fworker, admin, us
         # when each reads the due list as rows and as models
         rows = {name: field_reads.due_now_rows(user) for name, user in users.items()}
         models = {name: list(selectors.due_now(user)) for name, user in users.items()}
+        counts = {name: field_reads.due_now_count(user) for name, user in users.items()}
     # then the same monitorings, for those who see the key person only (the transfer's
     # receiver too, until it accepts)
     assert {name: [r.pk for r in found] for name, found in rows.items()} == {
@@ -232,6 +233,8 @@ def test_the_due_rows_are_due_nows_in_every_scope(key_person, fworker, admin, us
     }
     seeing = {name for name, found in rows.items() if found}
     assert seeing == {"worker", "admin", "receiver", "street", "command"}
+    # and the dashboards' count of them is the same
+    assert counts == {name: len(found) for name, found in models.items()}
     assert rows["admin"] == [
         field_reads.DueRow(
             monitoring.pk, key_person.pk, key_person.person.name, monitoring.end_date
