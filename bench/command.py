@@ -266,6 +266,7 @@ def run(
     target_areas: int = 0,
     dashboards_only: bool = False,
     shape: str = "flat",
+    followup: bool = False,
 ) -> dict:
     db = prepare(kind, persons)
     os.environ.update(child_env(db.url))
@@ -292,6 +293,15 @@ def run(
         log(f"spreading the district over {target_areas}+ areas")
         spread = (spread_realistic if shape == "realistic" else spread_grids)(target_areas)
         log(f"{spread} areas ({time.perf_counter() - t0:.1f} s)")
+    scale: dict = {}
+    if followup:
+        from command_scale import fill
+
+        t0 = time.perf_counter()
+        log("writing the follow-up and checkpoint volumes")
+        scale = fill()
+        scale["fill_s"] = round(time.perf_counter() - t0, 1)
+        log(f"follow-up and checkpoints: {scale}")
     with connection.cursor() as cursor:
         # the planner's statistics, as after an import (the stored counts and tallies included:
         # without them SQLite walks the district's 10,000 areas to find a few hundred parents)
@@ -312,6 +322,11 @@ def run(
     today = timezone.localdate()
     result: dict = {"db": kind, "persons": persons, "visits": ctx["visits"], "areas": areas}
     result["grids"] = grids
+    from doorstep.registry.models import Household, Person
+
+    result["persons_stored"] = Person.objects.count()
+    result["households"] = Household.objects.count()
+    result.update(scale)
     result["communities"] = Area.objects.filter(
         path__startswith=district.path, level=AreaLevel.COMMUNITY
     ).count()
@@ -407,6 +422,12 @@ def main() -> int:
         "~587 grids at 10,000 areas); realistic = new communities under every street too "
         "(~320 communities of 30 grids)",
     )
+    parser.add_argument(
+        "--followup",
+        action="store_true",
+        help="write the issue's follow-up and checkpoint volumes first (bench/command_scale.py: "
+        "50,000 key persons, ~1.4M checks, 100,000 arrivals; skipped when already there)",
+    )
     args = parser.parse_args()
     result = run(
         args.db,
@@ -417,6 +438,7 @@ def main() -> int:
         args.areas,
         args.dashboards_only,
         args.shape,
+        args.followup,
     )
     print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
     checks = [
