@@ -127,6 +127,11 @@ class BenchDB:
     demo area tree, so each measurement starts from the same state."""
 
     def __init__(self, kind: str, name: str):
+        # DOORSTEP_BENCH_PREFIX renames PostgreSQL bench databases ("doorstep_bench_NAME" for
+        # "doorstep_bench"), so helpers sharing one server never drop each other's databases
+        prefix = os.environ.get("DOORSTEP_BENCH_PREFIX")
+        if kind == "postgres" and prefix and name.startswith("doorstep_bench_"):
+            name = prefix + name.removeprefix("doorstep_bench")
         self.kind, self.name = kind, name
 
     # where

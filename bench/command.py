@@ -173,6 +173,13 @@ def spread_realistic(target: int, grids_per_community: int = 30) -> int:
     return Area.objects.count()
 
 
+def _in_brief_reads(fn) -> None:
+    from doorstep.command.brief import brief_reads
+
+    with brief_reads():
+        fn()
+
+
 def role_users(district) -> dict:
     """A street admin (the first street), a community admin (that street's first community)
     and the sweep bench's grid worker, made if missing."""
@@ -266,6 +273,7 @@ def run(
     target_areas: int = 0,
     dashboards_only: bool = False,
     shape: str = "flat",
+    followup: bool = False,
 ) -> dict:
     db = prepare(kind, persons)
     os.environ.update(child_env(db.url))
@@ -292,6 +300,15 @@ def run(
         log(f"spreading the district over {target_areas}+ areas")
         spread = (spread_realistic if shape == "realistic" else spread_grids)(target_areas)
         log(f"{spread} areas ({time.perf_counter() - t0:.1f} s)")
+    scale: dict = {}
+    if followup:
+        from command_scale import fill
+
+        t0 = time.perf_counter()
+        log("writing the follow-up and checkpoint volumes")
+        scale = fill()
+        scale["fill_s"] = round(time.perf_counter() - t0, 1)
+        log(f"follow-up and checkpoints: {scale}")
     with connection.cursor() as cursor:
         # the planner's statistics, as after an import (the stored counts and tallies included:
         # without them SQLite walks the district's 10,000 areas to find a few hundred parents)
@@ -299,9 +316,11 @@ def run(
 
     from doorstep.accounts.models import User
     from doorstep.areas.models import Area, AreaLevel
+    from doorstep.checkpoints.brief import CheckpointsProvider
     from doorstep.command.brief import brief_query
     from doorstep.command.models import BriefSnapshot
     from doorstep.command.services import brief_freeze
+    from doorstep.followup.brief import FollowupProvider
     from doorstep.screening.brief import campaign_day_fast, campaigns_on
     from tests.two_factor import verify_session
 
@@ -312,6 +331,11 @@ def run(
     today = timezone.localdate()
     result: dict = {"db": kind, "persons": persons, "visits": ctx["visits"], "areas": areas}
     result["grids"] = grids
+    from doorstep.registry.models import Household, Person
+
+    result["persons_stored"] = Person.objects.count()
+    result["households"] = Household.objects.count()
+    result.update(scale)
     result["communities"] = Area.objects.filter(
         path__startswith=district.path, level=AreaLevel.COMMUNITY
     ).count()
@@ -357,15 +381,34 @@ def run(
         response = client.get("/command/brief/")
         assert response.status_code == 200
 
-    def raw_group_bys():
+    def raw_sweep():
         query = brief_query(district, today, timezone.now() - datetime.timedelta(seconds=30))
         for campaign in campaigns_on(query):
             campaign_day_fast(campaign, query)  # not live: the fold over every visit in SQL
 
+    # the follow-up's and the checkpoints' figures: GROUP BYs over their own records (the
+    # checks, the arrivals, the handoffs' events), which the page runs as they are
+    def raw_followup():
+        FollowupProvider().sections(brief_query(district, today))
+
+    def raw_checkpoints():
+        CheckpointsProvider().sections(brief_query(district, today))
+
     log("timing the brief page and the raw GROUP BYs")
     result["brief_page_p50_ms"], result["brief_page_p95_ms"] = timed(brief_page, rounds)
     result["brief_page_load"] = load()
-    result["raw_p50_ms"], result["raw_p95_ms"] = timed(raw_group_bys, raw_rounds)
+    raw_p50 = raw_p95 = 0.0
+    for name, fn in (
+        ("sweep", raw_sweep),
+        ("followup", raw_followup),
+        ("checkpoints", raw_checkpoints),
+    ):
+        # as the page reads (on PostgreSQL: a transaction, JIT off, the fold's planner settings)
+        p50, p95 = timed(lambda fn=fn: _in_brief_reads(fn), raw_rounds)
+        result[f"raw_{name}_p50_ms"] = round(p50, 1)
+        raw_p50 += p50
+        raw_p95 += p95
+    result["raw_p50_ms"], result["raw_p95_ms"] = round(raw_p50, 1), round(raw_p95, 1)
     result["raw_load"] = load()
     result["brief_vs_raw"] = round(result["raw_p50_ms"] / result["brief_page_p50_ms"], 2)
 
@@ -407,6 +450,12 @@ def main() -> int:
         "~587 grids at 10,000 areas); realistic = new communities under every street too "
         "(~320 communities of 30 grids)",
     )
+    parser.add_argument(
+        "--followup",
+        action="store_true",
+        help="write the issue's follow-up and checkpoint volumes first (bench/command_scale.py: "
+        "50,000 key persons, ~1.4M checks, 100,000 arrivals; skipped when already there)",
+    )
     args = parser.parse_args()
     result = run(
         args.db,
@@ -417,6 +466,7 @@ def main() -> int:
         args.areas,
         args.dashboards_only,
         args.shape,
+        args.followup,
     )
     print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
     checks = [

@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -177,18 +177,34 @@ def _fold_handoff(
 
 def _handoffs_touching(area: Area) -> QuerySet[Handoff]:
     """Handoffs that were ever routed to a community under `area`."""
+    routed_here = HandoffEvent.objects.filter(prefix_q("to_community__path", area.path))
+    # a subquery, not a join to the events: no DISTINCT over every handoff of the area
     return Handoff.objects.filter(
-        prefix_q("community__path", area.path) | prefix_q("events__to_community__path", area.path)
-    ).distinct()
+        prefix_q("community__path", area.path) | Q(pk__in=routed_here.values("handoff_id"))
+    )
+
+
+def _counting_on_day(query: BriefQuery, handoffs: QuerySet[Handoff]) -> QuerySet[Handoff]:
+    """The handoffs that can count on the day: sent before its end, and not closed before its
+    start. A handoff closed before the day takes no event on the day (a re-route, an accept, a
+    report and a joining arrival all need it pending) and is neither pending nor overdue at its
+    end, so its fold adds nothing: leaving it out keeps the day's reads to the handoffs still
+    open or moved that day, however many were closed in the days before."""
+    events = HandoffEvent.objects.filter(handoff=OuterRef("pk"))
+    return handoffs.filter(Exists(events.filter(action__in=ROUTING, at__lt=query.until))).exclude(
+        Exists(events.filter(action__in=list(CLOSING), at__lt=query.day_start))
+    )
 
 
 def _handoff_states(
     query: BriefQuery, handoffs: QuerySet[Handoff], tallies: dict[int, PointTally]
 ) -> dict[int, HandoffAtMoment]:
+    handoffs = _counting_on_day(query, handoffs)
     rows = list(handoffs.values_list("pk", "community_id", "received_at", "deadline"))
     events: dict[int, list[tuple[str, datetime.datetime, int | None]]] = defaultdict(list)
     for handoff_id, action, at, to_community in (
-        HandoffEvent.objects.filter(handoff_id__in=[r[0] for r in rows], at__lt=query.until)
+        # the handoffs' events by a subquery (not thousands of ids as parameters)
+        HandoffEvent.objects.filter(handoff__in=handoffs.values("pk"), at__lt=query.until)
         .order_by("at", "pk")
         .values_list("handoff_id", "action", "at", "to_community_id")
     ):

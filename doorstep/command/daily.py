@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from doorstep.areas.models import Area
 from doorstep.core.brief import FigureValue, Section
 
-from .brief import brief_query
+from .brief import brief_query, brief_reads
 from .sections import providers
 
 Figures = dict[str, FigureValue]
@@ -128,9 +128,10 @@ def daily_report(
     children = list(area.children.select_related("parent").order_by("code"))
     query = brief_query(area, day, known_at)
     per_area: dict[int, list[Section]] = {a.pk: [] for a in [area, *children]}
-    for provider in providers():
-        for pk, sections in provider.sections_for_areas(query, [area, *children]).items():
-            per_area[pk] += sections
+    with brief_reads():
+        for provider in providers():
+            for pk, sections in provider.sections_for_areas(query, [area, *children]).items():
+                per_area[pk] += sections
     columns = daily_columns()
     report = DailyReport(area=area, day=day)
     for section in per_area[area.pk]:

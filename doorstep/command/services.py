@@ -18,6 +18,7 @@ from doorstep.core.db import prefix_q
 from .brief import (
     add_change,
     brief_query,
+    brief_reads,
     cut_off_for,
     first_day,
     sections_from_json,
@@ -36,9 +37,10 @@ def _sections_for_areas(
 ) -> dict[int, list[Section]]:
     query = brief_query(district, day, known_at)
     result: dict[int, list[Section]] = {a.pk: [] for a in areas}
-    for provider in providers():
-        for pk, sections in provider.sections_for_areas(query, areas).items():
-            result[pk] += sections
+    with brief_reads():
+        for provider in providers():
+            for pk, sections in provider.sections_for_areas(query, areas).items():
+                result[pk] += sections
     return result
 
 

@@ -190,11 +190,11 @@ def tallies_raw(query: BriefQuery) -> tuple[dict[int, FollowTally], dict[int, tu
             "released_at",
         )
     )
-    ids = [m["id"] for m in monitorings]
     checked: set[int] = set()
     recent: set[int] = set()
+    # the monitorings by subquery: 50,000 ids as parameters pass SQLite's limit
     for monitoring_id, slot_date, outcome, measured_at, entered_at in Check.objects.filter(
-        monitoring_id__in=ids
+        monitoring_id__in=Monitoring.objects.filter(_in_area(query)).values("id")
     ).values_list("monitoring_id", "slot_date", "outcome", "measured_at", "entered_at"):
         if outcome != CheckOutcome.MEASURED or entered_at > query.known_at:
             continue

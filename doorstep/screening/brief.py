@@ -302,23 +302,28 @@ def _assigned(day: CampaignDay, query: BriefQuery, *, by_community: bool = False
 
 
 # -- the raw way -------------------------------------------------------------------------------
+# Ids per query when the raw way reads rows by a list of ids (SQLite takes 32,766 parameters)
+RAW_BATCH = 10_000
+
+
 def campaign_day_raw(campaign: Campaign, query: BriefQuery) -> CampaignDay:
     """The same figures from the visits themselves: each household's visits known at the
     moment, folded in Python; counts by walking the visits."""
     day = CampaignDay(campaign=campaign)
-    homes = dict(
-        _restrict(
-            HouseholdProgress.objects.filter(campaign=campaign), "grid_id", campaign, query.area
-        ).values_list("household_id", "grid_id")
+    progress = _restrict(
+        HouseholdProgress.objects.filter(campaign=campaign), "grid_id", campaign, query.area
     )
+    homes = dict(progress.values_list("household_id", "grid_id"))
+    # the households by subquery: a district's 340,000 ids as parameters pass SQLite's limit
+    households = progress.values("household_id")
     members: dict[int, int] = defaultdict(int)
     for household_id in Person.objects.filter(
-        household_id__in=list(homes), status=PersonStatus.ACTIVE
+        household_id__in=households, status=PersonStatus.ACTIVE
     ).values_list("household_id", flat=True):
         members[household_id] += 1
     by_household: dict[int, list[Visit]] = defaultdict(list)
     entered_until = min(query.day_end, query.known_at)
-    for visit in Visit.objects.filter(campaign=campaign, household_id__in=list(homes)):
+    for visit in Visit.objects.filter(campaign=campaign, household_id__in=households):
         if visit.entered_at > query.known_at:
             continue
         grid_id = homes[visit.household_id]
@@ -339,7 +344,10 @@ def campaign_day_raw(campaign: Campaign, query: BriefQuery) -> CampaignDay:
         ):
             visit.verified_at = None  # not yet verified at that moment
         by_household[visit.household_id].append(visit)
-    counts = check_counts_for([v.pk for visits in by_household.values() for v in visits])
+    ids = [v.pk for visits in by_household.values() for v in visits]
+    counts: dict[int, dict] = {}
+    for start in range(0, len(ids), RAW_BATCH):  # SQLite's limit of parameters again
+        counts.update(check_counts_for(ids[start : start + RAW_BATCH]))
     for household_id, grid_id in homes.items():
         values = fold_visits(
             campaign, by_household.get(household_id, []), counts, members[household_id]

@@ -3,6 +3,7 @@ every area and day equals the raw records' (verify_brief), and a snapshot never 
 
 import datetime
 import random
+import re
 
 import pytest
 from django.core.management import call_command
@@ -126,6 +127,31 @@ def test_verify_brief_command(sweep, areas, capsys):
         call_command("verify_brief", "D", (day - datetime.timedelta(days=30)).isoformat())
     with pytest.raises(CommandError, match="no area"):
         call_command("verify_brief", "NOPE", day.isoformat())
+
+
+def test_the_raw_way_reads_by_subquery_and_in_batches(sweep, areas, monkeypatch):
+    """The raw way of a district reads its households' persons and visits by subquery and
+    their checks in batches of ids: at 1,000,000 persons the lists of ids passed SQLite's limit
+    of parameters ("too many SQL variables", verify_brief on the bench's district). Batches of
+    two ids here give the same figures."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from doorstep.screening import brief as screening_brief
+
+    rng = random.Random(5)
+    _play(rng, sweep, days_back=1, count=10, late_hours=(0, 12))
+    day = timezone.localdate() - datetime.timedelta(days=1)
+    monkeypatch.setattr(screening_brief, "RAW_BATCH", 2)
+    with CaptureQueriesContext(connection) as queries:
+        assert brief_verify(areas["D"], day) == []
+    households = Household.objects.count()
+    lists = [
+        len(found.split(","))
+        for q in queries.captured_queries
+        for found in re.findall(r"IN \(([\d, ]+)\)", q["sql"])
+    ]
+    assert lists and max(lists) < households  # no query took every household's id
 
 
 def test_verify_finds_a_tampered_progress_row(sweep, areas):
