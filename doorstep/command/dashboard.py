@@ -6,8 +6,9 @@ households and persons are the grids' stored roster counts (`registry/counts.py`
 and the open work (self-reports to verify, escalations) are the sweep's grid tallies rolled up
 once per campaign (`screening.coverage.closed_by_child_area`: the coverage pages' roll-up, with
 each child's bar as a plain row; shared by the to-dos and the standing), and the overdue
-revisits one count over an index (`revisits_overdue`), sent with the page's other counts in
-one statement (`core.db.count_each`)."""
+revisits one count over an index (`revisits_overdue`), sent with the page's other counts (the
+follow-up checks due among them, `followup.field_reads.due_now_count_sql`) in one statement
+(`core.db.count_each`)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from doorstep.checkpoints.selectors import (
     handoffs_visible_to,
     officer_checkpoint,
 )
-from doorstep.core.db import count_each
+from doorstep.core.db import CountSQL, count_each
 from doorstep.followup import field_reads
 from doorstep.followup import selectors as followup
 from doorstep.followup.models import ReferralStatus
@@ -79,7 +80,7 @@ def _rollups(user: User, campaigns: list[Campaign]) -> Rollups:
     return found
 
 
-Counts = list[tuple[Todo, QuerySet[Any]]]
+Counts = list[tuple[Todo, QuerySet[Any] | CountSQL]]
 
 
 def todos(
@@ -93,7 +94,7 @@ def todos(
     found: list[Todo] = []
     counted: Counts = []  # the to-dos whose count is a queryset's, counted together below
 
-    def add(label: str, rows: QuerySet[Any], url: str) -> None:
+    def add(label: str, rows: QuerySet[Any] | CountSQL, url: str) -> None:
         todo = Todo(label, 0, url)
         found.append(todo)
         counted.append((todo, rows))
@@ -167,19 +168,17 @@ def _follow_up_todos(user: User, now: datetime.datetime, counted: Counts) -> lis
     left to the caller: appended to `counted`)."""
     found: list[Todo] = []
 
-    def add(label: str, rows: QuerySet[Any], url: str) -> None:
+    def add(label: str, rows: QuerySet[Any] | CountSQL, url: str) -> None:
         todo = Todo(label, 0, url)
         found.append(todo)
         counted.append((todo, rows))
 
     if user.role in (Role.GRID_WORKER, Role.COMMUNITY_ADMIN):
-        # due_now's count by hand (its slot bit is an annotation): its own statement
-        found.append(
-            Todo(
-                _("Follow-up checks due now"),
-                field_reads.due_now_count(user, now),
-                reverse("followup:today"),
-            )
+        # due_now's count by hand (its slot bit is an annotation), sent with the other counts
+        add(
+            _("Follow-up checks due now"),
+            field_reads.due_now_count_sql(user, now),
+            reverse("followup:today"),
         )
     if user.role == Role.COMMUNITY_ADMIN:
         add(

@@ -4,11 +4,12 @@ import fcntl
 import threading
 from collections.abc import Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import (
     BigAutoField,
     BigIntegerField,
@@ -137,20 +138,40 @@ for _field in (CharField, BigAutoField, BigIntegerField, ForeignKey):
     _field.register_lookup(AnyOf)
 
 
-def count_each(querysets: Sequence[QuerySet]) -> list[int]:
+@dataclass(frozen=True)
+class CountSQL:
+    """A hand-written `SELECT COUNT(*) ...` and its parameters, for `count_each` beside the
+    querysets (its scope compiled by the ORM from the access layer's rule, ARCHITECTURE rule
+    22); `sql` None: it can hold no row (counts 0 without being sent)."""
+
+    sql: str | None
+    params: Sequence[Any] = ()
+
+
+def count_each(querysets: Sequence[QuerySet | CountSQL]) -> list[int]:
     """`[qs.count() for qs in querysets]` in one statement: each queryset as its selector built
     it (its scope the access layer's own), compiled by the ORM into a sub-select that the
-    database counts. A page of to-dos spent more on the ORM's building of one count per figure
-    than the database on answering them. A queryset that can hold no row (`none()`) counts 0
-    without being sent; all are read from the database the first one would read from."""
+    database counts; a `CountSQL` is sent as it is written, a sub-select of its own. A page of
+    to-dos spent more on the ORM's building of one count per figure than the database on
+    answering them. A queryset that can hold no row (`none()`) counts 0 without being sent; all
+    are read from the database the first queryset would read from (the default database when
+    there is none)."""
     found = [0] * len(querysets)
     if not querysets:
         return found
-    connection_ = connections[querysets[0].db]
+    alias = next((q.db for q in querysets if isinstance(q, QuerySet)), DEFAULT_DB_ALIAS)
+    connection_ = connections[alias]
     parts: list[str] = []
     params: list[Any] = []
     sent: list[int] = []
     for index, queryset in enumerate(querysets):
+        if isinstance(queryset, CountSQL):
+            if queryset.sql is None:
+                continue
+            parts.append(f"({queryset.sql})")
+            params.extend(queryset.params)
+            sent.append(index)
+            continue
         query = queryset.order_by().values("pk").query
         try:
             sql, query_params = query.get_compiler(connection=connection_).as_sql()

@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from doorstep.accounts.models import User
+from doorstep.core.db import CountSQL, count_each
 
 from . import schedule
 from .models import CheckOutcome, KeyPerson, MonitoringStatus, ReferralStatus
@@ -104,34 +105,39 @@ WHERE ({scope}) AND m.status = %s AND m.end_date >= %s AND m.started_at < %s
 """
 
 
-def due_now_count(user: User, now: datetime.datetime | None = None) -> int:
-    """`due_now(user, now).count()` in one hand-written statement (a dashboard's to-do, on
-    every view: the ORM's building of the count cost more than the database's answer)."""
+def due_now_count_sql(user: User, now: datetime.datetime | None = None) -> CountSQL:
+    """`due_now(user, now).count()` as one hand-written statement, for `core.db.count_each`
+    beside a page's other counts (a dashboard's to-do, on every view: the ORM's building of the
+    count cost more than the database's answer). Its scope is `key_person_scope_q`, compiled by
+    the ORM."""
     now = now or timezone.now()
     scope = key_person_scope_q(user)
     if scope is None:
-        return 0
+        return CountSQL(None)
     compiled = key_person_where_sql(scope)
     if compiled is None:
-        return 0
+        return CountSQL(None)
     where, params = compiled
     current = schedule.slot_of(now)
     day = connection.ops.adapt_datefield_value(current.day)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _DUE_COUNT_SQL.format(scope=where),
-            [
-                *params,
-                MonitoringStatus.ACTIVE.value,
-                day,
-                connection.ops.adapt_datetimefield_value(current.ends_at),
-                day,
-                day,
-                1 << current.index,
-            ],
-        )
-        (count,) = cursor.fetchone()
-    return int(count)
+    return CountSQL(
+        _DUE_COUNT_SQL.format(scope=where),
+        [
+            *params,
+            MonitoringStatus.ACTIVE.value,
+            day,
+            connection.ops.adapt_datetimefield_value(current.ends_at),
+            day,
+            day,
+            1 << current.index,
+        ],
+    )
+
+
+def due_now_count(user: User, now: datetime.datetime | None = None) -> int:
+    """`due_now(user, now).count()` in one hand-written statement (`due_now_count_sql`)."""
+    (count,) = count_each([due_now_count_sql(user, now)])
+    return count
 
 
 @dataclass(frozen=True)

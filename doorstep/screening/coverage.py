@@ -137,13 +137,29 @@ def closed_by_child_area(campaign: Campaign, area: Area) -> tuple[CoverageRow, l
     grid_tally, parent_tally = GridTally._meta.db_table, ParentTally._meta.db_table
     closed = ", ".join(["%s"] * len(CLOSED_STATES))
     # constant table names; every value is a parameter
-    children_sql = f"""
-        SELECT a.id, a.name, a.level, SUM(t.households),
-               SUM(CASE WHEN t.state IN ({closed}) THEN t.households ELSE 0 END)
-        FROM areas_area a LEFT JOIN {grid_tally} t
-             ON t.grid_id = a.id AND t.campaign_id = %s AND t.households > 0
-        WHERE a.parent_id = %s GROUP BY a.id, a.name, a.level, a.code ORDER BY a.code
-    """  # noqa: S608
+    if connection.vendor == "postgresql":
+        # each child's tallies summed through the (campaign, grid, state) index: joined and
+        # grouped, PostgreSQL hashed every grid tally of the campaign (a seq scan of 23,579
+        # rows for a community of 587 grids, 2.5-5 ms; 1.3-1.7 ms by the index)
+        children_sql = f"""
+            SELECT a.id, a.name, a.level, s.households, s.closed
+            FROM areas_area a LEFT JOIN LATERAL (
+                SELECT SUM(t.households) AS households,
+                       SUM(CASE WHEN t.state IN ({closed}) THEN t.households ELSE 0 END)
+                           AS closed
+                FROM {grid_tally} t
+                WHERE t.campaign_id = %s AND t.grid_id = a.id AND t.households > 0
+            ) s ON TRUE
+            WHERE a.parent_id = %s ORDER BY a.code
+        """  # noqa: S608
+    else:
+        children_sql = f"""
+            SELECT a.id, a.name, a.level, SUM(t.households),
+                   SUM(CASE WHEN t.state IN ({closed}) THEN t.households ELSE 0 END)
+            FROM areas_area a LEFT JOIN {grid_tally} t
+                 ON t.grid_id = a.id AND t.campaign_id = %s AND t.households > 0
+            WHERE a.parent_id = %s GROUP BY a.id, a.name, a.level, a.code ORDER BY a.code
+        """  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(children_sql, [*sorted(CLOSED_STATES), campaign.pk, area.pk])
         for pk, name, level, households, closed_n in cursor.fetchall():

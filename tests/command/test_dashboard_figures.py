@@ -17,7 +17,7 @@ from django.utils import timezone
 from doorstep.accounts.models import Role
 from doorstep.areas.models import Area, AreaLevel
 from doorstep.command.dashboard import dashboard_context
-from doorstep.core.db import count_each
+from doorstep.core.db import CountSQL, count_each
 from doorstep.core.views import home_context
 from doorstep.registry.selectors import households_visible_to, persons_visible_to
 from doorstep.screening.coverage import (
@@ -243,7 +243,9 @@ def test_every_dashboard_bar_equals_a_fresh_count(sweep, areas, households):
             assert coverage_by_child_area(campaign, area)[0].by_state == total.by_state
 
 
-def test_counted_together_each_count_is_its_querysets(sweep, areas, user_for):
+def test_counted_together_each_count_is_its_querysets(
+    sweep, areas, user_for, client, django_assert_max_num_queries
+):
     # given querysets of several tables, one that can hold no row and one the ORM never sends
     campaign = sweep["campaign"]
     _play(random.Random(6), sweep, days_back=0, count=6, late_hours=(0, 1))
@@ -259,3 +261,27 @@ def test_counted_together_each_count_is_its_querysets(sweep, areas, user_for):
     # when they are counted in one statement, then each is its own count
     assert count_each(querysets) == [queryset.count() for queryset in querysets]
     assert count_each([]) == []
+    # and a hand-written count sent beside them is its own count, one that holds no row 0
+    table = HouseholdProgress._meta.db_table
+    by_hand = [
+        CountSQL(f"SELECT COUNT(*) FROM {table} WHERE campaign_id = %s", [campaign.pk]),  # noqa: S608
+        CountSQL(None),
+    ]
+    assert count_each([querysets[0], *by_hand, querysets[1]]) == [
+        querysets[0].count(),
+        progress.count(),
+        0,
+        querysets[1].count(),
+    ]
+    assert count_each(by_hand) == [progress.count(), 0]
+
+    # and a community admin of C1 (the campaign open over it)
+    admin = user_for(Role.COMMUNITY_ADMIN, "C1")
+    client.force_login(admin)
+    client.get("/")
+    # when the dashboard is read, then in no more statements than: the session, the user,
+    # the area, the roster totals, the open campaigns, the roll-up's two, the communities of
+    # the follow-up scope, the counts (the overdue revisits, the checks due, the arrivals
+    # handed over) and the areas table
+    with django_assert_max_num_queries(10):
+        assert client.get("/").status_code == 200

@@ -7,6 +7,8 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from doorstep.accounts.models import Role
+from doorstep.areas.models import Area
+from doorstep.core.db import count_each
 from doorstep.followup import field_reads, schedule, selectors
 from doorstep.followup.models import Check, CheckChange, CheckSubmission, Monitoring, Referral
 from doorstep.followup.services import (
@@ -226,6 +228,11 @@ def test_the_due_rows_are_due_nows_in_every_scope(key_person, fworker, admin, us
         rows = {name: field_reads.due_now_rows(user) for name, user in users.items()}
         models = {name: list(selectors.due_now(user)) for name, user in users.items()}
         counts = {name: field_reads.due_now_count(user) for name, user in users.items()}
+        # (and counted beside another count, as the dashboards send it)
+        together = {
+            name: count_each([Area.objects.all(), field_reads.due_now_count_sql(user)])[1]
+            for name, user in users.items()
+        }
     # then the same monitorings, for those who see the key person only (the transfer's
     # receiver too, until it accepts)
     assert {name: [r.pk for r in found] for name, found in rows.items()} == {
@@ -235,6 +242,7 @@ def test_the_due_rows_are_due_nows_in_every_scope(key_person, fworker, admin, us
     assert seeing == {"worker", "admin", "receiver", "street", "command"}
     # and the dashboards' count of them is the same
     assert counts == {name: len(found) for name, found in models.items()}
+    assert together == counts
     assert rows["admin"] == [
         field_reads.DueRow(
             monitoring.pk, key_person.pk, key_person.person.name, monitoring.end_date
