@@ -339,7 +339,11 @@ def _populate_checkpoints(world: World) -> None:
             checkpoint_services.OccupantInput(
                 client_uuid=uuid.uuid4(),
                 name=name,
-                id_number=valid_id_number(birth=datetime.date(1988, 8, 8), n=2 * n + i),
+                # issued in Wuhan (420106): masked, a roster resident's number (500109…) can
+                # never look like it, whatever serial the factories have reached
+                id_number=valid_id_number(
+                    birth=datetime.date(1988, 8, 8), region="420106", n=2 * n + i
+                ),
                 phone=f"1391234{n:02d}{i:02d}",
                 origin="湖北武汉",
                 destination=destination,
