@@ -21,7 +21,8 @@ What goes (collected only to follow the person):
   and checkpoints' references are machine references, kept so a replayed visit opens nothing);
 - each referral's temperature and symptoms;
 - the self-check links (tokens) of the person's monitorings, deleted;
-- each held offline check's form as the phone sent it, its digest and the discard note.
+- each held offline check's form as the phone sent it, its digest and the discard note; a check
+  still waiting for a decision is closed as discarded (after the release it could not be accepted).
 
 What stays, because a figure depends on it (`followup/brief.py`, `followup/counts.py`,
 `recompute_followup`): the key person's community and worker; each monitoring's measure, status,
@@ -60,6 +61,7 @@ from .models import (
     CheckChange,
     CheckSubmission,
     HeldCheck,
+    HeldCheckState,
     KeyPerson,
     Monitoring,
     MonitoringChange,
@@ -219,7 +221,15 @@ def _anonymise(rows: dict[str, QuerySet[Any]], counts: FollowupCounts) -> None:
     )
     counts.referrals += len(referral_ids)
     counts.self_check_links += rows["self_check_links"].delete()[0]
-    counts.held_checks += rows["held_checks"].update(form=[], body_hash="", decision_note="")
+    held_ids = list(rows["held_checks"].values_list("pk", flat=True))
+    counts.held_checks += HeldCheck.objects.filter(pk__in=held_ids).update(
+        form=[], body_hash="", decision_note=""
+    )
+    # A check still waiting for a decision could never be accepted (the monitoring is released:
+    # holding.py refuses it) and its form is gone now: closed, so no admin is left holding it.
+    HeldCheck.objects.filter(pk__in=held_ids, state=HeldCheckState.HELD).update(
+        state=HeldCheckState.DISCARDED, decided_at=timezone.now()
+    )
 
 
 def followup_retention_pending(

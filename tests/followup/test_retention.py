@@ -338,6 +338,30 @@ def test_a_rerun_changes_nothing_and_says_0(follow_up):
     assert audit_trail() == before_audit
 
 
+def test_a_check_still_waiting_for_a_decision_is_closed_with_its_form(follow_up):
+    # given a check recorded offline for A, still waiting in the holding list when A's
+    # retention period ends (it could not be accepted after the release anyway)
+    command, a = follow_up["command"], follow_up["a"]
+    waiting = HeldCheck.objects.create(
+        key_person=a,
+        sender=follow_up["admin"],
+        client_uuid=uuid.uuid4(),
+        body_hash="e" * 64,
+        measured_at=timezone.now(),
+        form=[["temperature", "37.9"]],
+        reason="reassigned",
+    )
+    later = timezone.now() + LATER
+    # when retention runs
+    counts = followup_anonymise_due(user=command, now=later)
+    # then the waiting check is closed as discarded, its form gone, and a rerun says 0
+    waiting.refresh_from_db()
+    assert (waiting.state, waiting.form, waiting.body_hash) == ("discarded", [], "")
+    assert waiting.decided_at is not None and waiting.decided_by_id is None
+    assert counts.held_checks == 2
+    assert followup_anonymise_due(user=command, now=later).total == 0
+
+
 def test_a_recent_release_and_an_open_monitoring_are_untouched(follow_up):
     # given a key person released just now and one still under monitoring
     command = follow_up["command"]
