@@ -102,12 +102,16 @@ def demo_followup_create(*, district: Area) -> None:
     check(ending, timezone.now() - datetime.timedelta(minutes=30), "36.5")
     # Referred: a fever this morning opened a referral to the clinic, on the way.
     referred = add(persons[3], kind="fever_symptoms", days_ago=0)
+    # Twenty minutes ago, unless that falls in the slot before this one (just after noon or
+    # midnight): the monitoring started now, and owes no check of an earlier slot.
+    now = timezone.now()
+    fever_at = max(now - datetime.timedelta(minutes=20), schedule.slot_of(now).starts_at)
     result = followup.check_record(
         user=worker,
         key_person=referred,
         data=followup.CheckInput(
             client_uuid=uuid.uuid4(),
-            measured_at=timezone.now() - datetime.timedelta(minutes=20),
+            measured_at=fever_at,
             temperature="38.4",
             symptoms=["cough"],
         ),

@@ -14,6 +14,7 @@ from django.utils import timezone
 from doorstep.accounts.models import Role
 from doorstep.core.masking import mask_id_number
 from doorstep.core.models import AuditEvent
+from doorstep.followup import schedule
 from doorstep.followup.models import (
     Check,
     CheckChange,
@@ -173,10 +174,14 @@ def test_accepting_replaces_the_slots_check_and_keeps_its_history(reassigned, fw
     # meanwhile the new worker checked the same slot
     new_worker = reassigned.worker
     measured = datetime.datetime.fromisoformat(kept["measured_at"])
+    # 30 s after the kept one, or before it when that would be the next slot (just after noon)
+    same_slot = measured + datetime.timedelta(seconds=30)
+    if schedule.slot_of(same_slot) != schedule.slot_of(measured):
+        same_slot = measured - datetime.timedelta(seconds=30)
     check_record(
         user=new_worker,
         key_person=reassigned,
-        data=check_input(temperature="36.5", when=measured + datetime.timedelta(seconds=30)),
+        data=check_input(temperature="36.5", when=same_slot),
     )
     held = HeldCheck.objects.get()
     page_client(admin).post(
