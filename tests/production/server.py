@@ -214,51 +214,55 @@ def production_server(tmp_path_factory, django_db_blocker):
         admin.execute(f'CREATE DATABASE "{name}"')
     redis = RedisServer(free_port(), directory)
     redis.start()
-    cert, key = _make_certificate(directory)
-    port = free_port()
-    env = production_env(
-        DOORSTEP_SECRET_KEY=secrets.token_urlsafe(60),
-        DOORSTEP_ALLOWED_HOSTS="127.0.0.1,localhost",
-        DATABASE_URL=database_url,
-        DOORSTEP_REDIS_URL=redis.url,
-        DOORSTEP_BIND=f"127.0.0.1:{port}",
-        DOORSTEP_TLS_CERT=str(cert),
-        DOORSTEP_TLS_KEY=str(key),
-        DOORSTEP_STATIC_ROOT=str(directory / "static"),
-        DOORSTEP_VAR_DIR=str(directory / "var"),
-        DOORSTEP_GUNICORN_WORKERS="2",
-    )
-    server = ProductionServer(
-        base=f"https://127.0.0.1:{port}",
-        cert=cert,
-        log_path=directory / "server.log",
-        database_url=database_url,
-        env=env,
-        redis=redis,
-    )
-    server.manage("migrate", "--no-input", "-v0")
-    server.manage("demo", "--persons", "300", "--no-progress")
-    facts = json.loads(server.manage("shell", "-v0", "-c", SETUP).stdout.strip().splitlines()[-1])
-    server.campaign, server.community_area = facts["campaign"], facts["community_area"]
-    server.extra["import_area"] = facts["import_area"]
-    server.extra["token"] = server.manage("create_api_token", "worker").stdout.strip()
-    with open(server.log_path, "w", encoding="utf-8") as log:
-        server.process = subprocess.Popen(
-            [PYTHON, "scripts/production_serve.py"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+    try:  # a setup that fails (the demo, a port) still stops Redis and drops the database
+        cert, key = _make_certificate(directory)
+        port = free_port()
+        env = production_env(
+            DOORSTEP_SECRET_KEY=secrets.token_urlsafe(60),
+            DOORSTEP_ALLOWED_HOSTS="127.0.0.1,localhost",
+            DATABASE_URL=database_url,
+            DOORSTEP_REDIS_URL=redis.url,
+            DOORSTEP_BIND=f"127.0.0.1:{port}",
+            DOORSTEP_TLS_CERT=str(cert),
+            DOORSTEP_TLS_KEY=str(key),
+            DOORSTEP_STATIC_ROOT=str(directory / "static"),
+            DOORSTEP_VAR_DIR=str(directory / "var"),
+            DOORSTEP_GUNICORN_WORKERS="2",
         )
-    try:
-        wait_healthy(server)
-        yield server
-    finally:
-        server.process.terminate()
+        server = ProductionServer(
+            base=f"https://127.0.0.1:{port}",
+            cert=cert,
+            log_path=directory / "server.log",
+            database_url=database_url,
+            env=env,
+            redis=redis,
+        )
+        server.manage("migrate", "--no-input", "-v0")
+        server.manage("demo", "--persons", "300", "--no-progress")
+        facts = json.loads(
+            server.manage("shell", "-v0", "-c", SETUP).stdout.strip().splitlines()[-1]
+        )
+        server.campaign, server.community_area = facts["campaign"], facts["community_area"]
+        server.extra["import_area"] = facts["import_area"]
+        server.extra["token"] = server.manage("create_api_token", "worker").stdout.strip()
+        with open(server.log_path, "w", encoding="utf-8") as log:
+            server.process = subprocess.Popen(
+                [PYTHON, "scripts/production_serve.py"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         try:
-            server.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
+            wait_healthy(server)
+            yield server
+        finally:
+            server.process.terminate()
+            try:
+                server.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.process.kill()
+    finally:
         redis.stop()
         with django_db_blocker.unblock(), psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
