@@ -17,8 +17,20 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.urls import reverse
+from django.utils import timezone
 
 from doorstep.areas.models import Area
 from doorstep.core.brief import (
@@ -75,42 +87,86 @@ def _in_area(query: BriefQuery) -> Q:
     return prefix_q("key_person__community__path", query.area.path)
 
 
+def _is_live(query: BriefQuery) -> bool:
+    """Today as now known (the sweep's `_is_live`): every check on record was typed by
+    `known_at`, so the monitoring's stored tally is the fold of the very checks the figures
+    count (the invariant `recompute_followup` holds)."""
+    return query.known_at >= timezone.now() - datetime.timedelta(seconds=5) and (
+        query.day == timezone.localdate()
+    )
+
+
+def with_checked_recent(rows: QuerySet[Monitoring], query: BriefQuery) -> QuerySet[Monitoring]:
+    """`checked`: a measured check for the day's slots typed by `known_at`; `recent`: a measured
+    check measured in the lost window [`_lost_before`, `until`) typed by `known_at`.
+
+    Both are asked of the checks only where the monitoring's tally (`checked_on`, the
+    latest slot day of any check; `last_check_at`, the latest measured time) leaves the answer
+    open. With no check on or after the day there is none on it, with no measurement since the
+    window opened there is none in it: true on any day, as known at any moment. When the brief
+    is live a measurement at or after the window's start and before `until` is a check in it
+    (every check was typed by now); one measured after `until` (the clock's grace) still asks
+    the checks."""
+    measured = Check.objects.filter(
+        monitoring=OuterRef("pk"),
+        outcome=CheckOutcome.MEASURED,
+        entered_at__lte=query.known_at,
+    )
+    lost_before = _lost_before(query)
+    # the day's measured checks by the (slot_date, monitoring) index, read once for every
+    # monitoring (IN a subquery: hashed on PostgreSQL, a temporary index on SQLite)
+    on_day = Check.objects.filter(
+        slot_date=query.day, outcome=CheckOutcome.MEASURED, entered_at__lte=query.known_at
+    ).values("monitoring_id")
+    checked = Case(
+        When(Q(checked_on__gte=query.day) & Q(pk__in=on_day), then=Value(True)),
+        default=Value(False),
+        output_field=BooleanField(),
+    )
+    in_window = Exists(measured.filter(measured_at__gte=lost_before, measured_at__lt=query.until))
+    quiet = Q(last_check_at__isnull=True) | Q(last_check_at__lt=lost_before)
+    if _is_live(query):
+        recent = Case(
+            When(quiet, then=Value(False)),
+            When(last_check_at__lt=query.until, then=Value(True)),
+            default=in_window,
+            output_field=BooleanField(),
+        )
+    else:
+        recent = Case(
+            When(quiet, then=Value(False)), default=in_window, output_field=BooleanField()
+        )
+    return rows.annotate(checked=checked, recent=recent)
+
+
 # -- fast: GROUP BY community ------------------------------------------------------------------
 def tallies_fast(query: BriefQuery) -> tuple[dict[int, FollowTally], dict[int, tuple[int, int]]]:
     """({community id: tally}, {facility id: (occupied, capacity)})."""
     tallies: dict[int, FollowTally] = defaultdict(FollowTally)
     rows = Monitoring.objects.filter(_in_area(query))
     under = rows.filter(_monitorings(query))
-    checked = Check.objects.filter(
-        monitoring=OuterRef("pk"),
-        slot_date=query.day,
-        outcome=CheckOutcome.MEASURED,
-        entered_at__lte=query.known_at,
+    # grouped by the flags too: each flag (a subquery) is computed once per monitoring, where a
+    # COUNT(FILTER) per figure would repeat it
+    flags = with_checked_recent(under, query).annotate(
+        before_day=ExpressionWrapper(Q(started_at__lt=query.day_start), BooleanField()),
+        before_lost=ExpressionWrapper(Q(started_at__lt=_lost_before(query)), BooleanField()),
     )
-    recent = Check.objects.filter(
-        monitoring=OuterRef("pk"),
-        outcome=CheckOutcome.MEASURED,
-        measured_at__gte=_lost_before(query),
-        measured_at__lt=query.until,
-        entered_at__lte=query.known_at,
-    )
-    annotated = under.annotate(checked=Exists(checked), recent=Exists(recent))
-    for community, measure, n, n_checked, n_lost, n_missed in (
-        annotated.values_list("key_person__community_id", "measure")
-        .annotate(
-            n=Count("id"),
-            c=Count("id", filter=Q(checked=True)),
-            lost=Count("id", filter=Q(recent=False, started_at__lt=_lost_before(query))),
-            missed=Count("id", filter=Q(checked=False, started_at__lt=query.day_start)),
+    for community, measure, checked, recent, before_day, before_lost, n in (
+        flags.values_list(
+            "key_person__community_id", "measure", "checked", "recent", "before_day", "before_lost"
         )
+        .annotate(n=Count("id"))
         .order_by()
     ):
         counts = tallies[community].counts
         counts["under_monitoring"] += n
         counts[f"m_{measure}"] += n
-        counts["checked_on_day"] += n_checked
-        counts["lost"] += n_lost
-        counts["missed_on_day"] += n_missed
+        if checked:
+            counts["checked_on_day"] += n
+        elif before_day:
+            counts["missed_on_day"] += n
+        if not recent and before_lost:
+            counts["lost"] += n
     for community, kind, n in (
         Reason.objects.filter(
             active=True,
@@ -406,23 +462,14 @@ class FollowupProvider:
                 if capacity > 0 and occupied >= capacity
             ]
         rows = Monitoring.objects.filter(_in_area(query)).filter(_monitorings(query))
-        if list_key in ("missed", "lost"):
-            measured = Check.objects.filter(
-                monitoring=OuterRef("pk"),
-                outcome=CheckOutcome.MEASURED,
-                entered_at__lte=query.known_at,
+        if list_key == "missed":
+            rows = with_checked_recent(rows, query).filter(
+                Q(started_at__lt=query.day_start) & Q(checked=False)  # an annotation: by Q
             )
-            if list_key == "missed":
-                rows = rows.filter(started_at__lt=query.day_start).exclude(
-                    Exists(measured.filter(slot_date=query.day))
-                )
-            else:
-                lost_before = _lost_before(query)
-                rows = rows.filter(started_at__lt=lost_before).exclude(
-                    Exists(
-                        measured.filter(measured_at__gte=lost_before, measured_at__lt=query.until)
-                    )
-                )
+        elif list_key == "lost":
+            rows = with_checked_recent(rows, query).filter(
+                Q(started_at__lt=_lost_before(query)) & Q(recent=False)
+            )
         elif list_key != "under":
             return []
         found = []

@@ -26,6 +26,7 @@ from doorstep.followup.models import (
     Referral,
 )
 from doorstep.followup.services import ReasonInput, SourceInput, key_person_add, referral_open
+from doorstep.followup.services.check_insert import tally_moved
 from doorstep.registry.models import Person
 from doorstep.screening.brief import revisit_due_before
 from doorstep.screening.progress import next_revisit
@@ -75,7 +76,7 @@ def _followup(rng: random.Random, admin, areas) -> None:
             day = today - datetime.timedelta(days=back)
             if rng.random() < 0.6:
                 measured = min(_at(day, 9), now)
-                Check.objects.create(
+                check = Check.objects.create(
                     monitoring=monitoring,
                     slot_date=day,
                     slot=0,
@@ -85,6 +86,8 @@ def _followup(rng: random.Random, admin, areas) -> None:
                     # some typed after the day's cut-off: the snapshot must not have them
                     entered_at=min(measured + datetime.timedelta(hours=rng.randint(0, 30)), now),
                 )
+                # typed by hand (its own entered_at), the tally moved as the service moves it
+                monitoring.save(update_fields=tally_moved(monitoring, check))
         if index % 3 == 0:
             referral = referral_open(
                 user=admin,
