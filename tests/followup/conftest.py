@@ -41,10 +41,17 @@ def add_key_person(user, person, *, days_ago=0, kind="risk_area_arrival", commun
     )
 
 
+def moments_ago(minutes: int) -> datetime.datetime:
+    """`minutes` ago, but never in the slot before the current one: a monitoring a test starts
+    now owes no check of an earlier slot (just after noon or midnight, Asia/Shanghai)."""
+    now = timezone.now()
+    return max(now - datetime.timedelta(minutes=minutes), schedule.slot_of(now).starts_at)
+
+
 def check_input(*, temperature="36.5", when=None, **kw) -> CheckInput:
     return CheckInput(
         client_uuid=uuid.uuid4(),
-        measured_at=when or timezone.now() - datetime.timedelta(minutes=1),
+        measured_at=when or moments_ago(1),
         temperature=temperature,
         **kw,
     )

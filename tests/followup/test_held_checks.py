@@ -31,7 +31,7 @@ from doorstep.followup.services import (
 )
 
 from ..two_factor import verify_session
-from .conftest import add_key_person, check_input, today
+from .conftest import add_key_person, check_input, moments_ago, today
 from .test_api import bearer, post
 
 URL = "/api/followup/checks/outbox"
@@ -42,7 +42,7 @@ def record(key_person_id, *, temperature="36.6", slot="", when=None, **kw):
     body = {
         "client_uuid": str(uuid.uuid4()),
         "key_person_id": key_person_id,
-        "measured_at": (when or timezone.now() - datetime.timedelta(minutes=3)).isoformat(),
+        "measured_at": (when or moments_ago(3)).isoformat(),
         "form": [
             ["slot", slot],
             ["temperature", temperature],

@@ -13,7 +13,7 @@ from doorstep.accounts.models import Role
 from doorstep.followup.models import Check, CheckChange, CheckSubmission, Referral
 from doorstep.followup.services import check_record, monitoring_release
 
-from .conftest import check_input
+from .conftest import check_input, moments_ago
 from .test_api import bearer, post
 
 URL = "/api/followup/checks/outbox"
@@ -25,7 +25,7 @@ def record(key_person, *, temperature="36.6", outcome="measured", slot="", when=
     body = {
         "client_uuid": str(uuid.uuid4()),
         "key_person_id": key_person.pk,
-        "measured_at": (when or timezone.now() - datetime.timedelta(minutes=3)).isoformat(),
+        "measured_at": (when or moments_ago(3)).isoformat(),
         "form": form,
     }
     body.update(kw)
