@@ -42,6 +42,7 @@ from doorstep.core.retention import (
     DEFAULT_BATCH_SIZE,
     RetentionStep,
     cutoff,
+    id_batches,
     retention_area_path,
 )
 from doorstep.core.services import audit_write
@@ -193,15 +194,7 @@ def arrivals_anonymise_due(
     now = now or timezone.now()
     counts = ArrivalCounts()
     passages = due_passages(area_path=area_path, now=now)
-    last_pk = 0
-    while True:
-        # Read outside the write transaction, so the SQLite write lock covers only the updates.
-        batch = list(
-            passages.filter(pk__gt=last_pk).order_by("pk").values_list("pk", flat=True)[:batch_size]
-        )
-        if not batch:
-            break
-        last_pk = batch[-1]
+    for batch in id_batches(passages, batch_size):
         counts.passages_due += len(batch)
         with sqlite_writer_turn(), transaction.atomic():
             counts.arrivals += (
@@ -215,14 +208,7 @@ def arrivals_anonymise_due(
                 .update(**ANONYMOUS_PASSAGE)
             )
     handoffs = due_handoffs(area_path=area_path, now=now)
-    last_pk = 0
-    while True:
-        batch = list(
-            handoffs.filter(pk__gt=last_pk).order_by("pk").values_list("pk", flat=True)[:batch_size]
-        )
-        if not batch:
-            break
-        last_pk = batch[-1]
+    for batch in id_batches(handoffs, batch_size):
         with sqlite_writer_turn(), transaction.atomic():
             counts.handoffs += (
                 Handoff.objects.filter(in_values_q("id", batch))

@@ -13,12 +13,13 @@ command (指挥部) account, which anonymises only inside its jurisdiction.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -64,6 +65,21 @@ def retention_area_path(user: User | None) -> str:
 def cutoff(days: int, now: datetime.datetime | None = None) -> datetime.datetime:
     """Cases closed before this moment are past their retention period."""
     return (now or timezone.now()) - datetime.timedelta(days=days)
+
+
+def id_batches(rows: QuerySet[Any], batch_size: int) -> Iterator[list[int]]:
+    """The primary keys of `rows` in ascending batches of `batch_size`, each read when the
+    previous one has been handled (outside the caller's write transaction, so the SQLite write
+    lock covers only the updates; a batch whose rows stopped matching is not read again)."""
+    last_pk = 0
+    while True:
+        batch = list(
+            rows.filter(pk__gt=last_pk).order_by("pk").values_list("pk", flat=True)[:batch_size]
+        )
+        if not batch:
+            return
+        last_pk = batch[-1]
+        yield batch
 
 
 def run_steps(

@@ -36,7 +36,6 @@ under monitoring then; the roster is not follow-up's to anonymise.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -52,6 +51,7 @@ from doorstep.core.retention import (
     DEFAULT_BATCH_SIZE,
     RetentionStep,
     cutoff,
+    id_batches,
     retention_area_path,
 )
 from doorstep.core.services import audit_write
@@ -262,15 +262,7 @@ def followup_anonymise_due(
     now = now or timezone.now()
     due = due_key_persons(area_path=area_path, now=now)
     counts = FollowupCounts()
-    last_pk = 0
-    while True:
-        # Read outside the write transaction, so the SQLite write lock covers only the updates.
-        batch: Sequence[int] = list(
-            due.filter(pk__gt=last_pk).order_by("pk").values_list("pk", flat=True)[:batch_size]
-        )
-        if not batch:
-            break
-        last_pk = batch[-1]
+    for batch in id_batches(due, batch_size):
         counts.key_persons += len(batch)
         with sqlite_writer_turn(), transaction.atomic():
             _anonymise(_rows(lambda path, ids=batch: in_values_q(path, ids)), counts)
