@@ -28,7 +28,8 @@ re-routes; each event's action, time and communities (the handoff states are fol
 from __future__ import annotations
 
 import datetime
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
+from typing import ClassVar
 
 from django.conf import settings
 from django.db import transaction
@@ -40,6 +41,7 @@ from doorstep.accounts.models import User
 from doorstep.core.db import in_values_q, prefix_q, sqlite_writer_turn
 from doorstep.core.retention import (
     DEFAULT_BATCH_SIZE,
+    RetentionCounts,
     RetentionStep,
     cutoff,
     id_batches,
@@ -94,18 +96,14 @@ LABELS = {
 
 
 @dataclass
-class ArrivalCounts:
+class ArrivalCounts(RetentionCounts):
+    DUE: ClassVar[str] = "passages_due"
     # the passages past their retention period with something left (read, not a change)
     passages_due: int = 0
     arrivals: int = 0
     passages: int = 0
     handoffs: int = 0
     handoff_events: int = 0
-
-    @property
-    def total(self) -> int:
-        """Rows changed (or, for a dry run, to change)."""
-        return sum(getattr(self, f.name) for f in fields(self) if f.name != "passages_due")
 
 
 def retention_days() -> int:

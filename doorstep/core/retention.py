@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -41,6 +41,19 @@ class RetentionStep:
     labels: dict[str, Any]  # a count's name → its lazy "%(n)d …" (what the lines list)
     pending: Callable[..., Any]
     apply: Callable[..., Any]
+
+
+@dataclass
+class RetentionCounts:
+    """What a step changed (or, for a dry run, would), one count per kind of row; the field
+    named by `DUE` counts the records past their period that were read, not a change."""
+
+    DUE: ClassVar[str] = ""
+
+    @property
+    def total(self) -> int:
+        """Rows changed (or, for a dry run, to change)."""
+        return sum(getattr(self, f.name) for f in fields(self) if f.name != self.DUE)
 
 
 def steps() -> list[RetentionStep]:

@@ -36,8 +36,8 @@ under monitoring then; the roster is not follow-up's to anonymise.
 from __future__ import annotations
 
 import datetime
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import transaction
@@ -49,6 +49,7 @@ from doorstep.accounts.models import User
 from doorstep.core.db import in_values_q, prefix_q, sqlite_writer_turn
 from doorstep.core.retention import (
     DEFAULT_BATCH_SIZE,
+    RetentionCounts,
     RetentionStep,
     cutoff,
     id_batches,
@@ -103,7 +104,8 @@ LABELS = {
 
 
 @dataclass
-class FollowupCounts:
+class FollowupCounts(RetentionCounts):
+    DUE: ClassVar[str] = "key_persons"
     key_persons: int = 0  # the key persons past their retention period (not a change)
     checks: int = 0
     check_changes: int = 0
@@ -115,11 +117,6 @@ class FollowupCounts:
     referrals: int = 0
     self_check_links: int = 0
     held_checks: int = 0
-
-    @property
-    def total(self) -> int:
-        """Rows changed (or, for a dry run, to change)."""
-        return sum(getattr(self, f.name) for f in fields(self) if f.name != "key_persons")
 
 
 def retention_days() -> int:
