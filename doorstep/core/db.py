@@ -13,11 +13,14 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import (
     BigAutoField,
     BigIntegerField,
+    BooleanField,
     CharField,
     ForeignKey,
+    Func,
     Lookup,
     Q,
     QuerySet,
+    Subquery,
 )
 
 
@@ -136,6 +139,25 @@ class AnyOf(Lookup):
 
 for _field in (CharField, BigAutoField, BigIntegerField, ForeignKey):
     _field.register_lookup(AnyOf)
+
+
+class _EqualsAnyOfArray(Func):
+    """`column = ANY(ARRAY(subquery))` (PostgreSQL)."""
+
+    arg_joiner = " = ANY(ARRAY"
+    template = "%(expressions)s)"
+    output_field = BooleanField()
+
+
+def in_subquery_q(field: str, rows: QuerySet[Any]) -> Q:
+    """`field` is one of the values `rows` (a one-column queryset) selects. On PostgreSQL asked
+    as `= ANY(ARRAY(subquery))`: the values become one array and the column an index condition,
+    one descent per value. Asked as `IN (subquery)` the planner may hash-join the whole table
+    when it misjudges the rows (a street's overdue revisits: the campaign's every revisit read
+    for a street's 2,005, 4-6 ms against 0.7 ms)."""
+    if connection.vendor == "postgresql":
+        return Q(_EqualsAnyOfArray(field, Subquery(rows)))
+    return Q(**{f"{field}__in": rows})
 
 
 @dataclass(frozen=True)

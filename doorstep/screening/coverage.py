@@ -19,7 +19,14 @@ from doorstep.accounts.models import User
 from doorstep.areas.models import Area, AreaLevel
 from doorstep.core.db import in_values_q, prefix_q
 
-from .models import Campaign, GridTally, HouseholdProgress, ParentTally, ProgressState
+from .models import (
+    CLOSED_STATES,
+    Campaign,
+    GridTally,
+    HouseholdProgress,
+    ParentTally,
+    ProgressState,
+)
 from .tally import SUM_COLUMNS, progress_sums
 
 STATE_COLUMNS = [
@@ -47,7 +54,7 @@ class CoverageRow:
 
     @property
     def closed(self) -> int:
-        return sum(self.by_state[s] for s in ("screened", "vacant", "escalated"))
+        return sum(self.by_state[s] for s in CLOSED_STATES)
 
     @property
     def household_coverage(self) -> float:
@@ -112,9 +119,6 @@ class ChildClosed(NamedTuple):
     closed: int
 
 
-CLOSED_STATES = frozenset(("screened", "vacant", "escalated"))
-
-
 def closed_by_child_area(campaign: Campaign, area: Area) -> tuple[CoverageRow, list[ChildClosed]]:
     """The area's total (the figures of `coverage_by_child_area`) and, per child area, only what
     a dashboard's bar shows, as plain rows, in two hand-written statements (a dashboard reads
@@ -161,7 +165,9 @@ def closed_by_child_area(campaign: Campaign, area: Area) -> tuple[CoverageRow, l
             WHERE a.parent_id = %s GROUP BY a.id, a.name, a.level, a.code ORDER BY a.code
         """  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(children_sql, [*sorted(CLOSED_STATES), campaign.pk, area.pk])
+        cursor.execute(
+            children_sql, [*sorted(s.value for s in CLOSED_STATES), campaign.pk, area.pk]
+        )
         for pk, name, level, households, closed_n in cursor.fetchall():
             figure: list[Any] = [name, int(households or 0), int(closed_n or 0)]
             figures[pk] = figure
