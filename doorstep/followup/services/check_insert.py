@@ -29,23 +29,23 @@ CHECK_COLUMNS = (
 )
 SUBMISSION_COLUMNS = ("client_uuid", "body_hash", "created_at", "check_row_id")
 
-# the columns in CHECK_COLUMNS' and SUBMISSION_COLUMNS' order
-_CHECK_INSERT = (
-    "INSERT INTO followup_check (monitoring_id, slot_date, slot, outcome, method, temperature, "
-    "symptoms, measured_at, entered_at, entered_by_id, late) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-)
+# Both statements name the columns from CHECK_COLUMNS and SUBMISSION_COLUMNS (constants), so
+# the values prepared in their order land where they belong on both engines.
+_CHECK_COLUMN_LIST = ", ".join(CHECK_COLUMNS)
+_CHECK_VALUES = ", ".join(["%s"] * len(CHECK_COLUMNS))
+_SUBMISSION_COLUMN_LIST = ", ".join(SUBMISSION_COLUMNS)
+_CHECK_INSERT = f"INSERT INTO followup_check ({_CHECK_COLUMN_LIST}) VALUES ({_CHECK_VALUES})"  # noqa: S608 (constants)
 _SUBMISSION_INSERT = (
-    "INSERT INTO followup_checksubmission (client_uuid, body_hash, created_at, check_row_id) "
-    "VALUES (%s, %s, %s, %s)"
+    f"INSERT INTO followup_checksubmission ({_SUBMISSION_COLUMN_LIST}) "  # noqa: S608 (constants)
+    f"VALUES ({', '.join(['%s'] * len(SUBMISSION_COLUMNS))})"
 )
-# The check, its submission and (in {tally}) the monitoring's tally, in one statement.
+# The check, its submission (its last column the new check's id) and (in {tally}) the
+# monitoring's tally, in one statement.
 _ONE_STATEMENT = (
-    "WITH c AS (INSERT INTO followup_check (monitoring_id, slot_date, slot, outcome, method, "
-    "temperature, symptoms, measured_at, entered_at, entered_by_id, late) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id), "
-    "s AS (INSERT INTO followup_checksubmission (client_uuid, body_hash, created_at, "
-    "check_row_id) SELECT %s, %s, %s, c.id FROM c){tally} "
+    f"WITH c AS (INSERT INTO followup_check ({_CHECK_COLUMN_LIST}) "  # noqa: S608 (constants)
+    f"VALUES ({_CHECK_VALUES}) RETURNING id), "
+    f"s AS (INSERT INTO followup_checksubmission ({_SUBMISSION_COLUMN_LIST}) "
+    f"SELECT {', '.join(['%s'] * (len(SUBMISSION_COLUMNS) - 1))}, c.id FROM c){{tally}} "
     "SELECT c.id FROM c"
 )
 
