@@ -13,6 +13,7 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from django.utils import timezone
 from django.utils.translation import get_language, gettext
 
 from doorstep.areas.models import Area
@@ -68,6 +69,15 @@ class BriefQuery:
     def until(self) -> datetime.datetime:
         """Records that happened before this moment count."""
         return min(self.day_end, self.known_at)
+
+    @property
+    def is_live(self) -> bool:
+        """Today as now known: every record on file counts, so a domain's stored figures (the
+        progress rows, the monitorings' check tally: folds of those very records, which the
+        recompute commands hold equal) answer for them."""
+        return self.known_at >= timezone.now() - datetime.timedelta(seconds=5) and (
+            self.day == timezone.localdate()
+        )
 
 
 @dataclass

@@ -30,7 +30,6 @@ from django.db.models import (
     When,
 )
 from django.urls import reverse
-from django.utils import timezone
 
 from doorstep.areas.models import Area
 from doorstep.core.brief import (
@@ -87,15 +86,6 @@ def _in_area(query: BriefQuery) -> Q:
     return prefix_q("key_person__community__path", query.area.path)
 
 
-def _is_live(query: BriefQuery) -> bool:
-    """Today as now known (the sweep's `_is_live`): every check on record was typed by
-    `known_at`, so the monitoring's stored tally is the fold of the very checks the figures
-    count (the invariant `recompute_followup` holds)."""
-    return query.known_at >= timezone.now() - datetime.timedelta(seconds=5) and (
-        query.day == timezone.localdate()
-    )
-
-
 def with_checked_recent(rows: QuerySet[Monitoring], query: BriefQuery) -> QuerySet[Monitoring]:
     """`checked`: a measured check for the day's slots typed by `known_at`; `recent`: a measured
     check measured in the lost window [`_lost_before`, `until`) typed by `known_at`.
@@ -125,7 +115,7 @@ def with_checked_recent(rows: QuerySet[Monitoring], query: BriefQuery) -> QueryS
     )
     in_window = Exists(measured.filter(measured_at__gte=lost_before, measured_at__lt=query.until))
     quiet = Q(last_check_at__isnull=True) | Q(last_check_at__lt=lost_before)
-    if _is_live(query):
+    if query.is_live:
         recent = Case(
             When(quiet, then=Value(False)),
             When(last_check_at__lt=query.until, then=Value(True)),

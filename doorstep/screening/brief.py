@@ -140,14 +140,6 @@ def _restrict(rows: QuerySet, field_name: str, campaign: Campaign, area: Area) -
     return rows.filter(in_values_q(field_name, _grid_ids(area)))
 
 
-def _is_live(query: BriefQuery) -> bool:
-    """Today as now known: the stored progress is the fold of every visit (the invariant
-    `recompute_progress` holds)."""
-    return query.known_at >= timezone.now() - datetime.timedelta(seconds=5) and (
-        query.day == timezone.localdate()
-    )
-
-
 def _path_under_sql(path: str) -> tuple[str, dict[str, str]]:
     """`path` starts with the area's path, for raw SQL, as `core.db.prefix_q` does it: an
     escaped LIKE on PostgreSQL (an area code may hold `_` or `%`), a code-point range on SQLite
@@ -186,7 +178,7 @@ def _state_rows_fast(
 ) -> Iterable[tuple]:
     """(grid id, state, households, persons, seen, elsewhere, flagged, overdue); by_community:
     the grid's community id instead (a few dozen rows where a district has 10,000 grids)."""
-    if _is_live(query):
+    if query.is_live:
         rows = _restrict(
             HouseholdProgress.objects.filter(campaign=campaign), "grid_id", campaign, query.area
         )
@@ -718,7 +710,7 @@ class SweepProvider:
 
 def _household_states(campaign: Campaign, query: BriefQuery) -> dict[int, tuple[str, bool, int]]:
     """household id → (state, revisit overdue, persons flagged) as known at the query's moment."""
-    if _is_live(query):
+    if query.is_live:
         rows = _restrict(
             HouseholdProgress.objects.filter(campaign=campaign), "grid_id", campaign, query.area
         )
