@@ -34,7 +34,8 @@ DEFAULT_BATCH_SIZE = 500
 class RetentionStep:
     """One domain's retention: `pending` says what `apply` would anonymise now (a dry run);
     `apply` anonymises it in batches of `batch_size` and returns what it really changed. Both
-    take `area_path`: "" for everything (the operator), else the caller's jurisdiction."""
+    take `user` (None: the operator, everything; a command account: its jurisdiction, by
+    `retention_area_path`) and `now`."""
 
     key: str
     label: Any  # a lazy translation: what the command's lines call the step
